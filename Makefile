@@ -1,0 +1,107 @@
+# kefu: `make run` and `make test` are the two set-up commands (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+RASA_VENV := .venv-rasa
+BIN := $(VENV)/bin
+RASA_BIN := $(RASA_VENV)/bin
+STAMPS := var/stamps
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+APP_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
+RASA_HASH := $(shell cat requirements/rasa.txt requirements/rasa-nodeps.txt | sha256sum | cut -c1-12)
+APP_STAMP := $(STAMPS)/app-venv-$(APP_HASH)
+RASA_STAMP := $(STAMPS)/rasa-venv-$(RASA_HASH)
+BROWSER_STAMP := $(STAMPS)/chromium
+RASA_MODEL := var/rasa/models/kefu.tar.gz
+BOT_FILES := $(shell find bot nlu_data -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.txt' \) 2>/dev/null)
+KB_FILES := $(shell find knowledge_base/data -type f 2>/dev/null)
+SENTIMENT_MODEL := var/sentiment/model.joblib
+SENTIMENT_SRC := $(shell find router/sentiment -name '*.py' -o -name '*.txt' -o -name '*.tsv' 2>/dev/null)
+KB_INDEX_STAMP := var/kb/.built
+DEMO_DB := var/demo/orders.db
+
+.PHONY: help run test setup venvs bench lint typecheck services browser clean
+
+help:
+	@echo "make run    set everything up and start kefu on loopback (SQLite, in-process FAISS)"
+	@echo "make test   set everything up and run the whole test suite"
+	@echo "make bench  run the benchmarks (results go to bench/RESULTS.md by hand)"
+
+# ---------------------------------------------------------------- environments
+$(APP_STAMP): pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel
+	# CPU build of torch first (a plain `torch` requirement would pull a multi-GB CUDA build)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	rm -f $(STAMPS)/app-venv-*; touch $@
+
+$(RASA_STAMP): requirements/rasa.txt requirements/rasa-nodeps.txt
+	@mkdir -p $(STAMPS)
+	test -x $(RASA_BIN)/python || $(PYTHON) -m venv $(RASA_VENV)
+	$(RASA_BIN)/pip install -q --upgrade pip wheel
+	$(RASA_BIN)/pip install -q -r requirements/rasa.txt
+	# rasa 3.6 declares python<3.11 but runs on 3.11 with the pinned set above
+	$(RASA_BIN)/pip install -q --no-deps --ignore-requires-python -r requirements/rasa-nodeps.txt
+	rm -f $(STAMPS)/rasa-venv-*; touch $@
+
+venvs: $(APP_STAMP) $(RASA_STAMP)
+
+# ---------------------------------------------------------------- build artifacts
+$(RASA_MODEL): $(RASA_STAMP) $(BOT_FILES)
+	@mkdir -p var/rasa/models
+	cd bot && ../$(RASA_BIN)/rasa train --config config.yml --domain domain.yml --data data ../nlu_data \
+		--out ../var/rasa/models --fixed-model-name kefu --num-threads 2
+
+$(SENTIMENT_MODEL): $(APP_STAMP) $(SENTIMENT_SRC)
+	$(BIN)/kefu sentiment train --out $(SENTIMENT_MODEL)
+
+$(KB_INDEX_STAMP): $(APP_STAMP) $(KB_FILES)
+	$(BIN)/kefu kb build
+	@touch $@
+
+$(DEMO_DB): $(APP_STAMP)
+	$(BIN)/kefu demo seed --db $(DEMO_DB)
+
+setup: venvs $(RASA_MODEL) $(SENTIMENT_MODEL) $(KB_INDEX_STAMP) $(DEMO_DB)
+
+# ---------------------------------------------------------------- local services for tests
+services:
+	bash scripts/ensure_services.sh
+
+$(BROWSER_STAMP): $(APP_STAMP)
+	@mkdir -p $(STAMPS)
+	bash scripts/ensure_chromium.sh
+	touch $@
+
+browser: $(BROWSER_STAMP)
+
+# ---------------------------------------------------------------- the two commands
+run: setup
+	$(BIN)/python -m router.supervise
+
+test: setup services browser
+	$(BIN)/ruff check knowledge_base actions router tests bench
+	$(BIN)/mypy
+	cd bot && ../$(RASA_BIN)/rasa data validate --domain domain.yml --data data ../nlu_data --fail-on-warnings
+	$(BIN)/pytest -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+lint:
+	$(BIN)/ruff check knowledge_base actions router tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+clean:
+	rm -rf var/rasa var/kb var/sentiment var/demo var/stamps

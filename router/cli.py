@@ -1,0 +1,31 @@
+"""The operator CLI ``kefu``: one entry point, sub-commands contributed by each package."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(help="kefu 客服: operator commands.", no_args_is_help=True, add_completion=False)
+
+# (sub-command name, module exposing a typer app called ``app``)
+SUBCOMMANDS: list[tuple[str, str]] = [
+    ("kb", "knowledge_base.cli"),
+    ("sentiment", "router.sentiment.cli"),
+    ("router", "router.routing.cli"),
+    ("demo", "actions.demo_cli"),
+    ("report", "router.reports.cli"),
+]
+
+for _name, _module in SUBCOMMANDS:
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as exc:  # a package not written yet; anything else is a real error
+        if exc.name != _module:
+            raise
+        continue
+    app.add_typer(_mod.app, name=_name)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
