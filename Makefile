@@ -86,7 +86,7 @@ browser: $(BROWSER_STAMP)
 
 # ---------------------------------------------------------------- the two commands
 run: setup
-	$(BIN)/python -m router.supervise
+	$(BIN)/honcho -f Procfile start
 
 test: setup services browser
 	$(BIN)/ruff check knowledge_base actions router tests bench
