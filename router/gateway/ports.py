@@ -1,0 +1,50 @@
+"""What the gateway needs from its neighbours, as small interfaces (the routing engine, tickets, push fan-out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    position: int  # 1 = next to be offered
+    eta_s: float | None
+
+
+class HandoffQueue(Protocol):
+    """The skill-based router as seen by the gateway."""
+
+    def enqueue(
+        self, *, conversation_id: str, customer_id: str, channel: str, skill: str, priority: int, reason: str
+    ) -> None: ...
+
+    def queue_status(self, conversation_id: str) -> QueueStatus | None: ...
+
+    def agents_online(self, skill: str | None = None) -> int: ...
+
+    def abandon(self, conversation_id: str) -> None: ...
+
+
+class TicketSink(Protocol):
+    """Where a message left for offline agents goes."""
+
+    def create_from_conversation(
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str,
+        channel: str,
+        text: str,
+        category: str,
+        priority: int,
+        source: str,
+    ) -> str: ...
+
+
+class Push(Protocol):
+    """Fan-out of events to connected shoppers and agents (in-process or Redis pub/sub across replicas)."""
+
+    async def to_customer(self, customer_id: str, event: dict[str, Any]) -> None: ...
+
+    async def to_agent(self, agent_id: int, event: dict[str, Any]) -> None: ...

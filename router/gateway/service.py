@@ -1,0 +1,702 @@
+"""The gateway: every shopper message goes through here; it decides who owns the conversation (bot, queue or agent).
+
+Order of work for one inbound message: persist it with its sentiment, then route it to exactly one owner. Nothing is
+dropped: a message is stored before any network call, and a failing Rasa server turns into a polite reply (and a
+handoff where agents are online), never into an error for the shopper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from router.db import session_scope
+from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
+from router.gateway.ports import HandoffQueue, Push, QueueStatus, TicketSink
+from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
+from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
+from router.sentiment import ConversationSignals, SentimentAnalyzer, SentimentResult, priority_boost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TEXTS_PATH = Path(__file__).with_name("texts.yml")
+
+# Skill needed for a topic, by the words a shopper uses (used when the gateway itself hands over, e.g. on anger).
+SKILL_KEYWORDS: list[tuple[str, str]] = [
+    (r"退款|退货|换货|退钱|售后|维修|质量|坏了|破损|假货", "after_sales"),
+    (r"快递|物流|包裹|发货|送达|签收|配送|丢了|没收到|运单", "logistics"),
+    (r"发票|支付|付款|扣款|扣钱|分期|账单|优惠券|价保|差价", "billing"),
+]
+HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
+SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
+
+
+def skill_for_text(text: str) -> str:
+    for pattern, skill in SKILL_KEYWORDS:
+        if re.search(pattern, text):
+            return skill
+    return "general"
+
+
+def load_texts(path: Path = TEXTS_PATH) -> dict[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def format_eta(eta_s: float | None) -> str:
+    if eta_s is None:
+        return "几分钟"
+    if eta_s < 60:
+        return "1 分钟"
+    return f"{round(eta_s / 60)} 分钟"
+
+
+@dataclass
+class Outcome:
+    """What handling one inbound message produced (before it is turned into the wire response)."""
+
+    conversation_id: str
+    owner: str
+    replies: list[Reply] = field(default_factory=list)
+    queue: QueueStatus | None = None
+    message_id: int | None = None
+    sentiment: dict[str, Any] | None = None
+
+
+class GatewayService:
+    """Routes shopper messages to the bot, the queue or an agent and relays everything back."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        rasa: RasaClient,
+        sentiment: SentimentAnalyzer,
+        queue: HandoffQueue,
+        tickets: TicketSink,
+        push: Push,
+        texts: dict[str, str] | None = None,
+        history_for_sentiment: int = 5,
+    ) -> None:
+        self.sessions = session_factory
+        self.rasa = rasa
+        self.sentiment = sentiment
+        self.queue = queue
+        self.tickets = tickets
+        self.push = push
+        self.texts = texts or load_texts()
+        self.history_for_sentiment = history_for_sentiment
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------ helpers
+    async def _db(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with session_scope(self.sessions) as session:
+                return fn(session)
+
+        return await run_in_threadpool(run)
+
+    def _lock(self, customer_id: str) -> asyncio.Lock:
+        lock = self._locks.get(customer_id)
+        if lock is None:
+            lock = self._locks[customer_id] = asyncio.Lock()
+        return lock
+
+    def text(self, key: str, **values: Any) -> str:
+        return self.texts[key].format(**values)
+
+    @staticmethod
+    def _event(session: Session, conv: Conversation, type_: str, **data: Any) -> None:
+        session.add(ConversationEvent(conversation_id=conv.id, type=type_, channel=conv.channel, data=data))
+
+    @staticmethod
+    def _reply_of(msg: Message) -> Reply:
+        return Reply(
+            id=msg.id,
+            text=msg.text,
+            buttons=[Button(**b) for b in (msg.buttons or [])],
+            sender="agent" if msg.sender == "agent" else ("system" if msg.sender == "system" else "bot"),
+            created_at=msg.created_at.isoformat() if msg.created_at else None,
+        )
+
+    def _store_out(self, session: Session, conv: Conversation, replies: list[Reply], sender: str) -> list[Reply]:
+        stored: list[Reply] = []
+        for reply in replies:
+            msg = Message(
+                conversation_id=conv.id,
+                customer_id=conv.customer_id,
+                direction="out",
+                sender=sender if reply.sender != "system" else "system",
+                channel=conv.channel,
+                text=reply.text,
+                buttons=[b.model_dump() for b in reply.buttons] or None,
+                agent_id=conv.agent_id if sender == "agent" else None,
+                created_at=utcnow(),
+            )
+            session.add(msg)
+            session.flush()
+            stored.append(self._reply_of(msg))
+        conv.updated_at = utcnow()
+        return stored
+
+    async def _push_replies(self, customer_id: str, conversation_id: str, owner: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self.push.to_customer(
+                customer_id,
+                {"type": "reply", "conversation_id": conversation_id, "owner": owner, "reply": reply.model_dump()},
+            )
+
+    # ------------------------------------------------------------------ identity
+    def resolve_customer_id(self, session: Session, channel: str, external_id: str) -> str:
+        """Map a channel identity to the customer; mini-program openids are linked rows, others are customer ids."""
+        if channel == "miniprogram":
+            row = session.scalar(
+                select(CustomerIdentity).where(
+                    CustomerIdentity.channel == channel, CustomerIdentity.external_id == external_id
+                )
+            )
+            if row is not None:
+                return row.customer_id
+            customer_id = f"mp:{external_id}"
+            if session.get(Customer, customer_id) is None:
+                session.add(Customer(id=customer_id))
+                session.flush()
+            session.add(CustomerIdentity(channel=channel, external_id=external_id, customer_id=customer_id))
+            session.flush()
+            return customer_id
+        if session.get(Customer, external_id) is None:
+            session.add(Customer(id=external_id))
+            session.flush()
+        return external_id
+
+    def link_identity(self, *, channel: str, external_id: str, customer_id: str) -> None:
+        """Link e.g. a mini-program openid to an existing customer so every channel shares one history."""
+        with session_scope(self.sessions) as session:
+            if session.get(Customer, customer_id) is None:
+                session.add(Customer(id=customer_id))
+                session.flush()
+            row = session.scalar(
+                select(CustomerIdentity).where(
+                    CustomerIdentity.channel == channel, CustomerIdentity.external_id == external_id
+                )
+            )
+            if row is None:
+                session.add(CustomerIdentity(channel=channel, external_id=external_id, customer_id=customer_id))
+            else:
+                row.customer_id = customer_id
+
+    # ------------------------------------------------------------------ inbound
+    async def handle(self, inbound: InboundMessage) -> MessageResponse:
+        customer_id = await self._db(lambda s: self.resolve_customer_id(s, inbound.channel, inbound.customer_id))
+        async with self._lock(customer_id):
+            outcome = await self._handle_locked(inbound, customer_id)
+        return MessageResponse(
+            conversation_id=outcome.conversation_id,
+            owner=outcome.owner,  # type: ignore[arg-type]
+            replies=outcome.replies,
+            queue=QueueInfo(position=outcome.queue.position, eta_s=outcome.queue.eta_s) if outcome.queue else None,
+            message_id=outcome.message_id,
+            sentiment=outcome.sentiment,
+        )
+
+    async def _handle_locked(self, inbound: InboundMessage, customer_id: str) -> Outcome:
+        stage = await self._db(lambda s: self._persist_inbound(s, inbound, customer_id))
+        if isinstance(stage, Outcome):  # duplicate, survey answer or left message: already complete
+            await self._push_replies(customer_id, stage.conversation_id, stage.owner, stage.replies)
+            return stage
+        conv_id, owner, agent_id, msg_id, result, channel = stage
+        sentiment = result.as_dict()
+        if owner == "agent" and agent_id is not None:
+            await self.push.to_agent(
+                agent_id,
+                {
+                    "type": "message",
+                    "conversation_id": conv_id,
+                    "message": {"id": msg_id, "sender": "customer", "text": inbound.text, "sentiment": sentiment},
+                },
+            )
+            return Outcome(conv_id, "agent", [], None, msg_id, sentiment)
+        if owner == "queue":
+            status = self.queue.queue_status(conv_id)
+            text = self.text(
+                "still_queued", position=status.position if status else 1, eta=format_eta(status.eta_s if status else None)
+            )
+            replies = await self._db(lambda s: self._store_out(s, s.get(Conversation, conv_id), [Reply(text=text, sender="system")], "system"))  # type: ignore[arg-type]
+            await self._push_replies(customer_id, conv_id, "queue", replies)
+            return Outcome(conv_id, "queue", replies, status, msg_id, sentiment)
+
+        # bot-owned
+        if result.label == "angry":
+            outcome = await self._handoff(
+                conv_id, reason="angry", skill=skill_for_text(inbound.text), priority_extra=self._boost(conv_id, result),
+                lead=self.text("angry_handoff"),
+            )
+            outcome.message_id, outcome.sentiment = msg_id, sentiment
+            await self._pause_bot(conv_id)
+            return outcome
+        metadata = {
+            "channel": channel,
+            "customer_id": customer_id,
+            "conversation_id": conv_id,
+            "sentiment": {"label": result.label, "score": result.score},
+            **{k: v for k, v in inbound.metadata.items() if k not in {"channel", "customer_id", "conversation_id"}},
+        }
+        try:
+            bot_messages = await self.rasa.send(sender=conv_id, text=inbound.text, metadata=metadata)
+        except RasaUnavailable as exc:
+            log.warning("rasa unavailable for %s: %s", conv_id, exc.reason)
+            outcome = await self._bot_down(conv_id, inbound.text)
+            outcome.message_id, outcome.sentiment = msg_id, sentiment
+            return outcome
+        outcome = await self._relay_bot(conv_id, customer_id, bot_messages, result)
+        outcome.message_id, outcome.sentiment = msg_id, sentiment
+        return outcome
+
+    def _persist_inbound(
+        self, session: Session, inbound: InboundMessage, customer_id: str
+    ) -> Outcome | tuple[str, str, int | None, int, SentimentResult, str]:
+        if inbound.client_msg_id:
+            dup = session.scalar(
+                select(Message).where(
+                    Message.customer_id == customer_id, Message.client_msg_id == inbound.client_msg_id
+                )
+            )
+            if dup is not None:
+                conv = session.get(Conversation, dup.conversation_id)
+                assert conv is not None
+                later = session.scalars(
+                    select(Message)
+                    .where(Message.conversation_id == dup.conversation_id, Message.id > dup.id)
+                    .order_by(Message.id)
+                ).all()
+                replies = []
+                for m in later:
+                    if m.direction == "in":
+                        break
+                    replies.append(self._reply_of(m))
+                return Outcome(conv.id, conv.owner, replies, None, dup.id, None)
+
+        survey = self._maybe_survey(session, inbound, customer_id)
+        if survey is not None:
+            return survey
+        left = self._maybe_left_message(session, inbound, customer_id)
+        if left is not None:
+            return left
+
+        conv = session.scalar(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.status == "open")
+            .order_by(Conversation.created_at.desc())
+        )
+        if conv is None:
+            conv = Conversation(customer_id=customer_id, channel=inbound.channel, first_channel=inbound.channel)
+            session.add(conv)
+            session.flush()
+            self._event(session, conv, "conversation_started", channel=inbound.channel)
+        elif conv.channel != inbound.channel:
+            self._event(session, conv, "channel_switched", from_channel=conv.channel, to_channel=inbound.channel)
+            conv.channel = inbound.channel
+
+        previous = session.scalars(
+            select(Message.text)
+            .where(Message.conversation_id == conv.id, Message.direction == "in")
+            .order_by(Message.id.desc())
+            .limit(self.history_for_sentiment)
+        ).all()
+        result = self.sentiment.score(
+            inbound.text,
+            signals=ConversationSignals(
+                previous_texts=list(reversed(previous)), consecutive_fallbacks=conv.consecutive_fallbacks
+            ),
+        )
+        msg = Message(
+            conversation_id=conv.id,
+            customer_id=customer_id,
+            direction="in",
+            sender="customer",
+            channel=inbound.channel,
+            text=inbound.text,
+            client_msg_id=inbound.client_msg_id,
+            sentiment_label=result.label,
+            sentiment_score=result.score,
+            anger=result.anger,
+            created_at=utcnow(),
+        )
+        session.add(msg)
+        try:
+            session.flush()
+        except IntegrityError:  # the same client_msg_id raced in from another request: the first one wins
+            session.rollback()
+            raise
+        conv.updated_at = utcnow()
+        if result.label == "angry":
+            self._event(session, conv, "angry_message", message_id=msg.id, anger=result.anger)
+        return conv.id, conv.owner, conv.agent_id, msg.id, result, conv.channel
+
+    def _maybe_survey(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
+        match = SURVEY_RE.match(inbound.text)
+        if not match:
+            return None
+        conv = session.scalar(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.survey_pending.is_(True))
+            .order_by(Conversation.closed_at.desc())
+        )
+        if conv is None:
+            return None
+        open_conv = session.scalar(
+            select(Conversation.id).where(Conversation.customer_id == customer_id, Conversation.status == "open")
+        )
+        if open_conv is not None:
+            return None
+        rating, comment = int(match.group(1)), (match.group(2) or "").strip() or None
+        session.add(
+            Message(
+                conversation_id=conv.id, customer_id=customer_id, direction="in", sender="customer",
+                channel=inbound.channel, text=inbound.text, client_msg_id=inbound.client_msg_id, created_at=utcnow(),
+            )
+        )
+        self._record_survey(session, conv, rating, comment)
+        replies = self._store_out(session, conv, [Reply(text=self.text("survey_thanks"), sender="system")], "system")
+        return Outcome(conv.id, "bot", replies)
+
+    def _record_survey(self, session: Session, conv: Conversation, rating: int, comment: str | None) -> None:
+        if session.get(Survey, conv.id) is None:
+            session.add(
+                Survey(
+                    conversation_id=conv.id, customer_id=conv.customer_id, agent_id=conv.agent_id,
+                    channel=conv.channel, rating=rating, comment=comment,
+                )
+            )
+        conv.survey_pending = False
+        self._event(session, conv, "survey", rating=rating, agent_id=conv.agent_id)
+
+    def submit_survey(self, *, conversation_id: str, rating: int, comment: str | None) -> bool:
+        """Survey answered from a widget form; False when the conversation is unknown."""
+        with session_scope(self.sessions) as session:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                return False
+            self._record_survey(session, conv, rating, comment)
+            return True
+
+    def _maybe_left_message(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
+        conv = session.scalar(
+            select(Conversation).where(
+                Conversation.customer_id == customer_id,
+                Conversation.status == "open",
+                Conversation.owner == "bot",
+                Conversation.handoff_reason == "leave_message",
+            )
+        )
+        if conv is None:
+            return None
+        msg = Message(
+            conversation_id=conv.id, customer_id=customer_id, direction="in", sender="customer",
+            channel=inbound.channel, text=inbound.text, client_msg_id=inbound.client_msg_id, created_at=utcnow(),
+        )
+        session.add(msg)
+        session.flush()
+        ticket_id = self.tickets.create_from_conversation(
+            conversation_id=conv.id, customer_id=customer_id, channel=inbound.channel, text=inbound.text,
+            category=conv.required_skill or skill_for_text(inbound.text), priority=conv.priority, source="leave_message",
+        )
+        conv.handoff_reason = None
+        conv.status = "closed"
+        conv.resolution = "ticket"
+        conv.closed_at = utcnow()
+        self._event(session, conv, "ticket_created", ticket_id=ticket_id, source="leave_message")
+        replies = self._store_out(
+            session, conv, [Reply(text=self.text("left_message", ticket_id=ticket_id), sender="system")], "system"
+        )
+        return Outcome(conv.id, "bot", replies, None, msg.id)
+
+    # ------------------------------------------------------------------ bot
+    def _boost(self, conv_id: str, current: SentimentResult) -> int:
+        return priority_boost([current])
+
+    async def _relay_bot(
+        self, conv_id: str, customer_id: str, messages: list[RasaMessage], sentiment: SentimentResult
+    ) -> Outcome:
+        replies: list[Reply] = []
+        handoff: dict[str, Any] | None = None
+        custom: list[dict[str, Any]] = []
+        for m in messages:
+            payload = m.get("custom")
+            if isinstance(payload, dict) and "kefu" in payload:
+                custom.append(payload)
+                if payload.get("kefu") == "handoff":
+                    handoff = payload
+                continue
+            text = m.get("text")
+            if text:
+                buttons = [
+                    Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+                    for b in m.get("buttons") or []
+                    if isinstance(b, dict)
+                ]
+                replies.append(Reply(text=text, buttons=buttons, sender="bot"))
+
+        def record(session: Session) -> list[Reply]:
+            conv = session.get(Conversation, conv_id)
+            assert conv is not None
+            for payload in custom:
+                kind = str(payload.get("kefu"))
+                if kind == "fallback":
+                    conv.consecutive_fallbacks += 1
+                    self._event(session, conv, "fallback", count=payload.get("count"))
+                elif kind == "faq":
+                    self._event(session, conv, "faq", **{k: v for k, v in payload.items() if k != "kefu"})
+                elif kind == "order":
+                    self._event(session, conv, "order", **{k: v for k, v in payload.items() if k != "kefu"})
+            if not any(p.get("kefu") == "fallback" for p in custom):
+                conv.consecutive_fallbacks = 0
+            self._event(session, conv, "bot_reply", count=len(replies))
+            return self._store_out(session, conv, replies, "bot")
+
+        stored = await self._db(record)
+        await self._push_replies(customer_id, conv_id, "bot", stored)
+        if handoff is None:
+            return Outcome(conv_id, "bot", stored)
+        reason = str(handoff.get("reason") or "request_human")
+        priority = int(handoff.get("priority") or HANDOFF_BASE_PRIORITY.get(reason, 1))
+        outcome = await self._handoff(
+            conv_id, reason=reason, skill=str(handoff.get("skill") or "general"), priority_extra=0,
+            priority_base=priority, lead=None,
+        )
+        outcome.replies = stored + outcome.replies
+        return outcome
+
+    async def _bot_down(self, conv_id: str, text: str) -> Outcome:
+        if self.queue.agents_online(None) > 0:
+            outcome = await self._handoff(
+                conv_id, reason="bot_unavailable", skill=skill_for_text(text), priority_extra=1,
+                lead=self.text("rasa_down") + self.text("rasa_down_handoff"),
+            )
+            return outcome
+
+        def store(session: Session) -> tuple[str, list[Reply]]:
+            conv = session.get(Conversation, conv_id)
+            assert conv is not None
+            self._event(session, conv, "bot_unavailable")
+            reply = Reply(text=self.text("rasa_down") + self.text("rasa_down_no_agent"), sender="system")
+            return conv.customer_id, self._store_out(session, conv, [reply], "system")
+
+        customer_id, replies = await self._db(store)
+        await self._push_replies(customer_id, conv_id, "bot", replies)
+        return Outcome(conv_id, "bot", replies)
+
+    async def _pause_bot(self, conv_id: str) -> None:
+        try:
+            await self.rasa.pause(conv_id)
+        except RasaUnavailable as exc:  # the gateway owns the routing either way; Rasa is only told to stay quiet
+            log.warning("could not pause rasa for %s: %s", conv_id, exc.reason)
+
+    # ------------------------------------------------------------------ handoff
+    async def _handoff(
+        self,
+        conv_id: str,
+        *,
+        reason: str,
+        skill: str,
+        priority_extra: int,
+        lead: str | None,
+        priority_base: int | None = None,
+    ) -> Outcome:
+        """Hand the conversation to the queue, or offer to leave a message when no agent is online."""
+        base = HANDOFF_BASE_PRIORITY.get(reason, 1) if priority_base is None else priority_base
+        online = self.queue.agents_online(None)
+
+        def stage(session: Session) -> tuple[Conversation, bool]:
+            conv = session.get(Conversation, conv_id)
+            assert conv is not None
+            customer = session.get(Customer, conv.customer_id)
+            vip = bool(customer and customer.vip)
+            priority = min(10, base + priority_extra + (2 if vip else 0))
+            conv.required_skill = "vip" if vip and skill == "general" else skill
+            conv.priority = priority
+            self._event(session, conv, "handoff_requested", reason=reason, skill=conv.required_skill, priority=priority)
+            if online == 0:
+                conv.handoff_reason = "leave_message"
+                self._event(session, conv, "no_agent_online")
+                return conv, False
+            conv.owner = "queue"
+            conv.handoff_reason = reason
+            conv.handed_off_at = utcnow()
+            return conv, True
+
+        conv, queued = await self._db(stage)
+        if not queued:
+            texts = ([lead] if lead else []) + [self.text("no_agent_online")]
+
+            def store_offline(session: Session) -> list[Reply]:
+                c = session.get(Conversation, conv_id)
+                assert c is not None
+                return self._store_out(session, c, [Reply(text=t, sender="system") for t in texts], "system")
+
+            replies = await self._db(store_offline)
+            await self._push_replies(conv.customer_id, conv_id, "bot", replies)
+            return Outcome(conv_id, "bot", replies)
+
+        self.queue.enqueue(
+            conversation_id=conv_id, customer_id=conv.customer_id, channel=conv.channel,
+            skill=conv.required_skill or "general", priority=conv.priority, reason=reason,
+        )
+        status = self.queue.queue_status(conv_id)
+
+        def store_queued(session: Session) -> tuple[str, list[Reply]]:
+            c = session.get(Conversation, conv_id)
+            assert c is not None
+            owner = c.owner  # an agent may already have been assigned synchronously
+            texts = [lead] if lead else []
+            if owner == "queue" and status is not None:
+                eta = format_eta(status.eta_s)
+                key = "queued_next" if status.position <= 1 else "queued"
+                texts.append(self.text(key, position=max(status.position - 1, 0), eta=eta))
+            elif owner == "queue":
+                texts.append(self.text("queued_next", eta=format_eta(None)))
+            self._event(session, c, "queued", position=status.position if status else None)
+            return owner, self._store_out(session, c, [Reply(text=t, sender="system") for t in texts], "system")
+
+        owner, replies = await self._db(store_queued)
+        await self._push_replies(conv.customer_id, conv_id, owner, replies)
+        return Outcome(conv_id, owner, replies, status if owner == "queue" else None)
+
+    # ------------------------------------------------------------------ agent side
+    async def on_assigned(self, *, conversation_id: str, agent_id: int, agent_name: str) -> None:
+        """The router says an agent accepted: the agent owns the conversation, the shopper is told."""
+
+        def apply(session: Session) -> tuple[str, list[Reply]] | None:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None or conv.status != "open":
+                return None
+            first = conv.assigned_at is None
+            conv.owner, conv.agent_id = "agent", agent_id
+            if first:
+                conv.assigned_at = utcnow()
+            self._event(session, conv, "assigned", agent_id=agent_id, first=first)
+            reply = Reply(text=self.text("agent_joined", agent_name=agent_name), sender="system")
+            return conv.customer_id, self._store_out(session, conv, [reply], "system")
+
+        result = await self._db(apply)
+        if result is not None:
+            await self._pause_bot(conversation_id)
+            await self._push_replies(result[0], conversation_id, "agent", result[1])
+
+    async def on_requeued(self, *, conversation_id: str) -> None:
+        """Transferred to another skill or agent: back to the queue until someone accepts."""
+
+        def apply(session: Session) -> tuple[str, list[Reply]] | None:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None or conv.status != "open":
+                return None
+            conv.owner, conv.agent_id = "queue", None
+            self._event(session, conv, "transferred")
+            reply = Reply(text=self.text("agent_transferred"), sender="system")
+            return conv.customer_id, self._store_out(session, conv, [reply], "system")
+
+        result = await self._db(apply)
+        if result is not None:
+            await self._push_replies(result[0], conversation_id, "queue", result[1])
+
+    async def on_closed(self, *, conversation_id: str, agent_id: int | None) -> None:
+        """The agent closed: the bot gets the customer back (Rasa resumed) and the shopper is asked to rate us."""
+
+        def apply(session: Session) -> tuple[str, list[Reply]] | None:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None or conv.status != "open":
+                return None
+            conv.status, conv.owner = "closed", "bot"
+            conv.resolution = "agent"
+            conv.closed_at = utcnow()
+            conv.survey_pending = True
+            self._event(session, conv, "closed", by="agent", agent_id=agent_id)
+            replies = [Reply(text=self.text("agent_left"), sender="system"), Reply(text=self.text("survey"), sender="system")]
+            return conv.customer_id, self._store_out(session, conv, replies, "system")
+
+        result = await self._db(apply)
+        if result is None:
+            return
+        try:
+            await self.rasa.resume(conversation_id)
+        except RasaUnavailable as exc:
+            log.warning("could not resume rasa for %s: %s", conversation_id, exc.reason)
+        await self._push_replies(result[0], conversation_id, "bot", result[1])
+        await self.push.to_customer(result[0], {"type": "survey", "conversation_id": conversation_id})
+
+    async def agent_message(self, *, conversation_id: str, agent_id: int, text: str) -> Reply:
+        """An agent's reply: only the agent who owns the conversation may send; the shopper gets it pushed."""
+
+        def apply(session: Session) -> tuple[str, Reply]:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                raise ConversationNotFound(conversation_id=conversation_id)
+            if conv.status != "open" or conv.owner != "agent" or conv.agent_id != agent_id:
+                raise NotConversationOwner(conversation_id=conversation_id, agent_id=agent_id)
+            if conv.first_agent_reply_at is None:
+                conv.first_agent_reply_at = utcnow()
+                self._event(session, conv, "agent_first_reply", agent_id=agent_id)
+            stored = self._store_out(session, conv, [Reply(text=text, sender="agent")], "agent")
+            return conv.customer_id, stored[0]
+
+        customer_id, reply = await self._db(apply)
+        await self._push_replies(customer_id, conversation_id, "agent", [reply])
+        return reply
+
+    async def shopper_left(self, *, conversation_id: str) -> bool:
+        """The shopper left while waiting: the queue entry is abandoned and the conversation ends."""
+
+        def apply(session: Session) -> bool:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None or conv.status != "open":
+                return False
+            was_queued = conv.owner == "queue"
+            conv.status, conv.closed_at = "closed", utcnow()
+            conv.resolution = "abandoned" if was_queued else conv.resolution or "bot"
+            self._event(session, conv, "abandoned" if was_queued else "closed", by="customer")
+            return was_queued
+
+        was_queued = await self._db(apply)
+        if was_queued:
+            self.queue.abandon(conversation_id)
+        return was_queued
+
+    def close_idle_bot_conversations(self, *, idle_s: float, now: datetime | None = None) -> int:
+        """Bot conversations idle for ``idle_s`` end as resolved by the bot (containment counts them)."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=idle_s)
+        with session_scope(self.sessions) as session:
+            rows = session.scalars(
+                select(Conversation).where(
+                    Conversation.status == "open", Conversation.owner == "bot", Conversation.updated_at < cutoff
+                )
+            ).all()
+            for conv in rows:
+                conv.status, conv.closed_at = "closed", utcnow()
+                conv.resolution = "bot" if conv.handed_off_at is None else "abandoned"
+                self._event(session, conv, "closed", by="idle")
+            return len(rows)
+
+
+class ConversationNotFound(Exception):
+    def __init__(self, *, conversation_id: str) -> None:
+        super().__init__(f"conversation {conversation_id} not found")
+        self.conversation_id = conversation_id
+
+
+class NotConversationOwner(Exception):
+    def __init__(self, *, conversation_id: str, agent_id: int) -> None:
+        super().__init__(f"agent {agent_id} does not own conversation {conversation_id}")
+        self.conversation_id = conversation_id
+        self.agent_id = agent_id
