@@ -1,0 +1,631 @@
+"""The routing engine facade: hands conversations waiting for a human to agents.
+
+It ties eligibility (who may take what), selection (what next, to whom) and reservation (offers and timers)
+together, keeps in-memory indexes for fast decisions and writes every transition through the store in one
+transaction.  Time comes from an injectable ``clock`` so a SimPy simulation can drive it with virtual time.
+
+Callbacks subscribed to :attr:`RoutingEngine.events` run synchronously inside engine operations: they must not call
+back into the engine (schedule work instead, e.g. ``loop.call_soon_threadsafe``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from router.routing.eligibility import AgentIndex, RelaxationPolicy, agent_can_take
+from router.routing.errors import (
+    AlreadyQueued,
+    InvalidTransfer,
+    NoAgentOnline,
+    NotAssigned,
+    OfferNotPending,
+    UnknownAgent,
+    UnknownConversation,
+)
+from router.routing.models import (
+    KNOWN_SKILLS,
+    AgentState,
+    AgentStatus,
+    ItemState,
+    Offer,
+    OfferState,
+    RoutingEvent,
+    WorkItem,
+)
+from router.routing.reservation import OfferBook, Timers
+from router.routing.selection import AgentChoice, QueueIndex, choose_agent, sort_key
+from router.routing.store import EphemeralStore, RoutingStore, StoreTx
+
+if TYPE_CHECKING:
+    from router.settings import Settings
+
+Clock = Callable[[], float]
+TRANSFER_PRIORITY_BONUS = 2
+NEVER_AGAIN_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    offer_timeout_s: float = 30.0
+    relaxation: RelaxationPolicy = field(default_factory=RelaxationPolicy)
+    # one priority point is worth this many seconds of waiting in the queue order
+    priority_weight_s: float = 30.0
+    # after a reject / timeout the same agent is not offered that conversation again for this long
+    reoffer_cooldown_s: float = 120.0
+    agent_choice: AgentChoice = AgentChoice.best
+    ignore_skills: bool = False  # FIFO / random baselines: every item is open to every agent at once
+    ignore_priority: bool = False
+    require_online_agent: bool = True
+    eta_window_s: float = 900.0
+    seed: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        return cls(
+            offer_timeout_s=settings.offer_timeout_s,
+            relaxation=RelaxationPolicy(
+                steps=tuple((float(t), int(p)) for t, p in settings.relaxation_steps),
+                any_agent_after_s=settings.relax_any_agent_after_s,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What the shopper is told: place in the queue (1 = next), estimated wait, whether anyone is online."""
+
+    state: ItemState
+    position: int
+    eta_s: float | None
+    agents_online: int
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[RoutingEvent], None]] = []
+
+    def subscribe(self, callback: Callable[[RoutingEvent], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def publish(self, event: RoutingEvent) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
+
+
+class RoutingEngine:
+    """Skill-based routing with priority + aging, relaxation by wait time, capacity and offers."""
+
+    def __init__(
+        self, store: RoutingStore | None = None, *, config: EngineConfig | None = None, clock: Clock = time.time
+    ) -> None:
+        self.store: RoutingStore = store or EphemeralStore()
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.events = EventBus()
+        self.agents = AgentIndex()
+        self.queue = QueueIndex(self.config.relaxation)
+        self.offers = OfferBook(self.config.offer_timeout_s)
+        self.timers = Timers()
+        self.items: dict[str, WorkItem] = {}  # live items by conversation id
+        self._by_id: dict[str, WorkItem] = {}
+        self._assigned: dict[int, set[str]] = {}
+        self._answers: deque[tuple[float, str, float]] = deque(maxlen=2000)  # (accepted at, skill, wait)
+        self._rng = random.Random(self.config.seed)
+        self._lock = threading.RLock()
+        self._outbox: list[RoutingEvent] = []
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _op(self) -> Iterator[float]:
+        with self._lock:
+            try:
+                yield self.clock()
+            finally:
+                events, self._outbox = self._outbox, []
+                for event in events:
+                    self.events.publish(event)
+
+    def _emit(self, type_: str, item: WorkItem, agent_id: int | None, **data: Any) -> None:
+        self._outbox.append(RoutingEvent(type_, item.conversation_id, agent_id, data))
+
+    def _agent(self, agent_id: int) -> AgentState:
+        agent = self.agents.agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(agent_id)
+        return agent
+
+    def _live(self, conversation_id: str) -> WorkItem:
+        item = self.items.get(conversation_id)
+        if item is None:
+            raise UnknownConversation(conversation_id)
+        return item
+
+    def _add_load(self, agent: AgentState, channel: str, delta: int) -> None:
+        agent.load[channel] = max(0, agent.load.get(channel, 0) + delta)
+        self.agents.refresh(agent)
+
+    # ------------------------------------------------------------------ agents
+    def upsert_agent(self, agent: AgentState) -> AgentState:
+        """Add or update an agent's profile (skills, capacity, status); their current load is kept."""
+        with self._op():
+            old = self.agents.agents.get(agent.id)
+            if old is not None:
+                agent.load = old.load
+            self.agents.upsert(agent)
+            self._dispatch_agent(agent, self.clock())
+            return agent
+
+    def reload_agent(self, agent_id: int) -> AgentState:
+        rows = self.store.load_agents(agent_id)
+        if not rows:
+            raise UnknownAgent(agent_id)
+        return self.upsert_agent(rows[0])
+
+    def get_agent(self, agent_id: int) -> AgentState:
+        return self._agent(agent_id)
+
+    def set_status(self, agent_id: int, status: AgentStatus) -> AgentState:
+        """Online agents get offers; going away or offline rescinds their pending offers (they go to others)."""
+        with self._op() as now:
+            agent = self._agent(agent_id)
+            with self.store.transaction() as tx:
+                agent.status = status
+                tx.save_agent(agent)
+                if status is not AgentStatus.online:
+                    for offer in self.offers.for_agent(agent_id):
+                        self._release(tx, offer, OfferState.rescinded, now)
+            self.agents.refresh(agent)
+            self._dispatch_agent(agent, now)
+            return agent
+
+    def agents_online(self, skill: str | None = None) -> int:
+        """Online agents having ``skill`` (any proficiency), or all online agents."""
+        return len(self.agents.online(skill))
+
+    def _could_serve(self, skill: str) -> bool:
+        if self.config.ignore_skills or self.config.relaxation.any_agent_after_s is not None:
+            return bool(self.agents.online())
+        floor = self.config.relaxation.steps[-1][1]
+        return any(a.proficiency(skill) >= floor for a in self.agents.online(skill))
+
+    # ------------------------------------------------------------------ conversations
+    def enqueue(
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str,
+        skill: str,
+        priority: int = 0,
+        channel: str = "chat",
+        language: str = "zh",
+        reason: str = "request_human",
+        note: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> WorkItem:
+        """Queue a conversation for a human; offers it at once if an eligible agent is free.
+
+        Raises :class:`NoAgentOnline` when nobody who could ever take it is online (shopper may leave a message).
+        """
+        with self._op() as now:
+            if conversation_id in self.items:
+                raise AlreadyQueued(conversation_id, self.items[conversation_id].state.value)
+            if self.config.require_online_agent and not self._could_serve(skill):
+                raise NoAgentOnline(skill)
+            item = WorkItem(
+                id=uuid.uuid4().hex,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                channel=channel,
+                skill=skill,
+                priority=max(0, min(10, priority)),
+                enqueued_at=now,
+                language=language,
+                reason=reason,
+                note=note,
+                context=dict(context or {}),
+            )
+            with self.store.transaction() as tx:
+                tx.insert_item(item)
+            self._track(item)
+            self._queue(item, now)
+            self._emit("queued", item, None, skill=skill, priority=item.priority)
+            self._dispatch_item(item, now)
+            return item
+
+    def _track(self, item: WorkItem) -> None:
+        self.items[item.conversation_id] = item
+        self._by_id[item.id] = item
+
+    def _untrack(self, item: WorkItem) -> None:
+        self.items.pop(item.conversation_id, None)
+        self._by_id.pop(item.id, None)
+
+    def _queue(self, item: WorkItem, now: float) -> None:
+        """Put a waiting item in the heap of its current relaxation tier and arm the next relaxation timer."""
+        policy = self.config.relaxation
+        item.state = ItemState.waiting
+        item.sort_key = (
+            item.enqueued_at if self.config.ignore_priority else sort_key(item, self.config.priority_weight_s)
+        )
+        waited = now - item.enqueued_at
+        item.tier = policy.any_tier if self.config.ignore_skills else policy.tier_for_wait(waited)
+        self.queue.push(item)
+        nxt = None if self.config.ignore_skills else policy.next_tier_after(item.tier)
+        if nxt is not None:
+            self.timers.add(item.enqueued_at + nxt, "relax", item.id, item.version)
+
+    def _skill_floor(self, item: WorkItem) -> int | None:
+        if self.config.ignore_skills:
+            return None
+        return self.config.relaxation.min_proficiency(item.tier)
+
+    def _dispatch_item(self, item: WorkItem, now: float) -> bool:
+        """Offer a waiting item to the best free eligible agent, if any."""
+        if item.state is not ItemState.waiting:
+            return False
+        floor = self._skill_floor(item)
+        pool = self.agents.free_agents(item.channel, None if floor is None else item.skill)
+        candidates = (a for a in pool if agent_can_take(a, item, now, skill_floor=floor))
+        agent = choose_agent(candidates, item, self.config.agent_choice, self._rng)
+        if agent is None:
+            return False
+        with self.store.transaction() as tx:
+            self._offer(tx, item, agent, now)
+        return True
+
+    def _dispatch_agent(self, agent: AgentState, now: float) -> None:
+        """Fill an agent's free capacity with the best waiting items they may take."""
+        while agent.status is AgentStatus.online:
+            channels = [c for c in agent.capacity if agent.free(c) > 0]
+            if not channels:
+                return
+            item = self.queue.best_for_agent(
+                agent,
+                channels,
+                lambda it: agent_can_take(agent, it, now, skill_floor=None),
+                ignore_skills=self.config.ignore_skills,
+            )
+            if item is None:
+                return
+            with self.store.transaction() as tx:
+                self._offer(tx, item, agent, now)
+
+    def _offer(self, tx: StoreTx, item: WorkItem, agent: AgentState, now: float) -> Offer:
+        offer = self.offers.create(item, agent, now)
+        item.state = ItemState.offered
+        tx.insert_offer(offer)
+        tx.update_item(item)
+        self._add_load(agent, item.channel, +1)
+        self.timers.add(offer.deadline, "offer_deadline", offer.id)
+        self._emit(
+            "offer",
+            item,
+            agent.id,
+            offer_id=offer.id,
+            deadline=offer.deadline,
+            skill=item.skill,
+            priority=item.priority,
+            customer_id=item.customer_id,
+            channel=item.channel,
+            note=item.note,
+            reason=item.reason,
+            waited_s=round(now - item.enqueued_at, 3),
+            context=item.context,
+        )
+        return offer
+
+    def _release(self, tx: StoreTx, offer: Offer, state: OfferState, now: float) -> WorkItem:
+        """A pending offer ends without acceptance: its item goes back to the queue (in its old place)."""
+        if not tx.finish_offer(offer.id, state, now):
+            raise OfferNotPending(offer.id, "decided elsewhere")
+        self.offers.decide(offer, state, now)
+        item = self._by_id[offer.item_id]
+        agent = self.agents.agents.get(offer.agent_id)
+        if agent is not None:
+            self._add_load(agent, item.channel, -1)
+        if state is not OfferState.rescinded:
+            until = now + self.config.reoffer_cooldown_s
+            item.excluded[offer.agent_id] = until
+            self.timers.add(until, "retry", item.id)
+        item.target_agent_id = None
+        self._queue(item, now)
+        tx.update_item(item)
+        kind = {OfferState.rejected: "offer_rejected", OfferState.timed_out: "offer_timed_out"}.get(
+            state, "offer_rescinded"
+        )
+        self._emit(kind, item, offer.agent_id, offer_id=offer.id)
+        return item
+
+    def accept(self, offer_id: str, agent_id: int) -> WorkItem:
+        """The agent takes the conversation. Exactly one caller can win a pending offer."""
+        with self._op() as now:
+            offer = self.offers.get_pending(offer_id, agent_id)
+            item = self._by_id[offer.item_id]
+            agent = self._agent(agent_id)
+            with self.store.transaction() as tx:
+                if not tx.finish_offer(offer.id, OfferState.accepted, now):
+                    raise OfferNotPending(offer.id, "decided elsewhere")
+                item.state, item.agent_id = ItemState.assigned, agent_id
+                tx.update_item(item)
+                tx.open_assignment(item, agent_id, offer.id, now)
+                agent.last_assigned_at = now
+                tx.save_agent(agent)
+            self.offers.decide(offer, OfferState.accepted, now)
+            self._assigned.setdefault(agent_id, set()).add(item.conversation_id)
+            self._answers.append((now, item.skill, now - item.enqueued_at))
+            self._emit(
+                "assigned",
+                item,
+                agent_id,
+                offer_id=offer.id,
+                customer_id=item.customer_id,
+                skill=item.skill,
+                note=item.note,
+                context=item.context,
+                channel=item.channel,
+            )
+            return item
+
+    def reject(self, offer_id: str, agent_id: int) -> WorkItem:
+        with self._op() as now:
+            offer = self.offers.get_pending(offer_id, agent_id)
+            with self.store.transaction() as tx:
+                item = self._release(tx, offer, OfferState.rejected, now)
+            self._dispatch_item(item, now)
+            self._dispatch_agent(self._agent(agent_id), now)
+            return item
+
+    def rescind(self, offer_id: str) -> WorkItem:
+        """Withdraw a pending offer (e.g. a supervisor re-routes); the item goes back to the queue."""
+        with self._op() as now:
+            offer = self.offers.get_pending(offer_id)
+            with self.store.transaction() as tx:
+                item = self._release(tx, offer, OfferState.rescinded, now)
+            self._dispatch_item(item, now)
+            self._dispatch_agent(self._agent(offer.agent_id), now)
+            return item
+
+    def _end(self, tx: StoreTx, item: WorkItem, state: ItemState, reason: str, now: float) -> AgentState | None:
+        """Finish a live item (closed, abandoned or transferred); returns the agent whose capacity it freed."""
+        agent_id = item.agent_id
+        if item.state is ItemState.offered:
+            offer = self.offers.for_item(item.id)
+            if offer is not None:
+                tx.finish_offer(offer.id, OfferState.rescinded, now)
+                self.offers.decide(offer, OfferState.rescinded, now)
+                agent_id = offer.agent_id
+                self._emit("offer_rescinded", item, agent_id, offer_id=offer.id, reason=reason)
+        elif item.state is ItemState.assigned:
+            tx.close_assignment(item.conversation_id, reason, now)
+        freed: AgentState | None = None
+        if item.state in (ItemState.offered, ItemState.assigned) and agent_id is not None:
+            self._assigned.get(agent_id, set()).discard(item.conversation_id)
+            freed = self.agents.agents.get(agent_id)
+            if freed is not None:
+                self._add_load(freed, item.channel, -1)
+        item.state = state
+        tx.update_item(item, ended_at=now)
+        self._untrack(item)
+        return freed
+
+    def close(self, conversation_id: str, agent_id: int, reason: str = "resolved") -> WorkItem:
+        with self._op() as now:
+            item = self._live(conversation_id)
+            if item.state is not ItemState.assigned or item.agent_id != agent_id:
+                raise NotAssigned(conversation_id, agent_id)
+            with self.store.transaction() as tx:
+                self._end(tx, item, ItemState.closed, reason, now)
+            self._emit("closed", item, agent_id, reason=reason)
+            self._dispatch_agent(self._agent(agent_id), now)
+            return item
+
+    def abandon(self, conversation_id: str) -> WorkItem:
+        """The shopper left: drop the item wherever it is (queue, offer, or an agent's desk)."""
+        with self._op() as now:
+            item = self._live(conversation_id)
+            agent_id = item.agent_id if item.state is ItemState.assigned else None
+            with self.store.transaction() as tx:
+                freed = self._end(tx, item, ItemState.abandoned, "abandoned", now)
+            self._emit("abandoned", item, agent_id)
+            if agent_id is not None:
+                self._emit("closed", item, agent_id, reason="abandoned")
+            if freed is not None:
+                self._dispatch_agent(freed, now)
+            return item
+
+    def transfer(
+        self,
+        conversation_id: str,
+        agent_id: int,
+        *,
+        to_agent_id: int | None = None,
+        to_skill: str | None = None,
+        note: str | None = None,
+    ) -> WorkItem:
+        """Hand the conversation to a named agent (offered to them directly) or back to the queue for a skill."""
+        with self._op() as now:
+            item = self._live(conversation_id)
+            if item.state is not ItemState.assigned or item.agent_id != agent_id:
+                raise NotAssigned(conversation_id, agent_id)
+            target: AgentState | None = None
+            if to_agent_id is not None:
+                if to_agent_id == agent_id:
+                    raise InvalidTransfer("cannot transfer a conversation to yourself")
+                target = self._agent(to_agent_id)
+                if target.status is not AgentStatus.online or target.free(item.channel) <= 0:
+                    raise InvalidTransfer(f"agent {to_agent_id} is not online with free capacity", agent_id=to_agent_id)
+            elif to_skill is None:
+                raise InvalidTransfer("give a target agent or a target skill")
+            skill = to_skill or item.skill
+            if skill not in KNOWN_SKILLS and not self.agents.online(skill):
+                raise InvalidTransfer(f"unknown skill {skill}", skill=skill)
+            new = WorkItem(
+                id=uuid.uuid4().hex,
+                conversation_id=item.conversation_id,
+                customer_id=item.customer_id,
+                channel=item.channel,
+                skill=skill,
+                priority=min(10, item.priority + TRANSFER_PRIORITY_BONUS),
+                enqueued_at=now,
+                language=item.language,
+                reason="transfer",
+                note=note,
+                target_agent_id=to_agent_id,
+                transferred_from=item.id,
+                excluded={agent_id: now + NEVER_AGAIN_S},
+                context=item.context,
+            )
+            with self.store.transaction() as tx:
+                self._end(tx, item, ItemState.transferred, "transferred", now)
+                tx.insert_item(new)
+                self._track(new)
+                if target is not None:
+                    self._offer(tx, new, target, now)
+            self._emit("transferred", item, agent_id, to_agent_id=to_agent_id, to_skill=skill, note=note)
+            if target is None:
+                self._queue(new, now)
+                self._dispatch_item(new, now)
+            self._dispatch_agent(self._agent(agent_id), now)
+            return new
+
+    # ------------------------------------------------------------------ time
+    def next_due(self) -> float | None:
+        return self.timers.next_due()
+
+    def tick(self) -> int:
+        """Fire every timer that is due: offer timeouts, relaxation steps, re-offer cool-downs. Returns how many."""
+        fired = 0
+        with self._op() as now:
+            while (timer := self.timers.pop_due(now)) is not None:
+                fired += 1
+                if timer.kind == "offer_deadline":
+                    offer = self.offers.pending.get(timer.ref)
+                    if offer is None:
+                        continue
+                    with self.store.transaction() as tx:
+                        released = self._release(tx, offer, OfferState.timed_out, now)
+                    self._dispatch_item(released, now)
+                    self._dispatch_agent(self._agent(offer.agent_id), now)
+                    continue
+                waiting = self._by_id.get(timer.ref)
+                if waiting is None or waiting.state is not ItemState.waiting:
+                    continue
+                if timer.kind == "relax":
+                    if timer.version != waiting.version:
+                        continue
+                    self._queue(waiting, now)
+                self._dispatch_item(waiting, now)
+            if self.queue.entries() > 2 * len(self.items) + 1000:
+                self.queue.compact()
+        return fired
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> None:
+        """Rebuild the in-memory state from the store after a (re)start: agents, queue, pending offers, timers.
+
+        Offers whose deadline passed while the process was down time out now and their items are offered again;
+        the others keep their remaining time.
+        """
+        with self._op() as now:
+            for agent in self.store.load_agents():
+                self.agents.upsert(agent)
+            items, offers = self.store.load_live()
+            pending = {o.item_id: o for o in offers}
+            expired: list[Offer] = []
+            for item in items:
+                self._track(item)
+                holder = self.agents.agents.get(item.agent_id) if item.agent_id is not None else None
+                if item.state is ItemState.assigned and item.agent_id is not None:
+                    self._assigned.setdefault(item.agent_id, set()).add(item.conversation_id)
+                    if holder is not None:
+                        self._add_load(holder, item.channel, +1)
+                    continue
+                offer = pending.get(item.id)
+                if item.state is ItemState.offered and offer is not None:
+                    self.offers.restore(offer)
+                    owner = self.agents.agents.get(offer.agent_id)
+                    if owner is not None:
+                        self._add_load(owner, item.channel, +1)
+                    if offer.deadline <= now:
+                        expired.append(offer)
+                    else:
+                        self.timers.add(offer.deadline, "offer_deadline", offer.id)
+                    continue
+                item.target_agent_id = None
+                self._queue(item, now)
+                for until in item.excluded.values():
+                    if until > now:
+                        self.timers.add(until, "retry", item.id)
+            for offer in expired:
+                with self.store.transaction() as tx:
+                    self._release(tx, offer, OfferState.timed_out, now)
+            for item in sorted(self.items.values(), key=lambda i: i.sort_key):
+                self._dispatch_item(item, now)
+
+    # ------------------------------------------------------------------ queries
+    def status_of(self, conversation_id: str) -> QueueStatus:
+        """Queue feedback for the shopper: position among items competing for the same skill, and an ETA."""
+        with self._lock:
+            item = self._live(conversation_id)
+            online = self.agents_online()
+            if item.state is not ItemState.waiting:
+                return QueueStatus(item.state, 0, 0.0, online)
+            ahead = sum(
+                1
+                for other in self.items.values()
+                if other.state is ItemState.waiting
+                and other.skill == item.skill
+                and other.channel == item.channel
+                and (other.sort_key, other.enqueued_at) < (item.sort_key, item.enqueued_at)
+            )
+            return QueueStatus(item.state, ahead + 1, self._eta(item.skill, ahead + 1), online)
+
+    def _eta(self, skill: str, position: int) -> float | None:
+        """Seconds until answered, from the rate at which conversations were answered recently."""
+        now = self.clock()
+        window = self.config.eta_window_s
+        recent = [(t, s, w) for t, s, w in self._answers if now - t <= window]
+        same = [r for r in recent if r[1] == skill]
+        basis = same if len(same) >= 5 else recent
+        if not basis:
+            return None
+        span = max(now - min(t for t, _, _ in basis), 60.0)
+        rate = len(basis) / span
+        return round(position / rate, 1)
+
+    def offers_for(self, agent_id: int) -> list[Offer]:
+        with self._lock:
+            return sorted(self.offers.for_agent(agent_id), key=lambda o: o.created_at)
+
+    def conversations_for(self, agent_id: int) -> list[WorkItem]:
+        with self._lock:
+            return [self.items[c] for c in sorted(self._assigned.get(agent_id, ())) if c in self.items]
+
+    def overview(self) -> dict[str, Any]:
+        """Queue overview for supervisors: per skill waiting / offered / assigned, oldest wait, agents online."""
+        with self._lock:
+            now = self.clock()
+            skills: dict[str, dict[str, Any]] = {}
+            for item in self.items.values():
+                row = skills.setdefault(item.skill, {"waiting": 0, "offered": 0, "assigned": 0, "oldest_wait_s": 0.0})
+                row[item.state.value] += 1
+                if item.state is ItemState.waiting:
+                    row["oldest_wait_s"] = max(row["oldest_wait_s"], round(now - item.enqueued_at, 1))
+            for skill, row in skills.items():
+                row["agents_online"] = self.agents_online(skill)
+            recent = [w for t, _, w in self._answers if now - t <= self.config.eta_window_s]
+            return {
+                "skills": skills,
+                "agents_online": self.agents_online(),
+                "pending_offers": len(self.offers.pending),
+                "asa_recent_s": round(sum(recent) / len(recent), 1) if recent else None,
+            }
