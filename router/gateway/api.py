@@ -121,9 +121,7 @@ def _history_row(m: Message) -> HistoryMessage:
 async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any]:
     with session_scope(gateway.sessions) as session:
         conv = session.scalar(
-            select(Conversation)
-            .where(Conversation.customer_id == customer_id)
-            .order_by(Conversation.created_at.desc())
+            select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.created_at.desc())
         )
         if conv is None:
             return {"conversation_id": None, "owner": "bot", "status": None, "survey_pending": False, "queue": None}
@@ -161,7 +159,9 @@ async def web_socket(websocket: WebSocket, customer_id: Annotated[str, Query(min
             try:
                 data = json.loads(raw)
                 inbound = InboundMessage(
-                    channel="web", customer_id=customer_id, text=data.get("text", ""),
+                    channel="web",
+                    customer_id=customer_id,
+                    text=data.get("text", ""),
                     client_msg_id=data.get("client_msg_id"),
                 )
             except (ValueError, ValidationError, AttributeError) as exc:
@@ -188,4 +188,4 @@ async def web_socket(websocket: WebSocket, customer_id: Annotated[str, Query(min
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(str(e.get("msg")) for e in exc.errors())
-    return "消息格式不正确：需要 JSON，例如 {\"text\": \"你好\"}"
+    return '消息格式不正确：需要 JSON，例如 {"text": "你好"}'

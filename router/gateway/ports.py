@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class NoAgentsOnline(Exception):
+    """Nobody who could take the conversation is online: the shopper is offered to leave a message."""
+
+    def __init__(self, *, skill: str | None = None) -> None:
+        super().__init__(f"no agent online for skill {skill or 'any'}")
+        self.skill = skill
+
+
 @dataclass(frozen=True)
 class QueueStatus:
     position: int  # 1 = next to be offered

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
-from router.gateway.ports import HandoffQueue, Push, QueueStatus, TicketSink
+from router.gateway.ports import HandoffQueue, NoAgentsOnline, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
 from router.sentiment import ConversationSignals, SentimentAnalyzer, SentimentResult, priority_boost
@@ -40,6 +40,7 @@ SKILL_KEYWORDS: list[tuple[str, str]] = [
     (r"发票|支付|付款|扣款|扣钱|分期|账单|优惠券|价保|差价", "billing"),
 ]
 HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
+POLARITY_SIGN = {"angry": -1.0, "negative": -1.0, "neutral": 0.0, "positive": 1.0}
 SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
 
 
@@ -231,16 +232,25 @@ class GatewayService:
         if owner == "queue":
             status = self.queue.queue_status(conv_id)
             text = self.text(
-                "still_queued", position=status.position if status else 1, eta=format_eta(status.eta_s if status else None)
+                "still_queued",
+                position=status.position if status else 1,
+                eta=format_eta(status.eta_s if status else None),
             )
-            replies = await self._db(lambda s: self._store_out(s, s.get(Conversation, conv_id), [Reply(text=text, sender="system")], "system"))  # type: ignore[arg-type]
+            replies = await self._db(
+                lambda s: self._store_out(
+                    s, s.get(Conversation, conv_id), [Reply(text=text, sender="system")], "system"
+                )
+            )  # type: ignore[arg-type]
             await self._push_replies(customer_id, conv_id, "queue", replies)
             return Outcome(conv_id, "queue", replies, status, msg_id, sentiment)
 
         # bot-owned
         if result.label == "angry":
             outcome = await self._handoff(
-                conv_id, reason="angry", skill=skill_for_text(inbound.text), priority_extra=self._boost(conv_id, result),
+                conv_id,
+                reason="angry",
+                skill=skill_for_text(inbound.text),
+                priority_extra=priority_boost([result]),
                 lead=self.text("angry_handoff"),
             )
             outcome.message_id, outcome.sentiment = msg_id, sentiment
@@ -364,8 +374,14 @@ class GatewayService:
         rating, comment = int(match.group(1)), (match.group(2) or "").strip() or None
         session.add(
             Message(
-                conversation_id=conv.id, customer_id=customer_id, direction="in", sender="customer",
-                channel=inbound.channel, text=inbound.text, client_msg_id=inbound.client_msg_id, created_at=utcnow(),
+                conversation_id=conv.id,
+                customer_id=customer_id,
+                direction="in",
+                sender="customer",
+                channel=inbound.channel,
+                text=inbound.text,
+                client_msg_id=inbound.client_msg_id,
+                created_at=utcnow(),
             )
         )
         self._record_survey(session, conv, rating, comment)
@@ -376,8 +392,12 @@ class GatewayService:
         if session.get(Survey, conv.id) is None:
             session.add(
                 Survey(
-                    conversation_id=conv.id, customer_id=conv.customer_id, agent_id=conv.agent_id,
-                    channel=conv.channel, rating=rating, comment=comment,
+                    conversation_id=conv.id,
+                    customer_id=conv.customer_id,
+                    agent_id=conv.agent_id,
+                    channel=conv.channel,
+                    rating=rating,
+                    comment=comment,
                 )
             )
         conv.survey_pending = False
@@ -404,14 +424,25 @@ class GatewayService:
         if conv is None:
             return None
         msg = Message(
-            conversation_id=conv.id, customer_id=customer_id, direction="in", sender="customer",
-            channel=inbound.channel, text=inbound.text, client_msg_id=inbound.client_msg_id, created_at=utcnow(),
+            conversation_id=conv.id,
+            customer_id=customer_id,
+            direction="in",
+            sender="customer",
+            channel=inbound.channel,
+            text=inbound.text,
+            client_msg_id=inbound.client_msg_id,
+            created_at=utcnow(),
         )
         session.add(msg)
         session.flush()
         ticket_id = self.tickets.create_from_conversation(
-            conversation_id=conv.id, customer_id=customer_id, channel=inbound.channel, text=inbound.text,
-            category=conv.required_skill or skill_for_text(inbound.text), priority=conv.priority, source="leave_message",
+            conversation_id=conv.id,
+            customer_id=customer_id,
+            channel=inbound.channel,
+            text=inbound.text,
+            category=conv.required_skill or skill_for_text(inbound.text),
+            priority=conv.priority,
+            source="leave_message",
         )
         conv.handoff_reason = None
         conv.status = "closed"
@@ -424,9 +455,6 @@ class GatewayService:
         return Outcome(conv.id, "bot", replies, None, msg.id)
 
     # ------------------------------------------------------------------ bot
-    def _boost(self, conv_id: str, current: SentimentResult) -> int:
-        return priority_boost([current])
-
     async def _relay_bot(
         self, conv_id: str, customer_id: str, messages: list[RasaMessage], sentiment: SentimentResult
     ) -> Outcome:
@@ -473,8 +501,12 @@ class GatewayService:
         reason = str(handoff.get("reason") or "request_human")
         priority = int(handoff.get("priority") or HANDOFF_BASE_PRIORITY.get(reason, 1))
         outcome = await self._handoff(
-            conv_id, reason=reason, skill=str(handoff.get("skill") or "general"), priority_extra=0,
-            priority_base=priority, lead=None,
+            conv_id,
+            reason=reason,
+            skill=str(handoff.get("skill") or "general"),
+            priority_extra=0,
+            priority_base=priority,
+            lead=None,
         )
         outcome.replies = stored + outcome.replies
         return outcome
@@ -482,7 +514,10 @@ class GatewayService:
     async def _bot_down(self, conv_id: str, text: str) -> Outcome:
         if self.queue.agents_online(None) > 0:
             outcome = await self._handoff(
-                conv_id, reason="bot_unavailable", skill=skill_for_text(text), priority_extra=1,
+                conv_id,
+                reason="bot_unavailable",
+                skill=skill_for_text(text),
+                priority_extra=1,
                 lead=self.text("rasa_down") + self.text("rasa_down_handoff"),
             )
             return outcome
@@ -517,62 +552,79 @@ class GatewayService:
     ) -> Outcome:
         """Hand the conversation to the queue, or offer to leave a message when no agent is online."""
         base = HANDOFF_BASE_PRIORITY.get(reason, 1) if priority_base is None else priority_base
-        online = self.queue.agents_online(None)
 
-        def stage(session: Session) -> tuple[Conversation, bool]:
+        def stage(session: Session) -> tuple[str, str, str, int]:
             conv = session.get(Conversation, conv_id)
             assert conv is not None
             customer = session.get(Customer, conv.customer_id)
             vip = bool(customer and customer.vip)
-            priority = min(10, base + priority_extra + (2 if vip else 0))
-            conv.required_skill = "vip" if vip and skill == "general" else skill
-            conv.priority = priority
-            self._event(session, conv, "handoff_requested", reason=reason, skill=conv.required_skill, priority=priority)
-            if online == 0:
-                conv.handoff_reason = "leave_message"
-                self._event(session, conv, "no_agent_online")
-                return conv, False
-            conv.owner = "queue"
-            conv.handoff_reason = reason
-            conv.handed_off_at = utcnow()
-            return conv, True
+            trend = self._trend_boost(session, conv_id)
+            priority = min(10, base + max(priority_extra, trend) + (2 if vip else 0))
+            required = "vip" if vip and skill == "general" else skill
+            self._event(session, conv, "handoff_requested", reason=reason, skill=required, priority=priority)
+            return conv.customer_id, conv.channel, required, priority
 
-        conv, queued = await self._db(stage)
-        if not queued:
-            texts = ([lead] if lead else []) + [self.text("no_agent_online")]
+        customer_id, channel, required, priority = await self._db(stage)
+        try:
+            # the engine may offer the conversation to an agent at once; ownership moves only when the agent accepts
+            self.queue.enqueue(
+                conversation_id=conv_id,
+                customer_id=customer_id,
+                channel=channel,
+                skill=required,
+                priority=priority,
+                reason=reason,
+            )
+            queued = True
+        except NoAgentsOnline:
+            queued = False
+        status = self.queue.queue_status(conv_id) if queued else None
 
-            def store_offline(session: Session) -> list[Reply]:
-                c = session.get(Conversation, conv_id)
-                assert c is not None
-                return self._store_out(session, c, [Reply(text=t, sender="system") for t in texts], "system")
-
-            replies = await self._db(store_offline)
-            await self._push_replies(conv.customer_id, conv_id, "bot", replies)
-            return Outcome(conv_id, "bot", replies)
-
-        self.queue.enqueue(
-            conversation_id=conv_id, customer_id=conv.customer_id, channel=conv.channel,
-            skill=conv.required_skill or "general", priority=conv.priority, reason=reason,
-        )
-        status = self.queue.queue_status(conv_id)
-
-        def store_queued(session: Session) -> tuple[str, list[Reply]]:
-            c = session.get(Conversation, conv_id)
-            assert c is not None
-            owner = c.owner  # an agent may already have been assigned synchronously
+        def store(session: Session) -> tuple[str, list[Reply]]:
+            conv = session.get(Conversation, conv_id)
+            assert conv is not None
+            conv.required_skill, conv.priority = required, priority
             texts = [lead] if lead else []
-            if owner == "queue" and status is not None:
-                eta = format_eta(status.eta_s)
-                key = "queued_next" if status.position <= 1 else "queued"
-                texts.append(self.text(key, position=max(status.position - 1, 0), eta=eta))
-            elif owner == "queue":
-                texts.append(self.text("queued_next", eta=format_eta(None)))
-            self._event(session, c, "queued", position=status.position if status else None)
-            return owner, self._store_out(session, c, [Reply(text=t, sender="system") for t in texts], "system")
+            if not queued:
+                conv.handoff_reason = "leave_message"
+                self._event(session, conv, "no_agent_online", skill=required)
+                texts.append(self.text("no_agent_online"))
+            else:
+                if conv.owner == "bot":  # an accept that raced ahead already made it "agent": keep that
+                    conv.owner = "queue"
+                conv.handoff_reason = reason
+                conv.handed_off_at = conv.handed_off_at or utcnow()
+                self._event(session, conv, "queued", position=status.position if status else None, skill=required)
+                if conv.owner == "queue":
+                    eta = format_eta(status.eta_s if status else None)
+                    if status is None or status.position <= 1:
+                        texts.append(self.text("queued_next", eta=eta))
+                    else:
+                        texts.append(self.text("queued", position=status.position - 1, eta=eta))
+            return conv.owner, self._store_out(session, conv, [Reply(text=t, sender="system") for t in texts], "system")
 
-        owner, replies = await self._db(store_queued)
-        await self._push_replies(conv.customer_id, conv_id, owner, replies)
+        owner, replies = await self._db(store)
+        await self._push_replies(customer_id, conv_id, owner, replies)
         return Outcome(conv_id, owner, replies, status if owner == "queue" else None)
+
+    def _trend_boost(self, session: Session, conv_id: str) -> int:
+        """Priority from the sentiment of the shopper's recent messages (angry now, or a negative trend)."""
+        rows = session.execute(
+            select(Message.sentiment_label, Message.sentiment_score, Message.anger)
+            .where(Message.conversation_id == conv_id, Message.direction == "in", Message.sentiment_label.is_not(None))
+            .order_by(Message.id.desc())
+            .limit(self.history_for_sentiment)
+        ).all()
+        results = [
+            SentimentResult(
+                label=label,
+                score=score or 0.0,
+                anger=anger or 0.0,
+                polarity=POLARITY_SIGN.get(label, 0.0) * (score or 0.0),
+            )
+            for label, score, anger in reversed(rows)
+        ]
+        return priority_boost(results) if results else 0
 
     # ------------------------------------------------------------------ agent side
     async def on_assigned(self, *, conversation_id: str, agent_id: int, agent_name: str) -> None:
@@ -623,7 +675,10 @@ class GatewayService:
             conv.closed_at = utcnow()
             conv.survey_pending = True
             self._event(session, conv, "closed", by="agent", agent_id=agent_id)
-            replies = [Reply(text=self.text("agent_left"), sender="system"), Reply(text=self.text("survey"), sender="system")]
+            replies = [
+                Reply(text=self.text("agent_left"), sender="system"),
+                Reply(text=self.text("survey"), sender="system"),
+            ]
             return conv.customer_id, self._store_out(session, conv, replies, "system")
 
         result = await self._db(apply)
