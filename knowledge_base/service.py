@@ -1,0 +1,205 @@
+"""``KnowledgeBase``: the process-wide FAQ service with hot reload, and its typed answers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from knowledge_base.calibrate import load_negatives, train_models
+from knowledge_base.corpus import CorpusError, FaqEntry, corpus_fingerprint, load_corpus
+from knowledge_base.embedder import Embedder, make_embedder
+from knowledge_base.fusion import Mode, decide
+from knowledge_base.index import IndexNotBuilt
+from knowledge_base.search import KbIndex, build_key
+from knowledge_base.settings import KbSettings, get_kb_settings
+
+log = logging.getLogger(__name__)
+
+Decision = Literal["answer", "clarify", "decline"]
+
+
+class FaqHit(BaseModel):
+    """One matching FAQ entry. ``score`` is the ranker's probability that this entry is the one asked about."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    question: str
+    answer: str
+    category: str
+    score: float
+
+
+class KbAnswer(BaseModel):
+    """What the knowledge base makes of a question.
+
+    ``decision``: ``answer`` (send ``hit.answer``), ``clarify`` (offer ``alternatives``, the top 3, as
+    "您是不是想问…") or ``decline`` (not about the shop: the dialogue treats it as out of scope; ``hit`` is None).
+    ``confidence`` is the calibrated probability that the top hit is right.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    query: str
+    decision: Decision
+    hit: FaqHit | None
+    alternatives: list[FaqHit]
+    confidence: float
+
+
+def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *, progress: bool = False,
+                save: bool = True) -> KbIndex:
+    """Load the saved build for exactly this corpus + embedder, or build, train the calibrators and save it."""
+    key = build_key(entries, embedder.name)
+    directory = settings.home / "builds" / key
+    try:
+        return KbIndex.load(directory, embedder, settings)
+    except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
+        log.info("building knowledge base %s (%s)", key, type(exc).__name__)
+    kb = KbIndex.build(entries, embedder, settings, progress=progress)
+    kb.models = train_models(kb, load_negatives(settings.negatives_file))
+    if save:
+        kb.save(directory)
+        (settings.home / "CURRENT").write_text(key)
+    return kb
+
+
+class KnowledgeBase:
+    """The FAQ knowledge base. Thread-safe: searches read an immutable ``KbIndex`` that a reload swaps atomically.
+
+    >>> kb = get_knowledge_base()                     # doctest: +SKIP
+    >>> kb.ask("退款多久能到账").decision               # doctest: +SKIP
+    'answer'
+    """
+
+    def __init__(self, settings: KbSettings | None = None, *, embedder: Embedder | None = None,
+                 watch: bool = True, progress: bool = False):
+        self.settings = settings or get_kb_settings()
+        self.embedder = embedder or make_embedder(self.settings.embedder, threads=self.settings.build_threads,
+                                                  query_threads=self.settings.use_threads,
+                                                  cache_size=self.settings.query_cache_size)
+        self._reload_lock = threading.Lock()
+        self._fingerprint = corpus_fingerprint(self.corpus_dir)
+        self._index = build_index(load_corpus(self.corpus_dir), self.embedder, self.settings, progress=progress)
+        self.last_error: CorpusError | None = None
+        self.reloads = 0
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch:
+            self._watcher = threading.Thread(target=self._watch, name="kb-reload", daemon=True)
+            self._watcher.start()
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.settings.corpus_dir
+
+    @property
+    def index(self) -> KbIndex:
+        return self._index
+
+    # ------------------------------------------------------------------ queries
+    def search(self, query: str, k: int = 5, *, mode: Mode = "hybrid") -> list[FaqHit]:
+        """Top-``k`` entries for ``query``, best first (no decision)."""
+        idx = self._index  # one read: the whole search uses one consistent index
+        c, scores, order, _ = idx.rank(query, mode=mode)
+        return [_to_hit(idx, int(c.entries[j]), float(scores[j]), mode) for j in order[:k]]
+
+    def ask(self, query: str, *, mode: Mode = "hybrid") -> KbAnswer:
+        """Search and decide: answer, clarify with the top 3, or decline (out of scope)."""
+        text = (query or "").strip()
+        if not text:
+            return KbAnswer(query=query, decision="decline", hit=None, alternatives=[], confidence=0.0)
+        idx = self._index
+        c, scores, order, conf = idx.rank(text, mode=mode)
+        if order.size == 0:
+            return KbAnswer(query=query, decision="decline", hit=None, alternatives=[], confidence=0.0)
+        decision = decide(conf, answer_threshold=self.settings.answer_threshold,
+                          clarify_threshold=self.settings.clarify_threshold)
+        hits = [_to_hit(idx, int(c.entries[j]), float(scores[j]), mode) for j in order[:3]]
+        if decision == "decline":
+            return KbAnswer(query=query, decision="decline", hit=None, alternatives=[], confidence=conf)
+        alternatives = hits if decision == "clarify" else []
+        return KbAnswer(query=query, decision=decision, hit=hits[0], alternatives=alternatives, confidence=conf)  # type: ignore[arg-type]
+
+    def entry(self, entry_id: str) -> FaqEntry | None:
+        idx = self._index
+        i = idx.by_id.get(entry_id)
+        return idx.entries[i] if i is not None else None
+
+    def entries(self) -> list[FaqEntry]:
+        return list(self._index.entries)
+
+    # ------------------------------------------------------------------ reload
+    def reload(self, wait: bool = False) -> None:
+        """Re-read the corpus and re-index it; swap in the new index when complete. Background unless ``wait``.
+        With ``wait=True`` a ``CorpusError`` is raised to the caller; in the background it is logged and kept in
+        ``last_error`` while the old index keeps serving."""
+        if wait:
+            self._reload_now()
+            return
+        threading.Thread(target=self._reload_safely, name="kb-reload-once", daemon=True).start()
+
+    def _reload_now(self) -> None:
+        with self._reload_lock:
+            fingerprint = corpus_fingerprint(self.corpus_dir)
+            entries = load_corpus(self.corpus_dir)
+            if build_key(entries, self.embedder.name) != self._index.key:
+                self._index = build_index(entries, self.embedder, self.settings)  # atomic reference swap
+                self.reloads += 1
+                log.info("knowledge base reloaded: %d entries", len(entries))
+            self._fingerprint = fingerprint
+            self.last_error = None
+
+    def _reload_safely(self) -> None:
+        try:
+            self._reload_now()
+        except CorpusError as exc:
+            self.last_error = exc
+            log.error("corpus change rejected, still serving the previous index: %s", exc)
+        except Exception:  # keep serving the old index whatever went wrong with the new one
+            log.exception("knowledge base reload failed")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.reload_poll_s):
+            try:
+                fp = corpus_fingerprint(self.corpus_dir)
+            except OSError:
+                continue
+            if fp != self._fingerprint:
+                self._reload_safely()
+                if self.last_error is not None:
+                    self._fingerprint = fp  # do not retry a broken file every second; the next edit retries
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+
+def _to_hit(idx: KbIndex, ei: int, score: float, mode: Mode) -> FaqHit:
+    e = idx.entries[ei]
+    prob = score if mode == "dense" else 1.0 / (1.0 + math.exp(-score))
+    return FaqHit(id=e.id, question=e.question, answer=e.answer, category=e.category, score=round(float(prob), 4))
+
+
+_singleton: KnowledgeBase | None = None
+_singleton_lock = threading.Lock()
+
+
+def get_knowledge_base() -> KnowledgeBase:
+    """The process-wide knowledge base: loads ``var/kb`` (building it if missing) and starts the reload watcher."""
+    global _singleton
+    with _singleton_lock:
+        if _singleton is None:
+            _singleton = KnowledgeBase()
+        return _singleton
+
+
+def search(query: str, k: int = 5) -> list[FaqHit]:
+    """Module-level shortcut for ``get_knowledge_base().search(query, k)``."""
+    return get_knowledge_base().search(query, k)

@@ -1,0 +1,45 @@
+"""Settings of the FAQ knowledge base (env prefix ``KEFU_KB_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+
+
+class KbSettings(BaseSettings):
+    """Where the corpus and the built artifacts live, which embedder to use, and the decision thresholds."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_KB_", extra="ignore")
+
+    home: Path = Field(default=ROOT / "var" / "kb", description="built artifacts: index, embeddings cache, calibrator")
+    corpus_dir: Path = PACKAGE_DIR / "data"
+    # "use" (multilingual USE, offline default) or "st:<model path or name>" (sentence-transformers)
+    embedder: str = "use"
+    # one thread is faster for single-sentence queries; batch encoding at build time uses build_threads
+    use_threads: int = 1
+    build_threads: int = 2
+    # above this many sentence vectors the dense index switches from exact inner product to HNSW (see bench/kb_bench.py)
+    exact_max_vectors: int = 20_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+    dense_candidates: int = 50
+    sparse_candidates: int = 50
+    # calibrated confidence (P(top hit is right)) thresholds
+    answer_threshold: float = 0.5
+    clarify_threshold: float = 0.25
+    reload_poll_s: float = 1.0
+    query_cache_size: int = 4096
+    # negatives for the calibrator (never an evaluated split; see knowledge_base/calibrate.py)
+    negatives_file: Path = Path("/work/shared/datasets/LCQMC/dev.txt")
+
+
+@lru_cache
+def get_kb_settings() -> KbSettings:
+    return KbSettings()
