@@ -29,7 +29,7 @@ GatewayDep = Annotated[GatewayService, Depends(get_gateway)]
 
 @router.post("/messages", response_model=MessageResponse, summary="Send a shopper message from any channel")
 async def post_message(body: InboundMessage, gateway: GatewayDep) -> MessageResponse:
-    """The public entry point: persists the message, scores sentiment, and routes it to the bot, the queue or an agent."""
+    """The public entry point: persist, score sentiment, route to the bot, the queue or an agent."""
     return await gateway.handle(body)
 
 
