@@ -38,6 +38,47 @@ class Settings(BaseSettings):
     # skill relaxation: (seconds waited, minimum proficiency); after the last step any online agent qualifies
     relaxation_steps: list[tuple[float, int]] = Field(default_factory=lambda: [(0.0, 3), (60.0, 1)])
     relax_any_agent_after_s: float = 180.0
+    # routing: one priority point is worth this many seconds of waiting; re-offer cool-down after reject/timeout
+    priority_weight_s: float = 30.0
+    reoffer_cooldown_s: float = 120.0
+    routing_tick_max_s: float = 0.5
+
+    # tickets: SLA per category as (first response s, resolution s); priority >= ticket_urgent_priority halves both
+    ticket_sla: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "vip": (1800.0, 12 * 3600.0),
+            "after_sales": (2 * 3600.0, 48 * 3600.0),
+            "logistics": (2 * 3600.0, 24 * 3600.0),
+            "billing": (4 * 3600.0, 72 * 3600.0),
+            "product": (4 * 3600.0, 72 * 3600.0),
+            "general": (8 * 3600.0, 72 * 3600.0),
+        }
+    )
+    ticket_urgent_priority: int = 7
+    # KPIs: service level = share of hand-offs answered within service_level_s (target e.g. 80/20)
+    service_level_s: float = 20.0
+    service_level_target: float = 0.8
+    report_timezone: str = "Asia/Shanghai"
+    metrics_window_s: float = 24 * 3600.0
+    # risk early warning: EWMA baseline over alert_baseline_s of alert_bucket_s buckets vs. the last alert_window_s
+    alert_window_s: float = 600.0
+    alert_bucket_s: float = 600.0
+    alert_baseline_s: float = 12 * 3600.0
+    alert_alpha: float = 0.3
+    alert_k: float = 3.0
+    alert_min_count: int = 8
+    alert_min_ratio: float = 2.0
+    alert_queue_wait_min_s: float = 120.0
+    alert_cooldown_s: float = 1800.0
+    alert_interval_s: float = 60.0
+    alert_webhook_url: str | None = None
+    alert_webhook_timeout_s: float = 5.0
+    # learning loop: which bot answers count as weak, and how questions are clustered
+    learning_low_confidence: float = 0.5
+    learning_distance_threshold: float = 0.35
+    learning_min_cluster: int = 3
+    learning_paraphrase_score: float = 0.6
+    learning_lookback_s: float = 14 * 24 * 3600.0
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

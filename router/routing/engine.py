@@ -71,6 +71,8 @@ class EngineConfig:
     def from_settings(cls, settings: Settings) -> EngineConfig:
         return cls(
             offer_timeout_s=settings.offer_timeout_s,
+            priority_weight_s=settings.priority_weight_s,
+            reoffer_cooldown_s=settings.reoffer_cooldown_s,
             relaxation=RelaxationPolicy(
                 steps=tuple((float(t), int(p)) for t, p in settings.relaxation_steps),
                 any_agent_after_s=settings.relax_any_agent_after_s,

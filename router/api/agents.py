@@ -1,0 +1,200 @@
+"""Agent API: login, profile and status, offers (accept / reject), conversations (transfer / close), queue overview,
+and the agents' WebSocket (events pushed as JSON, chat messages both ways)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from router.api.deps import EngineDep, SessionsDep, SettingsDep
+from router.api.schemas import (
+    AgentOffer,
+    AgentOut,
+    CloseIn,
+    ConversationOut,
+    LoginIn,
+    StatusIn,
+    TokenOut,
+    TransferIn,
+    agent_out,
+)
+from router.auth import (
+    AuthError,
+    CurrentAgent,
+    CurrentSupervisor,
+    CurrentUser,
+    Principal,
+    authenticate,
+    decode_token,
+    issue_token,
+)
+from router.hub import AgentHub, NoMessageHandler
+from router.routing.engine import RoutingEngine
+from router.routing.errors import NotAssigned, RoutingError, UnknownAgent
+from router.routing.models import AgentState, ItemState
+from router.routing.store import ROUTABLE_ROLES as ROUTABLE
+
+log = logging.getLogger(__name__)
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+WS_ROLES = frozenset(ROUTABLE)
+
+
+@auth_router.post("/login", response_model=TokenOut, summary="Log in; returns a bearer JWT")
+def login(body: LoginIn, sessions: SessionsDep, settings: SettingsDep, engine: EngineDep) -> TokenOut:
+    principal = authenticate(sessions, body.username, body.password)
+    if principal.role in ROUTABLE:
+        engine.reload_agent(principal.id)  # pick up profile changes made while the service ran
+    return TokenOut(access_token=issue_token(principal, settings), expires_in=settings.token_ttl_s, role=principal.role)
+
+
+def _agent(engine: RoutingEngine, user: Principal) -> AgentState:
+    try:
+        return engine.get_agent(user.id)
+    except UnknownAgent:
+        return engine.reload_agent(user.id)
+
+
+@router.get("/me", response_model=AgentOut, summary="Who am I (with routing profile and load)")
+def me(user: CurrentUser, engine: EngineDep) -> AgentOut:
+    if user.role not in ROUTABLE:
+        return AgentOut(id=user.id, username=user.username, display_name=user.display_name, role=user.role)
+    return agent_out(_agent(engine, user), username=user.username, role=user.role)
+
+
+@router.put("/me/status", response_model=AgentOut, summary="Go online, away or offline")
+def set_status(body: StatusIn, user: CurrentAgent, engine: EngineDep) -> AgentOut:
+    _agent(engine, user)
+    agent = engine.set_status(user.id, body.status)
+    return agent_out(agent, username=user.username, role=user.role)
+
+
+@router.get("/me/offers", response_model=list[AgentOffer], summary="My pending offers")
+def my_offers(user: CurrentAgent, engine: EngineDep) -> list[AgentOffer]:
+    return [AgentOffer.of(o, engine.items.get(o.conversation_id)) for o in engine.offers_for(user.id)]
+
+
+@router.get("/me/conversations", response_model=list[ConversationOut], summary="Conversations I hold")
+def my_conversations(user: CurrentAgent, engine: EngineDep) -> list[ConversationOut]:
+    return [ConversationOut.of(item) for item in engine.conversations_for(user.id)]
+
+
+@router.post("/offers/{offer_id}/accept", response_model=ConversationOut, summary="Accept an offer (atomic claim)")
+def accept_offer(offer_id: str, user: CurrentAgent, engine: EngineDep) -> ConversationOut:
+    return ConversationOut.of(engine.accept(offer_id, user.id))
+
+
+@router.post("/offers/{offer_id}/reject", response_model=ConversationOut, summary="Reject an offer")
+def reject_offer(offer_id: str, user: CurrentAgent, engine: EngineDep) -> ConversationOut:
+    return ConversationOut.of(engine.reject(offer_id, user.id))
+
+
+@router.post(
+    "/conversations/{conversation_id}/transfer",
+    response_model=ConversationOut,
+    summary="Transfer to another agent or skill, with a note",
+)
+def transfer(conversation_id: str, body: TransferIn, user: CurrentAgent, engine: EngineDep) -> ConversationOut:
+    item = engine.transfer(
+        conversation_id, user.id, to_agent_id=body.to_agent_id, to_skill=body.to_skill, note=body.note
+    )
+    return ConversationOut.of(item)
+
+
+@router.post("/conversations/{conversation_id}/close", response_model=ConversationOut, summary="Close a conversation")
+def close(conversation_id: str, user: CurrentAgent, engine: EngineDep, body: CloseIn | None = None) -> ConversationOut:
+    return ConversationOut.of(engine.close(conversation_id, user.id, (body or CloseIn()).reason))
+
+
+@router.get("/queue", summary="Queue overview per skill (supervisors)")
+def queue_overview(user: CurrentSupervisor, engine: EngineDep) -> dict[str, Any]:
+    return engine.overview()
+
+
+# ---------------------------------------------------------------------------------------------- WebSocket
+@router.websocket("/ws")
+async def agent_socket(websocket: WebSocket, token: str = "") -> None:
+    """Events ``{"type": "offer" | "offer_rescinded" | "offer_timed_out" | "assigned" | "message" | "closed", ...}``
+    are pushed; the agent may send ``{"type": "message", "conversation_id", "text"}``, ``{"type": "accept" |
+    "reject", "offer_id"}`` and ``{"type": "ping"}``.  Close codes: 4401 bad token, 4403 role not allowed."""
+    app = websocket.app
+    try:
+        user = decode_token(token, app.state.settings)
+    except AuthError:
+        await websocket.close(code=4401, reason="invalid or expired token")
+        return
+    if user.role not in WS_ROLES:
+        await websocket.close(code=4403, reason="role may not take conversations")
+        return
+    engine: RoutingEngine = app.state.engine
+    hub: AgentHub = app.state.hub
+    await websocket.accept()
+    queue = hub.connect(user.id)
+    try:
+        offers = await run_in_threadpool(engine.offers_for, user.id)
+        await websocket.send_json(
+            {
+                "type": "hello",
+                "agent_id": user.id,
+                "offers": [AgentOffer.of(o, engine.items.get(o.conversation_id)).model_dump() for o in offers],
+            }
+        )
+        sender = asyncio.create_task(_pump(websocket, queue))
+        try:
+            while True:
+                data = await websocket.receive_json()
+                reply = await _handle(data, user, engine, hub)
+                if reply is not None:
+                    await websocket.send_json(reply)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.disconnect(user.id, queue)
+
+
+async def _pump(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    while True:
+        event = await queue.get()
+        await websocket.send_json(event)
+
+
+async def _handle(data: Any, user: Principal, engine: RoutingEngine, hub: AgentHub) -> dict[str, Any] | None:
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return {"type": "error", "reason": "expected a JSON object with a 'type'"}
+    kind = data["type"]
+    try:
+        if kind == "ping":
+            return {"type": "pong"}
+        if kind in ("accept", "reject"):
+            offer_id = data.get("offer_id")
+            if not isinstance(offer_id, str):
+                return {"type": "error", "reason": "offer_id missing"}
+            action = engine.accept if kind == "accept" else engine.reject
+            item = await run_in_threadpool(action, offer_id, user.id)
+            return {"type": f"{kind}ed", "offer_id": offer_id, "conversation_id": item.conversation_id}
+        if kind == "message":
+            conversation_id, text = data.get("conversation_id"), data.get("text")
+            if not isinstance(conversation_id, str) or not isinstance(text, str) or not 0 < len(text) <= 4000:
+                return {"type": "error", "reason": "message needs conversation_id and text (1-4000 characters)"}
+            held = engine.items.get(conversation_id)
+            if held is None or held.state is not ItemState.assigned or held.agent_id != user.id:
+                raise NotAssigned(conversation_id, user.id)
+            await hub.agent_message(user.id, conversation_id, text)
+            return {"type": "message_ack", "conversation_id": conversation_id, "client_id": data.get("client_id")}
+    except RoutingError as exc:
+        return {"type": "error", "reason": exc.message, "code": type(exc).__name__}
+    except NoMessageHandler:
+        return {"type": "error", "reason": "messages cannot be delivered right now"}
+    except Exception as exc:  # a fault in a handler must not kill the agent's socket
+        log.exception("agent socket handler failed")
+        return {"type": "error", "reason": f"internal error: {type(exc).__name__}"}
+    return {"type": "error", "reason": f"unknown type {kind!r}"}

@@ -1,0 +1,128 @@
+"""The router service's FastAPI app, built by :func:`create_app` (tests build real apps the same way).
+
+Heavy objects (DB engine, routing engine, hub) are created in the lifespan, never at import.  Extend the app by
+appending routers to ``router.api.ROUTERS`` or passing ``routers=`` / ``on_startup=`` hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
+
+from router import migrate
+from router.api import ROUTERS
+from router.auth import AuthError
+from router.db import make_engine, make_session_factory
+from router.hub import AgentHub, LocalHub, bridge_engine_to_hub
+from router.routing.engine import EngineConfig, RoutingEngine
+from router.routing.errors import RoutingError
+from router.routing.store import SqlStore
+from router.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+Hook = Callable[[FastAPI], Awaitable[None] | None]
+
+
+async def _run_hook(hook: Hook, app: FastAPI) -> None:
+    result = hook(app)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def routing_timer_loop(engine: RoutingEngine, max_sleep_s: float) -> None:
+    """Fire offer timeouts, relaxation steps and re-offer cool-downs when due (never sleeping past ``max_sleep_s``)."""
+    while True:
+        due = engine.next_due()
+        delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - engine.clock()))
+        await asyncio.sleep(delay)
+        try:
+            await run_in_threadpool(engine.tick)
+        except Exception:  # a database hiccup must not stop timeouts for good
+            log.exception("routing tick failed; retrying")
+            await asyncio.sleep(1.0)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db_engine: Engine | None = None,
+    hub: AgentHub | None = None,
+    engine_config: EngineConfig | None = None,
+    run_migrations: bool = True,
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    """Build the router service. ``app.state`` holds settings, db_engine, sessions, engine (routing) and hub."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = db_engine or make_engine(settings.database_url)
+        if run_migrations:
+            await run_in_threadpool(migrate.upgrade, engine=db)
+        routing = RoutingEngine(SqlStore(db), config=engine_config or EngineConfig.from_settings(settings))
+        await run_in_threadpool(routing.recover)
+        agent_hub = hub or LocalHub()
+        app.state.db_engine, app.state.sessions = db, make_session_factory(db)
+        app.state.engine, app.state.hub = routing, agent_hub
+        unsubscribe = bridge_engine_to_hub(routing, agent_hub, asyncio.get_running_loop())
+        timer = asyncio.create_task(routing_timer_loop(routing, settings.routing_tick_max_s))
+        for hook in on_startup:
+            await _run_hook(hook, app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await _run_hook(hook, app)
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+            unsubscribe()
+            if db_engine is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="kefu router",
+        version="0.1.0",
+        description="kefu 客服: skill-based routing of shoppers to human agents, agent API and WebSocket.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(RoutingError)
+    async def _routing_error(_request: Request, exc: RoutingError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.message, "code": type(exc).__name__, "context": _jsonable(exc.context)},
+            status_code=exc.status,
+        )
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.message, "code": type(exc).__name__}, exc.status, headers=headers)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
+    def healthz(request: Request) -> dict[str, Any]:
+        with request.app.state.db_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        routing: RoutingEngine = request.app.state.engine
+        return {"status": "ok", "agents_online": routing.agents_online(), "live_conversations": len(routing.items)}
+
+    for api_router in [*ROUTERS, *routers]:
+        app.include_router(api_router)
+    return app
+
+
+def _jsonable(context: dict[str, object]) -> dict[str, object]:
+    return {k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in context.items()}
