@@ -62,6 +62,7 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    with_gateway: bool = False,
 ) -> FastAPI:
     """Build the router service. ``app.state`` holds settings, db_engine, sessions, engine (routing) and hub."""
     settings = settings or get_settings()
@@ -78,6 +79,11 @@ def create_app(
         app.state.engine, app.state.hub = routing, agent_hub
         unsubscribe = bridge_engine_to_hub(routing, agent_hub, asyncio.get_running_loop())
         timer = asyncio.create_task(routing_timer_loop(routing, settings.routing_tick_max_s))
+        gateway_teardown = None
+        if with_gateway:
+            from router.gateway.wiring import install_gateway
+
+            gateway_teardown = await install_gateway(app, settings)
         for hook in on_startup:
             await _run_hook(hook, app)
         try:
@@ -85,6 +91,8 @@ def create_app(
         finally:
             for hook in on_shutdown:
                 await _run_hook(hook, app)
+            if gateway_teardown is not None:
+                await gateway_teardown()
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
@@ -119,10 +127,21 @@ def create_app(
         routing: RoutingEngine = request.app.state.engine
         return {"status": "ok", "agents_online": routing.agents_online(), "live_conversations": len(routing.items)}
 
-    for api_router in [*ROUTERS, *routers]:
+    gateway_routers: list[APIRouter] = []
+    if with_gateway:
+        from router.gateway.wiring import ROUTERS as GATEWAY_ROUTERS
+
+        gateway_routers = GATEWAY_ROUTERS
+    for api_router in [*ROUTERS, *gateway_routers, *routers]:
         app.include_router(api_router)
     return app
 
 
 def _jsonable(context: dict[str, object]) -> dict[str, object]:
     return {k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in context.items()}
+
+
+def create_service() -> FastAPI:
+    """The whole router service as deployed (``uvicorn router.app:create_service --factory``): routing, agents and the
+    shopper gateway (Rasa bridge, sentiment, push), configured from the environment."""
+    return create_app(with_gateway=True)

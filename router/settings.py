@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     priority_weight_s: float = 30.0
     reoffer_cooldown_s: float = 120.0
     routing_tick_max_s: float = 0.5
+    # a bot conversation untouched this long ends as resolved by the bot (containment)
+    conversation_idle_close_s: float = 1800.0
 
     # tickets: SLA per category as (first response s, resolution s); priority >= ticket_urgent_priority halves both
     ticket_sla: dict[str, tuple[float, float]] = Field(

@@ -1,0 +1,112 @@
+"""Install the gateway into the router app: built in the lifespan, after the routing engine and the agent hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from router.gateway import agent_api, api
+from router.gateway.context import ContextBuilder, default_faq_search, default_order_lookup
+from router.gateway.ports import Push
+from router.gateway.push import CustomerSockets, LocalPush, RedisPush
+from router.gateway.rasa_client import RasaClient
+from router.gateway.routing_adapter import EngineQueue, bridge_events
+from router.gateway.service import GatewayService
+from router.routing.engine import RoutingEngine
+from router.routing.errors import UnknownAgent
+from router.sentiment import SentimentAnalyzer
+from router.settings import Settings
+
+log = logging.getLogger(__name__)
+ROUTERS: list[APIRouter] = [api.router, agent_api.router]
+
+
+async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Build the gateway on ``app.state`` and return the coroutine function that tears it down."""
+    engine: RoutingEngine = app.state.engine
+    hub = app.state.hub
+    sentiment = await run_in_threadpool(SentimentAnalyzer.load, settings.sentiment_model_path)
+    rasa = RasaClient(base_url=settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_s)
+    sockets = CustomerSockets()
+    push: Push
+    redis_push: RedisPush | None = None
+    if settings.redis_url:
+        redis_push = RedisPush(settings.redis_url, sockets, hub.send_to_agent)
+        await redis_push.start()
+        push = redis_push
+    else:
+        push = LocalPush(sockets, hub.send_to_agent)
+    tickets = app.state.tickets if hasattr(app.state, "tickets") else _ticket_service(app)
+    gateway = GatewayService(
+        session_factory=app.state.sessions,
+        rasa=rasa,
+        sentiment=sentiment,
+        queue=EngineQueue(engine),
+        tickets=tickets,
+        push=push,
+    )
+    app.state.gateway = gateway
+    app.state.customer_sockets = sockets
+    app.state.context_builder = ContextBuilder(
+        rasa=rasa, order_lookup=default_order_lookup(), faq_search=default_faq_search()
+    )
+
+    async def agent_said(agent_id: int, conversation_id: str, text: str) -> Any:
+        reply = await gateway.agent_message(conversation_id=conversation_id, agent_id=agent_id, text=text)
+        return reply.model_dump()
+
+    hub.on_agent_message(agent_said)
+
+    def agent_name(agent_id: int) -> str:
+        try:
+            return engine.get_agent(agent_id).name
+        except UnknownAgent:
+            return ""
+
+    unsubscribe = bridge_events(
+        engine,
+        asyncio.get_running_loop(),
+        on_assigned=lambda conv, agent: gateway.on_assigned(
+            conversation_id=conv, agent_id=agent, agent_name=agent_name(agent)
+        ),
+        on_closed=lambda conv, agent: gateway.on_closed(conversation_id=conv, agent_id=agent),
+        on_requeued=lambda conv: gateway.on_requeued(conversation_id=conv),
+    )
+    idle_task = asyncio.create_task(_idle_closer(gateway, settings.conversation_idle_close_s))
+
+    async def teardown() -> None:
+        idle_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await idle_task
+        unsubscribe()
+        if redis_push is not None:
+            await redis_push.stop()
+        await rasa.aclose()
+
+    return teardown
+
+
+def _ticket_service(app: FastAPI) -> Any:
+    from router.tickets.service import TicketService
+
+    service = TicketService(app.state.sessions, engine=app.state.engine)
+    app.state.tickets = service
+    return service
+
+
+async def _idle_closer(gateway: GatewayService, idle_s: float) -> None:
+    """Bot conversations nobody touched for ``idle_s`` end as resolved by the bot."""
+    while True:
+        await asyncio.sleep(min(60.0, max(1.0, idle_s / 4)))
+        try:
+            closed = await run_in_threadpool(gateway.close_idle_bot_conversations, idle_s=idle_s)
+            if closed:
+                log.info("closed %d idle bot conversations", closed)
+        except Exception:  # the database may be briefly unavailable; try again next round
+            log.exception("closing idle conversations failed")
