@@ -1,0 +1,157 @@
+"""Reply latency through the gateway next to the Rasa REST channel alone, at N concurrent shoppers.
+
+Starts the real action server, Rasa server and router (gateway) on loopback, then runs the same shopper script against
+(a) Rasa's REST webhook directly and (b) the gateway's ``POST /api/v1/messages`` (which adds persistence, sentiment, routing).
+
+    .venv/bin/python bench/e2e_bench.py [--shoppers 20] [--turns 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from router.migrate import upgrade  # noqa: E402
+from tests.procs import RASA_TOKEN, start_action_server, start_rasa, start_router  # noqa: E402
+
+# what shoppers type: FAQs, order questions (with and without a number), chit-chat
+SCRIPT = [
+    "你好",
+    "退款多久能到账",
+    "优惠券怎么用不了",
+    "帮我查下订单{order}",
+    "运费险怎么理赔",
+    "可以开发票吗",
+    "谢谢",
+    "发错货了怎么办",
+    "几天能到货",
+    "会员有什么权益",
+]
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def shopper(
+    client: httpx.AsyncClient, mode: str, idx: int, turns: int, orders: list[tuple[str, str]], out: list[float]
+) -> None:
+    order_id, customer = orders[idx % len(orders)]
+    rng = random.Random(idx)
+    sender = f"bench-{mode}-{idx}-{rng.randrange(1 << 30)}"
+    for turn in range(turns):
+        text = SCRIPT[(idx + turn) % len(SCRIPT)].format(order=order_id)
+        start = time.perf_counter()
+        if mode == "rasa":
+            resp = await client.post(
+                "/webhooks/rest/webhook",
+                json={"sender": sender, "message": text, "metadata": {"customer_id": customer, "channel": "web"}},
+            )
+        else:
+            resp = await client.post("/api/v1/messages", json={"channel": "web", "customer_id": sender, "text": text})
+        resp.raise_for_status()
+        out.append((time.perf_counter() - start) * 1000)
+
+
+async def run_mode(
+    base_url: str, mode: str, shoppers: int, turns: int, orders: list[tuple[str, str]]
+) -> dict[str, Any]:
+    samples: list[float] = []
+    limits = httpx.Limits(max_connections=shoppers, max_keepalive_connections=shoppers)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+        # warm-up: load models and caches on every path
+        await shopper(client, mode, 10_000, len(SCRIPT), orders, [])
+        start = time.perf_counter()
+        await asyncio.gather(*(shopper(client, mode, i, turns, orders, samples) for i in range(shoppers)))
+        wall = time.perf_counter() - start
+    return {
+        "mode": mode,
+        "requests": len(samples),
+        "p50_ms": round(statistics.median(samples), 1),
+        "p99_ms": round(pct(samples, 0.99), 1),
+        "mean_ms": round(statistics.fmean(samples), 1),
+        "throughput_rps": round(len(samples) / wall, 1),
+    }
+
+
+def demo_orders(db: Path) -> list[tuple[str, str]]:
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from actions.demo_store import OrderRow
+
+    engine = create_engine(f"sqlite:///{db}")
+    with Session(engine) as session:
+        rows = session.execute(select(OrderRow.id, OrderRow.customer_id).limit(50)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shoppers", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=10)
+    args = parser.parse_args()
+    orders_db = ROOT / "var" / "demo" / "orders.db"
+    if not orders_db.exists():
+        print("run `make setup` first (demo orders, trained model, index)", file=sys.stderr)
+        return 2
+    orders = demo_orders(orders_db)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        actions = start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{orders_db}")
+        rasa = start_rasa(log_dir=tmp, action_url=actions.url)
+        db_url = f"sqlite:///{tmp / 'bench.db'}"
+        upgrade(db_url)
+        router = start_router(
+            log_dir=tmp,
+            env={
+                "KEFU_ROUTER_DATABASE_URL": db_url,
+                "KEFU_ROUTER_RASA_URL": rasa.url,
+                "KEFU_ROUTER_RASA_TOKEN": RASA_TOKEN,
+                "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders_db}",
+            },
+        )
+        try:
+            results = [
+                asyncio.run(run_mode(rasa.url, "rasa", args.shoppers, args.turns, orders)),
+                asyncio.run(run_mode(router.url, "gateway", args.shoppers, args.turns, orders)),
+            ]
+        finally:
+            router.stop()
+            rasa.stop()
+            actions.stop()
+    rasa_r, gw = results
+    summary = {
+        "shoppers": args.shoppers,
+        "turns": args.turns,
+        "rasa_rest_alone": rasa_r,
+        "through_gateway": gw,
+        "gateway_overhead_p50_ms": round(gw["p50_ms"] - rasa_r["p50_ms"], 1),
+        "ratio_p50": round(gw["p50_ms"] / rasa_r["p50_ms"], 2),
+        "ratio_p99": round(gw["p99_ms"] / rasa_r["p99_ms"], 2),
+    }
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    print("\n| path | requests | p50 ms | p99 ms | mean ms | req/s |\n|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['mode']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {r['throughput_rps']} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
