@@ -39,8 +39,8 @@ class Shop:
             "/api/v1/messages", json={"channel": channel, "customer_id": customer, "text": text, **extra}
         )
         assert resp.status_code == 200, resp.text
-        body: dict[str, Any] = resp.json()
-        return body
+        answer: dict[str, Any] = resp.json()
+        return answer
 
     def login(self, username: str, password: str = AGENT_PASSWORD) -> str:
         resp = self.http.post("/api/v1/auth/login", json={"username": username, "password": password})
