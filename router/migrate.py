@@ -10,7 +10,13 @@ from sqlalchemy import Engine
 
 HERE = Path(__file__).resolve().parent
 # modules that define tables on router.db.Base; add yours here so autogenerate and `alembic check` see them
-MODEL_MODULES: list[str] = ["router.routing.tables", "router.gateway.models"]
+MODEL_MODULES: list[str] = [
+    "router.routing.tables",
+    "router.gateway.models",
+    "router.tickets.models",
+    "router.alerts.models",
+    "router.learning.models",
+]
 
 
 def alembic_config(url: str | None = None, engine: Engine | None = None) -> Config:

@@ -1,0 +1,204 @@
+"""Tickets REST API (agent console): list, read with history, create, change, comment, assign through the router."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from router.auth import CurrentAgent, Principal
+from router.tickets.errors import NotAllowed, TicketError
+from router.tickets.models import Ticket, TicketEvent
+from router.tickets.schemas import (
+    AssignIn,
+    CommentIn,
+    SlaOut,
+    SlaPolicyOut,
+    TicketCreate,
+    TicketDetail,
+    TicketEventOut,
+    TicketOut,
+    TicketPage,
+    TicketPatch,
+)
+from router.tickets.service import TicketService
+from router.tickets.sla import aware, sla_state
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+SUPERVISING = ("supervisor", "admin")
+
+
+def get_tickets(request: Request) -> TicketService:
+    service: TicketService = request.app.state.tickets
+    return service
+
+
+TicketsDep = Annotated[TicketService, Depends(get_tickets)]
+
+
+@contextmanager
+def http_errors() -> Iterator[None]:
+    """The edge: ticket domain errors become HTTP answers with a reason."""
+    try:
+        yield
+    except TicketError as exc:
+        raise HTTPException(exc.status, {"message": exc.message, "code": type(exc).__name__}) from exc
+
+
+def ticket_out(ticket: Ticket, now: datetime) -> TicketOut:
+    return TicketOut.model_validate({**_fields(ticket), "sla": _sla(ticket, now)})
+
+
+def _fields(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "ref": ticket.ref or "",
+        "source": ticket.source,
+        "status": ticket.status,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "category": ticket.category,
+        "topic": ticket.topic,
+        "priority": ticket.priority,
+        "vip": ticket.vip,
+        "conversation_id": ticket.conversation_id,
+        "customer_id": ticket.customer_id,
+        "channel": ticket.channel,
+        "assignee_id": ticket.assignee_id,
+        "created_by": ticket.created_by,
+        "created_at": aware(ticket.created_at),
+        "updated_at": aware(ticket.updated_at),
+        "first_responded_at": aware(ticket.first_responded_at) if ticket.first_responded_at else None,
+        "resolved_at": aware(ticket.resolved_at) if ticket.resolved_at else None,
+        "closed_at": aware(ticket.closed_at) if ticket.closed_at else None,
+    }
+
+
+def _sla(ticket: Ticket, now: datetime) -> SlaOut:
+    state = sla_state(ticket, now)
+    return SlaOut(**state.__dict__)
+
+
+def _event_out(event: TicketEvent) -> TicketEventOut:
+    return TicketEventOut(
+        id=event.id, type=event.type, actor_id=event.actor_id, data=event.data or {}, created_at=aware(event.created_at)
+    )
+
+
+def _detail(service: TicketService, ticket_id: int) -> TicketDetail:
+    ticket, history = service.get(ticket_id)
+    now = service.clock()
+    return TicketDetail.model_validate(
+        {**_fields(ticket), "sla": _sla(ticket, now), "history": [_event_out(e) for e in history]}
+    )
+
+
+def _may_change(user: Principal, ticket: Ticket) -> None:
+    if user.role in SUPERVISING or ticket.assignee_id in (None, user.id):
+        return
+    raise NotAllowed("only the assignee or a supervisor may change this ticket", ticket_id=ticket.id)
+
+
+@router.get("", response_model=TicketPage, summary="List tickets, most urgent first")
+def list_tickets(
+    service: TicketsDep,
+    user: CurrentAgent,
+    status: Annotated[
+        list[Literal["new", "assigned", "waiting_customer", "resolved", "closed"]] | None,
+        Query(description="repeat to combine; default: every status"),
+    ] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d+)$", description="me | none | an agent id")] = None,
+    breached: Annotated[bool | None, Query(description="only tickets with (or without) an SLA breach")] = None,
+    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TicketPage:
+    assignee_id = user.id if assignee == "me" else (int(assignee) if assignee and assignee.isdigit() else None)
+    rows, total = service.list_tickets(
+        status=list(status) if status else None,
+        category=category,
+        assignee_id=assignee_id,
+        unassigned=assignee == "none",
+        breached=breached,
+        customer_id=customer_id,
+        limit=limit,
+        offset=offset,
+    )
+    now = service.clock()
+    return TicketPage(items=[ticket_out(t, now) for t in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/sla", response_model=SlaPolicyOut, summary="SLA targets per category (seconds)")
+def sla_policy(service: TicketsDep, _user: CurrentAgent) -> SlaPolicyOut:
+    return SlaPolicyOut(
+        urgent_priority=service.sla.urgent_priority,
+        targets={k: {"first_response_s": v[0], "resolution_s": v[1]} for k, v in service.sla.targets.items()},
+    )
+
+
+@router.post("", response_model=TicketDetail, status_code=201, summary="Open a ticket (agent)")
+def create_ticket(body: TicketCreate, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
+    with http_errors():
+        ticket = service.create(
+            source="agent",
+            subject=body.subject,
+            description=body.description,
+            category=body.category,
+            priority=body.priority,
+            conversation_id=body.conversation_id,
+            customer_id=body.customer_id,
+            channel=body.channel,
+            created_by=user.id,
+            assign=body.assign,
+        )
+        return _detail(service, ticket.id)
+
+
+@router.get("/{ticket_id}", response_model=TicketDetail, summary="One ticket with its full history")
+def get_ticket(ticket_id: Annotated[str, "id or ref"], service: TicketsDep, _user: CurrentAgent) -> TicketDetail:
+    with http_errors():
+        ticket, _ = service.get(ticket_id)
+        return _detail(service, ticket.id)
+
+
+@router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change status, priority, category or assignee")
+def patch_ticket(ticket_id: str, body: TicketPatch, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
+    with http_errors():
+        ticket, _ = service.get(ticket_id)
+        _may_change(user, ticket)
+        if body.assignee_id is not None and body.assignee_id != user.id and user.role not in SUPERVISING:
+            raise NotAllowed("only a supervisor may hand a ticket to someone else")
+        service.update(
+            ticket.id,
+            actor_id=user.id,
+            status=body.status,
+            priority=body.priority,
+            category=body.category,
+            assignee_id=body.assignee_id,
+            note=body.note,
+        )
+        return _detail(service, ticket.id)
+
+
+@router.post("/{ticket_id}/comments", response_model=TicketDetail, status_code=201, summary="Reply or add a note")
+def comment_ticket(ticket_id: str, body: CommentIn, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
+    with http_errors():
+        ticket, _ = service.get(ticket_id)
+        _may_change(user, ticket)
+        service.comment(ticket.id, actor_id=user.id, text=body.text, public=body.public)
+        return _detail(service, ticket.id)
+
+
+@router.post("/{ticket_id}/assign", response_model=TicketDetail, summary="Assign (skill router when no agent given)")
+def assign_ticket(ticket_id: str, body: AssignIn, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
+    with http_errors():
+        ticket, _ = service.get(ticket_id)
+        if user.role not in SUPERVISING and body.agent_id not in (None, user.id):
+            raise NotAllowed("only a supervisor may hand a ticket to someone else")
+        _may_change(user, ticket)
+        service.assign(ticket.id, actor_id=user.id, agent_id=body.agent_id)
+        return _detail(service, ticket.id)
