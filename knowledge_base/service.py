@@ -58,7 +58,9 @@ def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSetting
     key = build_key(entries, embedder.name)
     directory = settings.home / "builds" / key
     try:
-        return KbIndex.load(directory, embedder, settings)
+        loaded = KbIndex.load(directory, embedder, settings)
+        # the key covers the indexed sentences only: answers, categories and tags come from the corpus as it is now
+        return loaded if loaded.entries == entries else _with_entries(loaded, entries)
     except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
         log.info("building knowledge base %s (%s)", key, type(exc).__name__)
     kb = KbIndex.build(entries, embedder, settings, progress=progress)
@@ -67,6 +69,12 @@ def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSetting
         kb.save(directory)
         (settings.home / "CURRENT").write_text(key)
     return kb
+
+
+def _with_entries(idx: KbIndex, entries: list[FaqEntry]) -> KbIndex:
+    """The same built index (identical sentences, so identical vectors) carrying the entries' current content."""
+    return KbIndex(entries=entries, embedder=idx.embedder, emb=idx.emb, dense=idx.dense, bm25=idx.bm25, key=idx.key,
+                   settings=idx.settings, models=idx.models)
 
 
 class KnowledgeBase:
@@ -152,6 +160,9 @@ class KnowledgeBase:
                 self._index = build_index(entries, self.embedder, self.settings)  # atomic reference swap
                 self.reloads += 1
                 log.info("knowledge base reloaded: %d entries", len(entries))
+            elif entries != self._index.entries:  # same sentences, edited answers/tags: swap without re-embedding
+                self._index = _with_entries(self._index, entries)
+                self.reloads += 1
             self._fingerprint = fingerprint
             self.last_error = None
 
