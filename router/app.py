@@ -144,4 +144,18 @@ def _jsonable(context: dict[str, object]) -> dict[str, object]:
 def create_service() -> FastAPI:
     """The whole router service as deployed (``uvicorn router.app:create_service --factory``): routing, agents and the
     shopper gateway (Rasa bridge, sentiment, push), configured from the environment."""
-    return create_app(with_gateway=True)
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from router.gateway.limits import BodySizeLimit
+
+    settings = get_settings()
+    app = create_app(settings, with_gateway=True)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     routing_tick_max_s: float = 0.5
     # a bot conversation untouched this long ends as resolved by the bot (containment)
     conversation_idle_close_s: float = 1800.0
+    # per-customer message limit (shared through Redis when redis_url is set) and request body cap
+    rate_limit_messages: int = 20
+    rate_limit_window_s: float = 60.0
+    max_body_bytes: int = 65536
 
     # tickets: SLA per category as (first response s, resolution s); priority >= ticket_urgent_priority halves both
     ticket_sla: dict[str, tuple[float, float]] = Field(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from router.db import session_scope
+from router.gateway.limits import RateLimited
 from router.gateway.models import Conversation, Message
 from router.gateway.schemas import MAX_TEXT_CHARS, Button, HistoryMessage, InboundMessage, MessageResponse, SurveyIn
 from router.gateway.service import GatewayService
@@ -27,10 +28,20 @@ def get_gateway(request: Request) -> GatewayService:
 GatewayDep = Annotated[GatewayService, Depends(get_gateway)]
 
 
+async def _handle(gateway: GatewayService, inbound: InboundMessage) -> MessageResponse:
+    try:
+        return await gateway.handle(inbound)
+    except RateLimited as exc:
+        retry = max(1, round(exc.retry_after_s))
+        raise HTTPException(
+            status_code=429, detail=f"too many messages; retry in {retry} s", headers={"Retry-After": str(retry)}
+        ) from exc
+
+
 @router.post("/messages", response_model=MessageResponse, summary="Send a shopper message from any channel")
 async def post_message(body: InboundMessage, gateway: GatewayDep) -> MessageResponse:
     """The public entry point: persist, score sentiment, route to the bot, the queue or an agent."""
-    return await gateway.handle(body)
+    return await _handle(gateway, body)
 
 
 class AppMessage(BaseModel):
@@ -65,22 +76,22 @@ def _inbound(**values: Any) -> InboundMessage:
 
 @router.post("/channels/app/messages", response_model=MessageResponse, summary="App channel (REST)")
 async def app_message(body: AppMessage, gateway: GatewayDep) -> MessageResponse:
-    return await gateway.handle(
-        _inbound(channel="app", customer_id=body.user_id, text=body.text, client_msg_id=body.client_msg_id)
+    return await _handle(
+        gateway, _inbound(channel="app", customer_id=body.user_id, text=body.text, client_msg_id=body.client_msg_id)
     )
 
 
 @router.post("/channels/miniprogram/messages", response_model=MessageResponse, summary="Mini-program channel (REST)")
 async def miniprogram_message(body: MiniProgramMessage, gateway: GatewayDep) -> MessageResponse:
-    return await gateway.handle(
-        _inbound(channel="miniprogram", customer_id=body.openid, text=body.content, client_msg_id=body.msgid)
+    return await _handle(
+        gateway, _inbound(channel="miniprogram", customer_id=body.openid, text=body.content, client_msg_id=body.msgid)
     )
 
 
 @router.post("/channels/web/messages", response_model=MessageResponse, summary="Web channel, REST fallback")
 async def web_message(body: WebMessage, gateway: GatewayDep) -> MessageResponse:
-    return await gateway.handle(
-        _inbound(channel="web", customer_id=body.customer_id, text=body.text, client_msg_id=body.client_msg_id)
+    return await _handle(
+        gateway, _inbound(channel="web", customer_id=body.customer_id, text=body.text, client_msg_id=body.client_msg_id)
     )
 
 
@@ -167,7 +178,13 @@ async def web_socket(websocket: WebSocket, customer_id: Annotated[str, Query(min
             except (ValueError, ValidationError, AttributeError) as exc:
                 await websocket.send_json({"type": "error", "detail": _reason(exc)})
                 continue
-            response = await gateway.handle(inbound)
+            try:
+                response = await gateway.handle(inbound)
+            except RateLimited as exc:
+                await websocket.send_json(
+                    {"type": "error", "detail": "发送太频繁了，请稍后再试", "retry_after_s": exc.retry_after_s}
+                )
+                continue
             # replies were pushed to every socket of this customer already; this ack carries the routing state
             await websocket.send_json(
                 {

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
+from router.gateway.limits import LocalRateLimiter, RateLimiter
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
@@ -90,6 +91,7 @@ class GatewayService:
         push: Push,
         texts: dict[str, str] | None = None,
         history_for_sentiment: int = 5,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.sessions = session_factory
         self.rasa = rasa
@@ -99,6 +101,7 @@ class GatewayService:
         self.push = push
         self.texts = texts or load_texts()
         self.history_for_sentiment = history_for_sentiment
+        self.rate_limiter = rate_limiter or LocalRateLimiter(limit=20, window_s=60.0)
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -201,6 +204,7 @@ class GatewayService:
     # ------------------------------------------------------------------ inbound
     async def handle(self, inbound: InboundMessage) -> MessageResponse:
         customer_id = await self._db(lambda s: self.resolve_customer_id(s, inbound.channel, inbound.customer_id))
+        await self.rate_limiter.check(customer_id)  # raises RateLimited; the edge answers 429
         async with self._lock(customer_id):
             outcome = await self._handle_locked(inbound, customer_id)
         return MessageResponse(

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from router.gateway import agent_api, api
 from router.gateway.context import ContextBuilder, default_faq_search, default_order_lookup
+from router.gateway.limits import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from router.gateway.ports import Push
 from router.gateway.push import CustomerSockets, LocalPush, RedisPush
 from router.gateway.rasa_client import RasaClient
@@ -42,6 +43,13 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         push = redis_push
     else:
         push = LocalPush(sockets, hub.send_to_agent)
+    limiter: RateLimiter
+    if settings.redis_url:
+        limiter = RedisRateLimiter(
+            settings.redis_url, limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s
+        )
+    else:
+        limiter = LocalRateLimiter(limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s)
     tickets = app.state.tickets if hasattr(app.state, "tickets") else _ticket_service(app)
     gateway = GatewayService(
         session_factory=app.state.sessions,
@@ -50,6 +58,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         queue=EngineQueue(engine),
         tickets=tickets,
         push=push,
+        rate_limiter=limiter,
     )
     app.state.gateway = gateway
     app.state.customer_sockets = sockets
@@ -88,6 +97,8 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         if redis_push is not None:
             await redis_push.stop()
         await rasa.aclose()
+        if isinstance(limiter, RedisRateLimiter):
+            await limiter.aclose()
 
     return teardown
 
