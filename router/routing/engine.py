@@ -124,6 +124,7 @@ class RoutingEngine:
         self._rng = random.Random(self.config.seed)
         self._lock = threading.RLock()
         self._outbox: list[RoutingEvent] = []
+        self._seq = 0
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
@@ -179,13 +180,16 @@ class RoutingEngine:
         """Online agents get offers; going away or offline rescinds their pending offers (they go to others)."""
         with self._op() as now:
             agent = self._agent(agent_id)
+            released: list[WorkItem] = []
             with self.store.transaction() as tx:
                 agent.status = status
                 tx.save_agent(agent)
                 if status is not AgentStatus.online:
                     for offer in self.offers.for_agent(agent_id):
-                        self._release(tx, offer, OfferState.rescinded, now)
+                        released.append(self._release(tx, offer, OfferState.rescinded, now))
             self.agents.refresh(agent)
+            for item in released:
+                self._dispatch_item(item, now)
             self._dispatch_agent(agent, now)
             return agent
 
@@ -244,6 +248,8 @@ class RoutingEngine:
             return item
 
     def _track(self, item: WorkItem) -> None:
+        self._seq += 1
+        item.seq = self._seq
         self.items[item.conversation_id] = item
         self._by_id[item.id] = item
 
@@ -587,7 +593,7 @@ class RoutingEngine:
                 if other.state is ItemState.waiting
                 and other.skill == item.skill
                 and other.channel == item.channel
-                and (other.sort_key, other.enqueued_at) < (item.sort_key, item.enqueued_at)
+                and (other.sort_key, other.seq) < (item.sort_key, item.seq)
             )
             return QueueStatus(item.state, ahead + 1, self._eta(item.skill, ahead + 1), online)
 

@@ -84,6 +84,7 @@ class WorkItem:
     # engine-internal bookkeeping (not persisted): relaxation tier and a version that invalidates old heap entries
     tier: int = 0
     version: int = 0
+    seq: int = 0
     sort_key: float = 0.0
 
 

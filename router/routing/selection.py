@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import heapq
-import itertools
 import random
 from collections.abc import Callable, Iterable
 
@@ -41,7 +40,7 @@ def sort_key(item: WorkItem, priority_weight_s: float) -> float:
 
 
 HeapKey = tuple[str, str | None, int]  # (channel, skill or None for the any-agent tier, tier)
-Entry = tuple[float, int, int, WorkItem]  # (sort key, sequence, item version, item)
+Entry = tuple[float, int, int, WorkItem]  # (sort key, item sequence, item version, item)
 
 
 class QueueIndex:
@@ -54,7 +53,6 @@ class QueueIndex:
     def __init__(self, policy: RelaxationPolicy) -> None:
         self.policy = policy
         self._heaps: dict[HeapKey, list[Entry]] = {}
-        self._seq = itertools.count()
 
     def push(self, item: WorkItem) -> None:
         """(Re)insert a waiting item under its current tier; older entries of the item become stale."""
@@ -62,7 +60,7 @@ class QueueIndex:
         skill: str | None = None if item.tier >= self.policy.any_tier else item.skill
         tier = item.tier if skill is not None else self.policy.any_tier
         heap = self._heaps.setdefault((item.channel, skill, tier), [])
-        heapq.heappush(heap, (item.sort_key, next(self._seq), item.version, item))
+        heapq.heappush(heap, (item.sort_key, item.seq, item.version, item))
 
     @staticmethod
     def _valid(entry: Entry) -> bool:
