@@ -47,6 +47,7 @@ class TicketSink(Protocol):
         category: str,
         priority: int,
         source: str,
+        session: Any = None,
     ) -> str: ...
 
 

@@ -447,6 +447,7 @@ class GatewayService:
             category=conv.required_skill or skill_for_text(inbound.text),
             priority=conv.priority,
             source="leave_message",
+            session=session,
         )
         conv.handoff_reason = None
         conv.status = "closed"

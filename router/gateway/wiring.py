@@ -106,7 +106,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
 def _ticket_service(app: FastAPI) -> Any:
     from router.tickets.service import TicketService
 
-    service = TicketService(app.state.sessions, engine=app.state.engine)
+    service = TicketService(session_factory=app.state.sessions)
     app.state.tickets = service
     return service
 
