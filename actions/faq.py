@@ -1,0 +1,160 @@
+"""FAQ answers from the knowledge base (``knowledge_base``): answer, clarify with buttons, or decline.
+
+The KB is loaded once per process (``knowledge_base.get_knowledge_base()``); if it cannot be loaded the actions
+say the service is busy instead of crashing, and retry loading after a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.context import latest_text
+from actions.escalation import (
+    FAILURES_BEFORE_HANDOFF,
+    FALLBACK_COUNT_SLOT,
+    build_handoff,
+    handoff_events,
+    previous_failures,
+)
+from actions.payloads import FaqDecision, FaqPayload
+from actions.settings import get_settings
+
+if TYPE_CHECKING:
+    from knowledge_base import KbAnswer, KnowledgeBase
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER_S = 60.0
+MAX_QUERY_CHARS = 500
+
+_lock = threading.Lock()
+_failed_at: float | None = None
+
+
+def get_kb() -> KnowledgeBase | None:
+    """The process-wide knowledge base, or ``None`` when disabled or not loadable right now (logged)."""
+    global _failed_at
+    if not get_settings().kb_enabled:
+        return None
+    with _lock:
+        if _failed_at is not None and time.monotonic() - _failed_at < RETRY_AFTER_S:
+            return None
+        try:
+            from knowledge_base import get_knowledge_base
+
+            kb = get_knowledge_base()
+        except Exception:  # any failure to load is an outage of the FAQ service, not a crash of the bot
+            logger.exception("knowledge base unavailable; FAQ questions are declined for %.0f s", RETRY_AFTER_S)
+            _failed_at = time.monotonic()
+            return None
+        _failed_at = None
+        return kb
+
+
+def _ask(text: str) -> KbAnswer | None:
+    kb = get_kb()
+    if kb is None:
+        return None
+    try:
+        return kb.ask(text[:MAX_QUERY_CHARS])
+    except Exception:
+        logger.exception("knowledge base query failed")
+        return None
+
+
+async def ask_kb(text: str) -> KbAnswer | None:
+    """Ask the KB off the event loop; ``None`` for an empty text or when the KB is unavailable."""
+    if not text or not text.strip():
+        return None
+    return await asyncio.to_thread(_ask, text)
+
+
+def faq_payload(decision: FaqDecision, *, faq_id: str | None, score: float, alternatives: list[str]) -> FaqPayload:
+    return FaqPayload(kefu="faq", decision=decision, faq_id=faq_id, score=round(float(score), 4),
+                      alternatives=alternatives)
+
+
+def button_payload(faq_id: str) -> str:
+    return "/ask_faq" + json.dumps({"faq_id": faq_id}, ensure_ascii=False)
+
+
+def send_answer(dispatcher: CollectingDispatcher, answer: KbAnswer) -> None:
+    """Send an ``answer`` decision: the FAQ's answer text (user-facing corpus content) plus the faq payload."""
+    assert answer.hit is not None
+    dispatcher.utter_message(text=answer.hit.answer)
+    dispatcher.utter_message(
+        json_message=faq_payload("answer", faq_id=answer.hit.id, score=answer.confidence, alternatives=[])
+    )
+
+
+def _requested_faq_id(tracker: Tracker) -> str | None:
+    """``faq_id`` from a clarification button (``/ask_faq{"faq_id": "refund_time"}``)."""
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "faq_id" and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+class ActionFaqAnswer(Action):
+    def name(self) -> str:
+        return "action_faq_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        faq_id = _requested_faq_id(tracker)
+        if faq_id is not None:
+            return await self._answer_chosen(dispatcher, tracker, faq_id)
+        answer = await ask_kb(latest_text(tracker))
+        if answer is None:
+            dispatcher.utter_message(response="utter_service_unavailable" if latest_text(tracker).strip()
+                                     else "utter_default")
+            return []
+        if answer.decision == "answer" and answer.hit is not None:
+            send_answer(dispatcher, answer)
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+        if answer.decision == "clarify" and answer.alternatives:
+            dispatcher.utter_message(
+                response="utter_faq_clarify",
+                buttons=[{"title": alt.question, "payload": button_payload(alt.id)} for alt in answer.alternatives],
+            )
+            dispatcher.utter_message(json_message=faq_payload(
+                "clarify", faq_id=answer.hit.id if answer.hit else None, score=answer.confidence,
+                alternatives=[alt.id for alt in answer.alternatives]))
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+        return self._decline(dispatcher, tracker, answer.confidence)
+
+    async def _answer_chosen(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, faq_id: str
+    ) -> list[dict[str, Any]]:
+        kb = await asyncio.to_thread(get_kb)
+        entry = kb.entry(faq_id) if kb is not None else None
+        if entry is None:
+            # a stale button (entry deleted since) or an unavailable KB: fall back to searching the text
+            if kb is None:
+                dispatcher.utter_message(response="utter_service_unavailable")
+                return []
+            return self._decline(dispatcher, tracker, 0.0)
+        dispatcher.utter_message(text=entry.answer)
+        dispatcher.utter_message(json_message=faq_payload("answer", faq_id=entry.id, score=1.0, alternatives=[]))
+        return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+
+    def _decline(self, dispatcher: CollectingDispatcher, tracker: Tracker, score: float) -> list[dict[str, Any]]:
+        """Not answerable: decline politely; a second failed turn in a row goes to a human."""
+        dispatcher.utter_message(json_message=faq_payload("decline", faq_id=None, score=score, alternatives=[]))
+        count = previous_failures(tracker) + 1
+        if count >= FAILURES_BEFORE_HANDOFF:
+            dispatcher.utter_message(response="utter_fallback_handoff")
+            dispatcher.utter_message(json_message=build_handoff(tracker, "faq_decline"))
+            return handoff_events()
+        dispatcher.utter_message(response="utter_faq_decline")
+        return [SlotSet(FALLBACK_COUNT_SLOT, float(count))]

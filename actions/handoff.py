@@ -1,0 +1,78 @@
+"""Handing the conversation to a human: on request, on a complaint, and after two failed turns in a row.
+
+Each handoff sends the ``{"kefu": "handoff", ...}`` payload (skill + priority for the router) and pauses the
+conversation (``ConversationPaused``): the bot stays silent while an agent owns it; the gateway resumes it when the
+agent closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.context import latest_text
+from actions.escalation import (
+    FAILURES_BEFORE_HANDOFF,
+    FALLBACK_COUNT_SLOT,
+    build_handoff,
+    fallback_payload,
+    handoff_events,
+    previous_failures,
+)
+from actions.faq import ask_kb, send_answer
+
+
+class ActionHandoff(Action):
+    """The shopper asked for a human."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_handoff")
+        dispatcher.utter_message(json_message=build_handoff(tracker, "request_human"))
+        return handoff_events()
+
+
+class ActionComplaint(Action):
+    """A complaint: apologise and go to a human with a raised priority."""
+
+    def name(self) -> str:
+        return "action_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_complaint_apology")
+        dispatcher.utter_message(json_message=build_handoff(tracker, "complaint"))
+        return handoff_events()
+
+
+class ActionDefaultFallback(Action):
+    """Replaces Rasa's default fallback: the knowledge base may still know the answer; otherwise ask to rephrase,
+    and on the second failed turn in a row hand over to a human."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        answer = await ask_kb(latest_text(tracker))
+        if answer is not None and answer.decision == "answer" and answer.hit is not None:
+            send_answer(dispatcher, answer)
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+        count = previous_failures(tracker) + 1
+        dispatcher.utter_message(json_message=fallback_payload(count))
+        if count >= FAILURES_BEFORE_HANDOFF:
+            dispatcher.utter_message(response="utter_fallback_handoff")
+            dispatcher.utter_message(json_message=build_handoff(tracker, "fallback"))
+            return handoff_events()
+        dispatcher.utter_message(response="utter_default")
+        return [SlotSet(FALLBACK_COUNT_SLOT, float(count))]
