@@ -72,9 +72,19 @@ def create_app(
         db = db_engine or make_engine(settings.database_url)
         if run_migrations:
             await run_in_threadpool(migrate.upgrade, engine=db)
-        routing = RoutingEngine(SqlStore(db), config=engine_config or EngineConfig.from_settings(settings))
+        config = engine_config or EngineConfig.from_settings(settings)
+        redis_hub = None
+        if settings.redis_url:  # several replicas: shared routing state and agent push (router.cluster)
+            from router.cluster import ClusteredEngine, RedisHub
+
+            routing: Any = ClusteredEngine(SqlStore(db), config=config, redis_url=settings.redis_url)
+            if hub is None:
+                redis_hub = RedisHub(settings.redis_url)
+                await redis_hub.start()
+        else:
+            routing = RoutingEngine(SqlStore(db), config=config)
         await run_in_threadpool(routing.recover)
-        agent_hub = hub or LocalHub()
+        agent_hub = hub or redis_hub or LocalHub()
         app.state.db_engine, app.state.sessions = db, make_session_factory(db)
         app.state.engine, app.state.hub = routing, agent_hub
         unsubscribe = bridge_engine_to_hub(routing, agent_hub, asyncio.get_running_loop())
@@ -97,6 +107,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
             unsubscribe()
+            if redis_hub is not None:
+                await redis_hub.stop()
             if db_engine is None:
                 db.dispose()
 

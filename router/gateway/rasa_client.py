@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import httpx
 
@@ -47,7 +47,7 @@ class RasaClient:
         data = resp.json()
         if not isinstance(data, list):
             raise RasaUnavailable(url=self.base_url, reason="unexpected webhook answer")
-        return [m for m in data if isinstance(m, dict)]
+        return [cast(RasaMessage, m) for m in data if isinstance(m, dict)]
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         try:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from router.gateway.models import Conversation, ConversationEvent, Customer, Cus
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
-from router.sentiment import ConversationSignals, SentimentAnalyzer, SentimentResult, priority_boost
+from router.sentiment import ConversationSignals, Label, SentimentAnalyzer, SentimentResult, priority_boost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -222,7 +222,7 @@ class GatewayService:
             await self._push_replies(customer_id, stage.conversation_id, stage.owner, stage.replies)
             return stage
         conv_id, owner, agent_id, msg_id, result, channel = stage
-        sentiment = result.as_dict()
+        sentiment: dict[str, Any] = dict(result.as_dict())
         if owner == "agent" and agent_id is not None:
             await self.push.to_agent(
                 agent_id,
@@ -240,11 +240,13 @@ class GatewayService:
                 position=status.position if status else 1,
                 eta=format_eta(status.eta_s if status else None),
             )
-            replies = await self._db(
-                lambda s: self._store_out(
-                    s, s.get(Conversation, conv_id), [Reply(text=text, sender="system")], "system"
-                )
-            )  # type: ignore[arg-type]
+
+            def store_waiting(session: Session) -> list[Reply]:
+                conv = session.get(Conversation, conv_id)
+                assert conv is not None
+                return self._store_out(session, conv, [Reply(text=text, sender="system")], "system")
+
+            replies = await self._db(store_waiting)
             await self._push_replies(customer_id, conv_id, "queue", replies)
             return Outcome(conv_id, "queue", replies, status, msg_id, sentiment)
 
@@ -622,10 +624,10 @@ class GatewayService:
         ).all()
         results = [
             SentimentResult(
-                label=label,
+                label=cast(Label, label),
                 score=score or 0.0,
                 anger=anger or 0.0,
-                polarity=POLARITY_SIGN.get(label, 0.0) * (score or 0.0),
+                polarity=POLARITY_SIGN.get(str(label), 0.0) * (score or 0.0),
             )
             for label, score, anger in reversed(rows)
         ]
