@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
 from router.gateway.limits import RateLimited
@@ -136,7 +137,11 @@ async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any
         )
         if conv is None:
             return {"conversation_id": None, "owner": "bot", "status": None, "survey_pending": False, "queue": None}
-        status = gateway.queue.queue_status(conv.id) if conv.owner == "queue" else None
+        conv_id, owner = conv.id, conv.owner
+    status = await run_in_threadpool(gateway.queue.queue_status, conv_id) if owner == "queue" else None
+    with session_scope(gateway.sessions) as session:
+        conv = session.get(Conversation, conv_id)
+        assert conv is not None
         return {
             "conversation_id": conv.id,
             "owner": conv.owner,

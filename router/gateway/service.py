@@ -234,7 +234,7 @@ class GatewayService:
             )
             return Outcome(conv_id, "agent", [], None, msg_id, sentiment)
         if owner == "queue":
-            status = self.queue.queue_status(conv_id)
+            status = await run_in_threadpool(self.queue.queue_status, conv_id)
             text = self.text(
                 "still_queued",
                 position=status.position if status else 1,
@@ -519,7 +519,7 @@ class GatewayService:
         return outcome
 
     async def _bot_down(self, conv_id: str, text: str) -> Outcome:
-        if self.queue.agents_online(None) > 0:
+        if await run_in_threadpool(self.queue.agents_online, None) > 0:
             outcome = await self._handoff(
                 conv_id,
                 reason="bot_unavailable",
@@ -574,7 +574,8 @@ class GatewayService:
         customer_id, channel, required, priority = await self._db(stage)
         try:
             # the engine may offer the conversation to an agent at once; ownership moves only when the agent accepts
-            self.queue.enqueue(
+            await run_in_threadpool(
+                self.queue.enqueue,
                 conversation_id=conv_id,
                 customer_id=customer_id,
                 channel=channel,
@@ -585,7 +586,7 @@ class GatewayService:
             queued = True
         except NoAgentsOnline:
             queued = False
-        status = self.queue.queue_status(conv_id) if queued else None
+        status = await run_in_threadpool(self.queue.queue_status, conv_id) if queued else None
 
         def store(session: Session) -> tuple[str, list[Reply]]:
             conv = session.get(Conversation, conv_id)
@@ -732,7 +733,7 @@ class GatewayService:
 
         was_queued = await self._db(apply)
         if was_queued:
-            self.queue.abandon(conversation_id)
+            await run_in_threadpool(self.queue.abandon, conversation_id)
         return was_queued
 
     def close_idle_bot_conversations(self, *, idle_s: float, now: datetime | None = None) -> int:
