@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from router import migrate
@@ -77,9 +78,11 @@ def create_app(
         if settings.redis_url:  # several replicas: shared routing state and agent push (router.cluster)
             from router.cluster import ClusteredEngine, RedisHub
 
-            routing: Any = ClusteredEngine(SqlStore(db), config=config, redis_url=settings.redis_url)
+            routing: Any = ClusteredEngine(
+                SqlStore(db), config=config, redis_url=settings.redis_url, namespace=settings.redis_namespace
+            )
             if hub is None:
-                redis_hub = RedisHub(settings.redis_url)
+                redis_hub = RedisHub(settings.redis_url, settings.redis_namespace)
                 await redis_hub.start()
         else:
             routing = RoutingEngine(SqlStore(db), config=config)
@@ -163,6 +166,14 @@ def create_service() -> FastAPI:
     settings = get_settings()
     app = create_app(settings, with_gateway=True)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
+        # the message was not accepted; the client may retry it (same client_msg_id: stored once)
+        return JSONResponse(
+            {"detail": "database temporarily unavailable, please retry"}, status_code=503, headers={"Retry-After": "2"}
+        )
+
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

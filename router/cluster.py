@@ -45,8 +45,6 @@ MUTATING = frozenset(
         "recover",
     }
 )
-LOCK_KEY = "kefu:routing:lock"
-VERSION_KEY = "kefu:routing:version"
 
 
 class ClusteredEngine:
@@ -58,6 +56,7 @@ class ClusteredEngine:
         *,
         config: EngineConfig,
         redis_url: str,
+        namespace: str = "kefu",
         lock_timeout_s: float = 10.0,
         engine_factory: Callable[[RoutingStore, EngineConfig], RoutingEngine] | None = None,
     ) -> None:
@@ -67,7 +66,10 @@ class ClusteredEngine:
         self._config = config
         self._factory = engine_factory or (lambda s, c: RoutingEngine(s, config=c))
         self._redis = redis.Redis.from_url(redis_url)
-        self._lock = self._redis.lock(LOCK_KEY, timeout=lock_timeout_s, blocking_timeout=lock_timeout_s * 2)
+        self._version_key = f"{namespace}:routing:version"
+        self._lock = self._redis.lock(
+            f"{namespace}:routing:lock", timeout=lock_timeout_s, blocking_timeout=lock_timeout_s * 2
+        )
         self._local = threading.RLock()
         self.events = EventBus()
         self._engine = self._new_engine()
@@ -83,12 +85,12 @@ class ClusteredEngine:
         return self._engine
 
     def _sync(self) -> None:
-        current = int(self._redis.get(VERSION_KEY) or 0)
+        current = int(self._redis.get(self._version_key) or 0)
         if self._version is None or current != self._version:
             engine = self._new_engine()
             engine.recover()
             self._engine = engine
-            self._version = int(self._redis.incr(VERSION_KEY))  # recover may have timed offers out
+            self._version = int(self._redis.incr(self._version_key))  # recover may have timed offers out
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._local:
@@ -103,7 +105,7 @@ class ClusteredEngine:
                 result = getattr(self._engine, name)(*args, **kwargs)
                 # a tick that fired nothing changed nothing: don't make the other replicas rebuild for it
                 if name in MUTATING and (name != "tick" or result):
-                    self._version = int(self._redis.incr(VERSION_KEY))
+                    self._version = int(self._redis.incr(self._version_key))
                 return result
             finally:
                 with contextlib.suppress(Exception):  # lock expired: the SQL claims still guard correctness
@@ -119,12 +121,11 @@ class ClusteredEngine:
 class RedisHub(LocalHub):
     """Agent push across replicas: ``send_to_agent`` publishes; every replica delivers to the sockets it holds."""
 
-    CHANNEL = "kefu:push:agent"
-
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, namespace: str = "kefu") -> None:
         import redis.asyncio as aioredis
 
         super().__init__()
+        self.CHANNEL = f"{namespace}:push:agent"
         self._redis = aioredis.from_url(redis_url)
         self._task: asyncio.Task[None] | None = None
 

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     port: int = 8000
     database_url: str = f"sqlite:///{VAR / 'kefu.db'}"
     redis_url: str | None = None
+    # prefix of every Redis key and pub/sub channel, so several deployments (or test runs) can share one Redis
+    redis_namespace: str = "kefu"
     secret_key: str = DEV_SECRET
     token_ttl_s: int = 8 * 3600
     cors_origins: list[str] = Field(default_factory=list)

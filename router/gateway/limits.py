@@ -43,15 +43,16 @@ class LocalRateLimiter:
 class RedisRateLimiter:
     """The same limit shared by every gateway replica (fixed window counter in Redis)."""
 
-    def __init__(self, redis_url: str, *, limit: int, window_s: float) -> None:
+    def __init__(self, redis_url: str, *, limit: int, window_s: float, namespace: str = "kefu") -> None:
         import redis.asyncio as aioredis
 
+        self.namespace = namespace
         self.limit, self.window_s = limit, window_s
         self._redis = aioredis.from_url(redis_url)
 
     async def check(self, customer_id: str) -> None:
         window = int(time.time() // self.window_s)
-        key = f"kefu:rate:{customer_id}:{window}"
+        key = f"{self.namespace}:rate:{customer_id}:{window}"
         try:
             count = await self._redis.incr(key)
             if count == 1:

@@ -60,11 +60,12 @@ class LocalPush:
 class RedisPush:
     """Fan-out across gateway replicas: publish to Redis, every replica delivers to the sockets it holds."""
 
-    CHANNEL = "kefu:push:customer"
-
-    def __init__(self, redis_url: str, sockets: CustomerSockets, agent_sender: AgentSender) -> None:
+    def __init__(
+        self, redis_url: str, sockets: CustomerSockets, agent_sender: AgentSender, namespace: str = "kefu"
+    ) -> None:
         import redis.asyncio as aioredis
 
+        self.CHANNEL = f"{namespace}:push:customer"
         self.sockets = sockets
         self._agent_sender = agent_sender
         self._redis = aioredis.from_url(redis_url)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 import yaml
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -41,6 +41,7 @@ SKILL_KEYWORDS: list[tuple[str, str]] = [
     (r"发票|支付|付款|扣款|扣钱|分期|账单|优惠券|价保|差价", "billing"),
 ]
 HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
+DB_RETRIES = 4  # 0.5 + 1 + 2 s of back-off covers a database restart or a fail-over
 POLARITY_SIGN = {"angry": -1.0, "negative": -1.0, "neutral": 0.0, "positive": 1.0}
 SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
 
@@ -106,11 +107,21 @@ class GatewayService:
 
     # ------------------------------------------------------------------ helpers
     async def _db(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in one transaction off the event loop; a dropped database connection is retried briefly."""
+
         def run() -> T:
             with session_scope(self.sessions) as session:
                 return fn(session)
 
-        return await run_in_threadpool(run)
+        for attempt in range(DB_RETRIES):
+            try:
+                return await run_in_threadpool(run)
+            except OperationalError:
+                if attempt == DB_RETRIES - 1:
+                    raise
+                log.warning("database unavailable, retrying (%d/%d)", attempt + 1, DB_RETRIES)
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def _lock(self, customer_id: str) -> asyncio.Lock:
         lock = self._locks.get(customer_id)

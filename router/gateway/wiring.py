@@ -38,7 +38,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
     push: Push
     redis_push: RedisPush | None = None
     if settings.redis_url:
-        redis_push = RedisPush(settings.redis_url, sockets, hub.send_to_agent)
+        redis_push = RedisPush(settings.redis_url, sockets, hub.send_to_agent, settings.redis_namespace)
         await redis_push.start()
         push = redis_push
     else:
@@ -46,7 +46,10 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
     limiter: RateLimiter
     if settings.redis_url:
         limiter = RedisRateLimiter(
-            settings.redis_url, limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s
+            settings.redis_url,
+            limit=settings.rate_limit_messages,
+            window_s=settings.rate_limit_window_s,
+            namespace=settings.redis_namespace,
         )
     else:
         limiter = LocalRateLimiter(limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s)
