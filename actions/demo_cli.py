@@ -31,7 +31,11 @@ def seed(
     force: Annotated[bool, typer.Option("--force", help="re-create the data even if already seeded")] = False,
 ) -> None:
     """Seed the demo store with customers c0001.., the catalog and realistic orders (idempotent)."""
-    report = seed_demo_store(_store(db), n_orders=orders, seed=seed, now=now, force=force)
+    store = _store(db)
+    try:
+        report = seed_demo_store(store, n_orders=orders, seed=seed, now=now, force=force)
+    finally:
+        store.close()
     verb = "seeded" if report.created else "already seeded, unchanged"
     typer.echo(f"{db}: {verb}: {report.customers} customers, {report.products} products, {report.orders} orders")
 

@@ -231,6 +231,7 @@ def seed_demo_store(
             return _report(session, created=False)
         for table in reversed(DemoBase.metadata.sorted_tables):
             session.execute(delete(table))
+        session.expunge_all()
         seeder = _Seeder(n_orders=n_orders, seed=seed, now=now or now_cst())
         customers = seeder.customers()
         session.add_all(customers)

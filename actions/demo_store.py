@@ -182,6 +182,12 @@ class DemoOrderStore:
     def session_factory(self) -> sessionmaker[Session]:
         return self._factory
 
+    def close(self) -> None:
+        """Close every pooled connection (SQLite then folds its WAL into the database file)."""
+        bind = self._factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+
     # ------------------------------------------------------------ helpers
     def _session(self) -> Session:
         return self._factory()
