@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.calibrate import load_negatives, train_models
 from knowledge_base.corpus import CorpusError, FaqEntry, corpus_fingerprint, load_corpus
-from knowledge_base.embedder import Embedder, make_embedder
+from knowledge_base.embedder import Embedder, cached_encode, make_embedder
 from knowledge_base.fusion import Mode, decide
 from knowledge_base.index import IndexNotBuilt
 from knowledge_base.search import KbIndex, build_key
@@ -63,8 +64,10 @@ def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSetting
         return loaded if loaded.entries == entries else _with_entries(loaded, entries)
     except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
         log.info("building knowledge base %s (%s)", key, type(exc).__name__)
-    kb = KbIndex.build(entries, embedder, settings, progress=progress)
-    kb.models = train_models(kb, load_negatives(settings.negatives_file))
+    negatives = load_negatives(settings.negatives_file)
+    neg_emb = cached_encode(embedder, negatives, settings.home / "cache", progress=progress)
+    kb = KbIndex.build(entries, embedder, settings, progress=progress, neg_emb=neg_emb)
+    kb.models = train_models(kb, negatives)
     if save:
         kb.save(directory)
         (settings.home / "CURRENT").write_text(key)
@@ -73,8 +76,10 @@ def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSetting
 
 def _with_entries(idx: KbIndex, entries: list[FaqEntry]) -> KbIndex:
     """The same built index (identical sentences, so identical vectors) carrying the entries' current content."""
-    return KbIndex(entries=entries, embedder=idx.embedder, emb=idx.emb, dense=idx.dense, bm25=idx.bm25, key=idx.key,
-                   settings=idx.settings, models=idx.models)
+    swapped = copy.copy(idx)
+    swapped.entries = entries
+    swapped.by_id = {e.id: i for i, e in enumerate(entries)}
+    return swapped
 
 
 class KnowledgeBase:
