@@ -102,7 +102,15 @@ def start_action_server(
     return proc
 
 
-def start_rasa(*, log_dir: Path, action_url: str, port: int | None = None, model: Path = RASA_MODEL) -> Proc:
+def start_rasa(
+    *,
+    log_dir: Path,
+    action_url: str,
+    port: int | None = None,
+    model: Path = RASA_MODEL,
+    endpoints: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Proc:
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` (it trains bot/ + nlu_data/)")
     port = port or free_port()
@@ -130,7 +138,7 @@ def start_rasa(*, log_dir: Path, action_url: str, port: int | None = None, model
             "--response-timeout",
             "30",
         ],
-        env={},
+        env=env or {},
         cwd=ROOT / "bot",
         log_dir=log_dir,
         url=f"http://127.0.0.1:{port}",
