@@ -73,7 +73,8 @@ def test_order_found_from_a_product_name(store: DemoOrderStore, domain: dict[str
 def test_new_address_validation(store: DemoOrderStore, domain: dict[str, Any]) -> None:
     action = ValidateAddressChangeForm(store)
     good = "  北京市海淀区中关村大街27号  3号楼 1202室 "
-    assert validate(action, domain, good, "new_address", good)[0] == {"new_address": "北京市海淀区中关村大街27号 3号楼 1202室"}
+    cleaned = "北京市海淀区中关村大街27号 3号楼 1202室"
+    assert validate(action, domain, good, "new_address", good)[0] == {"new_address": cleaned}
     for bad in ("好的", "abc", "就放门口吧谢谢", "x" * 300):
         assert validate(action, domain, bad, "new_address", bad)[0] == {"new_address": None}
     bad_with_reply = {**domain, "responses": {**domain["responses"], "utter_invalid_address": [{"text": "?"}]}}
