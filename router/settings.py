@@ -62,7 +62,7 @@ class Settings(BaseSettings):
             "general": (8 * 3600.0, 72 * 3600.0),
         }
     )
-    ticket_urgent_priority: int = 7
+    ticket_urgent_priority: int = 6
     # KPIs: service level = share of hand-offs answered within service_level_s (target e.g. 80/20)
     service_level_s: float = 20.0
     service_level_target: float = 0.8

@@ -30,7 +30,7 @@ class SlaPolicy:
     """First-response and resolution targets (seconds) per category; urgent tickets get half the time."""
 
     targets: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_SLA))
-    urgent_priority: int = 7
+    urgent_priority: int = 6
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlaPolicy:

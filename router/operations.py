@@ -1,0 +1,145 @@
+"""Wiring of the operations side (tickets, KPIs and /metrics, learning loop, risk alerts) into the router app.
+
+``create_app`` includes :data:`ROUTERS` and runs :func:`install_operations` in its lifespan (after the gateway,
+which takes the ticket service from :func:`ticket_service_for_app`). Background work: SLA breach sweeps, tickets
+for unresolved conversations, alert evaluation and a periodic learning refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from router.alerts.api import router as alerts_router
+from router.alerts.detector import DetectorConfig
+from router.alerts.service import AlertService, WebhookSender
+from router.learning.api import router as learning_router
+from router.learning.service import LearningConfig, LearningService
+from router.reports.api import router as reports_router
+from router.settings import Settings
+from router.tickets.api import router as tickets_router
+from router.tickets.assign import SkillAssigner, engine_directory
+from router.tickets.service import TicketService
+from router.tickets.sla import SlaPolicy
+
+if TYPE_CHECKING:
+    from knowledge_base.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+ROUTERS: list[APIRouter] = [tickets_router, reports_router, learning_router, alerts_router]
+LEARNING_REFRESH_S = 900.0
+
+
+def kb_topic_lookup(kb: Callable[[], KnowledgeBase]) -> Callable[[str], tuple[str, str] | None]:
+    """Ticket topics from the FAQ knowledge base when it answers confidently (keywords are the fallback)."""
+
+    def lookup(text: str) -> tuple[str, str] | None:
+        try:
+            answer = kb().ask(text)
+        except Exception:  # the knowledge base is optional for tickets; classification falls back to keywords
+            log.debug("knowledge base unavailable for ticket classification", exc_info=True)
+            return None
+        if answer.decision == "answer" and answer.hit is not None:
+            return answer.hit.id, answer.hit.category
+        return None
+
+    return lookup
+
+
+def _kb_provider(app: FastAPI) -> Callable[[], KnowledgeBase]:
+    def provide() -> KnowledgeBase:
+        kb = getattr(app.state, "kb", None)
+        if kb is not None:
+            return kb
+        from knowledge_base import get_knowledge_base
+
+        return get_knowledge_base()
+
+    return provide
+
+
+def ticket_service_for_app(app: FastAPI) -> TicketService:
+    """The app's ticket service (created once; the gateway's ``TicketSink``)."""
+    existing = getattr(app.state, "tickets", None)
+    if isinstance(existing, TicketService):
+        return existing
+    settings: Settings = app.state.settings
+    service = TicketService(
+        session_factory=app.state.sessions,
+        sla=SlaPolicy.from_settings(settings),
+        assigner=SkillAssigner(engine_directory(app.state.engine)),
+        topic_lookup=kb_topic_lookup(_kb_provider(app)) if getattr(app.state, "kb", None) is not None else None,
+    )
+    app.state.tickets = service
+    return service
+
+
+def webhook_from_settings(settings: Settings) -> WebhookSender | None:
+    if not settings.alert_webhook_url:
+        return None
+    return WebhookSender(settings.alert_webhook_url, timeout_s=settings.alert_webhook_timeout_s)
+
+
+async def _every(interval_s: float, name: str, work: Callable[[], Any]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run_in_threadpool(work)
+        except Exception:  # a failed sweep is retried next interval; it must not end the loop
+            log.exception("%s failed; retrying in %.0f s", name, interval_s)
+
+
+async def install_operations(
+    app: FastAPI, settings: Settings | None = None, *, background: bool = True
+) -> Callable[[], Awaitable[None]]:
+    """Build tickets, alerts and learning on ``app.state``; start their background loops; return the teardown."""
+    settings = settings or app.state.settings
+    tickets = ticket_service_for_app(app)
+    app.state.alerts = AlertService(
+        session_factory=app.state.sessions,
+        config=DetectorConfig.from_settings(settings),
+        webhook=webhook_from_settings(settings),
+        cooldown_s=settings.alert_cooldown_s,
+    )
+    app.state.learning = LearningService(
+        session_factory=app.state.sessions, kb=_kb_provider(app), config=LearningConfig.from_settings(settings)
+    )
+    tasks: list[asyncio.Task[None]] = []
+    if background:
+        tasks = [
+            asyncio.create_task(_every(settings.alert_interval_s, "alert evaluation", app.state.alerts.evaluate)),
+            asyncio.create_task(_every(60.0, "ticket SLA sweep", tickets.check_breaches)),
+            asyncio.create_task(_every(300.0, "unresolved-conversation tickets", tickets.sweep_unresolved)),
+            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", app.state.learning.refresh)),
+        ]
+
+    async def teardown() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return teardown
+
+
+def operations_hooks(
+    *, background: bool = True
+) -> tuple[Callable[[FastAPI], Awaitable[None]], Callable[[FastAPI], Awaitable[None]]]:
+    """``on_startup`` / ``on_shutdown`` hooks for ``create_app`` (used by the tests; the lead may use them too)."""
+
+    async def start(app: FastAPI) -> None:
+        app.state.operations_teardown = await install_operations(app, background=background)
+
+    async def stop(app: FastAPI) -> None:
+        teardown = getattr(app.state, "operations_teardown", None)
+        if teardown is not None:
+            await teardown()
+
+    return start, stop

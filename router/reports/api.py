@@ -1,0 +1,62 @@
+"""KPI JSON for the dashboard (supervisors) and the Prometheus ``/metrics`` endpoint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from router.api.deps import SessionsDep, SettingsDep
+from router.auth import Principal, require_role
+from router.db import session_scope
+from router.reports.kpis import KpiReport, compute_kpis
+from router.reports.metrics import build_registry
+
+router = APIRouter(tags=["reports"])
+CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
+MAX_RANGE = timedelta(days=366)
+
+
+@router.get("/api/v1/kpis", response_model=KpiReport, summary="KPIs over a time range, by channel and by hour")
+def kpis(
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    _user: CurrentSupervisor,
+    since: Annotated[datetime | None, Query(description="ISO date-time; default: 24 h before until")] = None,
+    until: Annotated[datetime | None, Query(description="ISO date-time, exclusive; default: now")] = None,
+    channel: Annotated[Literal["web", "app", "miniprogram"] | None, Query()] = None,
+) -> KpiReport:
+    end = _utc(until) if until else datetime.now(UTC)
+    start = _utc(since) if since else end - timedelta(hours=24)
+    if end <= start:
+        raise HTTPException(422, "until must be after since")
+    if end - start > MAX_RANGE:
+        raise HTTPException(422, "the range may cover at most 366 days")
+    with session_scope(sessions) as session:
+        return compute_kpis(
+            session, since=start, until=end, channel=channel, service_level_s=settings.service_level_s,
+            service_level_target=settings.service_level_target, timezone=settings.report_timezone,
+        )
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def metrics_registry(request: Request) -> CollectorRegistry:
+    registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
+    if registry is None:
+        settings = request.app.state.settings
+        registry = build_registry(
+            request.app.state.sessions, window_s=settings.metrics_window_s, service_level_s=settings.service_level_s
+        )
+        request.app.state.metrics_registry = registry
+    return registry
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(registry: Annotated[CollectorRegistry, Depends(metrics_registry)]) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

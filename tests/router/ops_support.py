@@ -1,0 +1,68 @@
+"""Shared helpers of the operations tests (tickets, reports, alerts, learning): real migrated databases, real users,
+real apps built by ``create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from router.app import create_app
+from router.auth import Principal, create_user, issue_token
+from router.db import make_engine, make_session_factory
+from router.migrate import upgrade
+from router.operations import ROUTERS, operations_hooks
+from router.settings import Settings
+
+
+def migrated(tmp_path: Path, name: str = "ops.db") -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / name}")
+    upgrade(engine=engine)
+    return engine, make_session_factory(engine)
+
+
+def add_user(
+    sessions: sessionmaker[Session],
+    username: str,
+    *,
+    role: str = "agent",
+    skills: dict[str, int] | None = None,
+    status: str = "online",
+) -> int:
+    return create_user(
+        sessions, username=username, password="secret-pass-1", display_name=username, role=role,
+        skills=skills or {}, status=status,
+    )
+
+
+def bearer(settings: Settings, user_id: int, username: str, role: str) -> dict[str, str]:
+    token = issue_token(Principal(id=user_id, username=username, role=role, display_name=username), settings)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ops_app(settings: Settings, engine: Engine, **state: Any) -> FastAPI:
+    """The real router app without the gateway (no Rasa needed), with the operations routers and services.
+
+    ``state`` is put on ``app.state`` before the services are built (e.g. ``kb=`` a test knowledge base).
+    """
+    start, stop = operations_hooks(background=False)
+
+    async def preset(app: FastAPI) -> None:
+        for key, value in state.items():
+            setattr(app.state, key, value)
+
+    return create_app(
+        settings, db_engine=engine, with_gateway=False, routers=ROUTERS, on_startup=[preset, start], on_shutdown=[stop]
+    )
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
