@@ -42,7 +42,9 @@ def router_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc
         f"{proc.url}/api/v1/auth/login", json={"username": "root", "password": "root-pass-123"}, timeout=30
     ).json()["access_token"]
     # warm the knowledge base (first use loads or builds the index) so fuzz timings measure requests, not start-up
-    httpx.post(f"{proc.url}/api/v1/messages", json={"channel": "web", "customer_id": "warm", "text": "你好"}, timeout=300)
+    httpx.post(
+        f"{proc.url}/api/v1/messages", json={"channel": "web", "customer_id": "warm", "text": "你好"}, timeout=300
+    )
     for path in ("/api/v1/admin/faq/entries",):
         httpx.get(f"{proc.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=300)
     yield proc, token
