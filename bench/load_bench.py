@@ -1,0 +1,252 @@
+"""Bounded load on loopback: N concurrent shoppers and M agents through the real gateway, Rasa and action server.
+
+Every shopper message carries a client id; at the end the database must hold each exactly once, every request must
+have been answered, and every message sent while an agent owned the conversation must have reached that agent.
+
+    .venv/bin/python bench/load_bench.py [--shoppers 200] [--agents 20] [--duration 180] [--scale]
+
+``--scale`` runs two router replicas on PostgreSQL + Redis (loopback) instead of one on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from router.auth import create_user  # noqa: E402
+from router.db import make_engine, make_session_factory  # noqa: E402
+from router.migrate import upgrade  # noqa: E402
+from tests.procs import RASA_TOKEN, start_action_server, start_rasa, start_router  # noqa: E402
+
+QUESTIONS = [
+    "你好",
+    "退款多久能到账",
+    "运费谁出",
+    "怎么开发票",
+    "优惠券用不了",
+    "几天能到",
+    "支持货到付款吗",
+    "怎么修改收货地址",
+    "积分怎么用",
+    "谢谢",
+]
+PASSWORD = "load-agent-pass"
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    sent: dict[str, str] = field(default_factory=dict)  # client_msg_id -> owner at answer time
+    errors: Counter[str] = field(default_factory=Counter)
+    to_agents: set[str] = field(default_factory=set)  # texts that went to an agent
+    agent_received: set[str] = field(default_factory=set)
+    handoffs: int = 0
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> None:
+    rng = random.Random(idx)
+    customer = f"load-{idx}-{uuid.uuid4().hex[:6]}"
+    base = urls[idx % len(urls)]
+    wants_human = rng.random() < 0.15
+    turn = 0
+    async with httpx.AsyncClient(base_url=base, timeout=90) as client:
+        while time.monotonic() < stop_at:
+            if wants_human and turn == 2:
+                text = "转人工"
+            else:
+                text = rng.choice(QUESTIONS) if turn < 2 or not wants_human else f"我的问题是第{turn}个细节"
+            msg_id = f"{customer}-{turn}"
+            body = {
+                "channel": rng.choice(["web", "app"]),
+                "customer_id": customer,
+                "text": text,
+                "client_msg_id": msg_id,
+            }
+            start = time.perf_counter()
+            try:
+                resp = await client.post("/api/v1/messages", json=body)
+            except httpx.HTTPError as exc:
+                stats.errors[type(exc).__name__] += 1
+                await asyncio.sleep(1)
+                continue
+            stats.latencies.append((time.perf_counter() - start) * 1000)
+            if resp.status_code != 200:
+                stats.errors[f"HTTP {resp.status_code}"] += 1
+            else:
+                owner = resp.json()["owner"]
+                stats.sent[msg_id] = owner
+                if owner == "agent":
+                    stats.to_agents.add(text)
+                if text == "转人工":
+                    stats.handoffs += 1
+            turn += 1
+            await asyncio.sleep(rng.uniform(3.5, 8.0))  # people read and type (and stay under the rate limit)
+
+
+async def agent(idx: int, urls: list[str], stop_at: float, stats: Stats) -> None:
+    base = urls[idx % len(urls)]
+    username = f"load-agent-{idx}"
+    async with httpx.AsyncClient(base_url=base, timeout=90) as client:
+        token = (await client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})).json()[
+            "access_token"
+        ]
+        auth = {"Authorization": f"Bearer {token}"}
+        await client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+        replies: Counter[str] = Counter()
+        ws_url = base.replace("http://", "ws://") + f"/api/v1/agents/ws?token={token}"
+        async with websockets.connect(ws_url) as ws:
+            while time.monotonic() < stop_at + 5:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                event: dict[str, Any] = json.loads(raw)
+                kind = event.get("type")
+                if kind == "offer":
+                    offer_id = event.get("offer_id") or event.get("offer", {}).get("id")
+                    await client.post(f"/api/v1/agents/offers/{offer_id}/accept", headers=auth)
+                elif kind == "message":
+                    conv = event["conversation_id"]
+                    stats.agent_received.add(event["message"]["text"])
+                    replies[conv] += 1
+                    await client.post(
+                        f"/api/v1/agent/conversations/{conv}/messages",
+                        json={"text": "好的，我来帮您处理"},
+                        headers=auth,
+                    )
+                    if replies[conv] >= 3:
+                        await client.post(f"/api/v1/agents/conversations/{conv}/close", json={}, headers=auth)
+
+
+def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from router.gateway.models import Message
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        rows = session.execute(
+            select(Message.client_msg_id, func.count())
+            .where(Message.client_msg_id.is_not(None))
+            .group_by(Message.client_msg_id)
+        ).all()
+    stored = {cid: n for cid, n in rows}
+    missing = [cid for cid in stats.sent if cid not in stored]
+    duplicated = [cid for cid, n in stored.items() if n > 1]
+    undelivered = sorted(stats.to_agents - stats.agent_received)
+    return {
+        "answered_requests": len(stats.sent),
+        "stored_exactly_once": len(stats.sent) - len(missing) - len([c for c in duplicated if c in stats.sent]),
+        "missing": len(missing),
+        "duplicated": len(duplicated),
+        "agent_owned_messages": len(stats.to_agents),
+        "not_delivered_to_agent": len(undelivered),
+    }
+
+
+async def run_load(urls: list[str], shoppers: int, agents: int, duration: float) -> Stats:
+    stats = Stats()
+    stop_at = time.monotonic() + duration
+    tasks = [asyncio.create_task(agent(i, urls, stop_at, stats)) for i in range(agents)]
+    await asyncio.sleep(2)
+    tasks += [asyncio.create_task(shopper(i, urls, stop_at, stats)) for i in range(shoppers)]
+    await asyncio.gather(*tasks, return_exceptions=False)
+    return stats
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shoppers", type=int, default=200)
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=180)
+    parser.add_argument("--scale", action="store_true", help="two replicas on PostgreSQL + Redis")
+    args = parser.parse_args()
+    orders_db = ROOT / "var" / "demo" / "orders.db"
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        pg_name = None
+        if args.scale:
+            import psycopg
+
+            pg_name = "kefu_load_" + uuid.uuid4().hex[:8]
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{pg_name}"')
+            db_url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+        else:
+            db_url = f"sqlite:///{tmp / 'load.db'}"
+        upgrade(db_url)
+        sessions = make_session_factory(make_engine(db_url))
+        for i in range(args.agents):
+            create_user(
+                sessions, username=f"load-agent-{i}", password=PASSWORD, skills={"general": 4, "after_sales": 3}
+            )
+        actions = start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{orders_db}")
+        rasa = start_rasa(log_dir=tmp, action_url=actions.url)
+        env = {
+            "KEFU_ROUTER_DATABASE_URL": db_url,
+            "KEFU_ROUTER_RASA_URL": rasa.url,
+            "KEFU_ROUTER_RASA_TOKEN": RASA_TOKEN,
+            "KEFU_ROUTER_RASA_TIMEOUT_S": "60",
+            "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders_db}",
+        }
+        if args.scale:
+            env |= {
+                "KEFU_ROUTER_REDIS_URL": "redis://127.0.0.1:6379/0",
+                "KEFU_ROUTER_REDIS_NAMESPACE": f"load-{pg_name}",
+            }
+        routers = [start_router(log_dir=tmp, env=env, name=f"router-{i}") for i in range(2 if args.scale else 1)]
+        try:
+            start = time.monotonic()
+            stats = asyncio.run(run_load([r.url for r in routers], args.shoppers, args.agents, args.duration))
+            wall = time.monotonic() - start
+            checks = check_database(db_url, stats)
+        finally:
+            for proc in (*routers, rasa, actions):
+                proc.stop()
+            if pg_name:
+                import psycopg
+
+                with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    summary = {
+        "setup": "2 replicas, PostgreSQL + Redis" if args.scale else "1 router, SQLite",
+        "shoppers": args.shoppers,
+        "agents": args.agents,
+        "duration_s": args.duration,
+        "requests": len(stats.latencies),
+        "throughput_rps": round(len(stats.latencies) / wall, 1),
+        "p50_ms": round(statistics.median(stats.latencies), 1) if stats.latencies else None,
+        "p99_ms": round(pct(stats.latencies, 0.99), 1),
+        "handoffs": stats.handoffs,
+        "errors": dict(stats.errors),
+        **checks,
+    }
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    ok = checks["missing"] == 0 and checks["duplicated"] == 0 and checks["not_delivered_to_agent"] == 0
+    return 0 if ok and not stats.errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
