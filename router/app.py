@@ -164,7 +164,12 @@ def create_service() -> FastAPI:
     from router.gateway.limits import BodySizeLimit
 
     settings = get_settings()
-    app = create_app(settings, with_gateway=True)
+    hooks: list[Hook] = []
+    if settings.demo_users:
+        from router.demo_users import seed_demo_users_hook
+
+        hooks.append(seed_demo_users_hook)
+    app = create_app(settings, with_gateway=True, on_startup=hooks)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(OperationalError)

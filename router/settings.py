@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     rate_limit_messages: int = 20
     rate_limit_window_s: float = 60.0
     max_body_bytes: int = 65536
+    # `make run` sets this: create demo agents/content/supervisor accounts on an empty database (dev mode only)
+    demo_users: bool = False
 
     # tickets: SLA per category as (first response s, resolution s); priority >= ticket_urgent_priority halves both
     ticket_sla: dict[str, tuple[float, float]] = Field(
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
     alert_webhook_timeout_s: float = 5.0
     # learning loop: which bot answers count as weak, and how questions are clustered
     learning_low_confidence: float = 0.5
-    learning_distance_threshold: float = 0.35
+    learning_distance_threshold: float = 0.5
     learning_min_cluster: int = 3
     learning_paraphrase_score: float = 0.6
     learning_lookback_s: float = 14 * 24 * 3600.0
