@@ -13,6 +13,7 @@ Two ways to use it:
 
 from __future__ import annotations
 
+import inspect
 import random
 import uuid
 from collections.abc import Iterable, Sequence
@@ -152,7 +153,7 @@ def generate_scripts(n: int, *, seed: int = 0, mix: dict[Kind, float] | None = N
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 class TrafficWriter:
@@ -337,7 +338,8 @@ class TrafficWriter:
             if self.tickets is not None:
                 ticket_id = self.tickets.create_from_conversation(
                     conversation_id=conv.id, customer_id=conv.customer_id, channel=conv.channel, text=rest[1],
-                    category=script.category, priority=priority, source="leave_message", **_session_kw(self.tickets, s),
+                    category=script.category, priority=priority, source="leave_message",
+                    **_sink_kw(self.tickets, s, at),
                 )
             else:
                 ticket_id = f"T{at:%Y%m%d}{rng.randrange(10**5):05d}"
@@ -392,12 +394,10 @@ class TrafficWriter:
             event("closed", at, by=by, agent_id=agent_id)
 
 
-def _session_kw(sink: TicketSink, session: Session) -> dict[str, Any]:
-    """Pass our session to sinks that accept one (``TicketService``), so SQLite sees one writer."""
-    import inspect
-
+def _sink_kw(sink: TicketSink, session: Session, at: datetime) -> dict[str, Any]:
+    """Pass our session (one SQLite writer) and the scripted time to sinks that accept them (``TicketService``)."""
     params = inspect.signature(sink.create_from_conversation).parameters
-    return {"session": session} if "session" in params else {}
+    return {k: v for k, v in (("session", session), ("at", at)) if k in params}
 
 
 # ------------------------------------------------------------------ replay against a running gateway

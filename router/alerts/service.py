@@ -199,7 +199,7 @@ class AlertService:
             if status:
                 query = query.where(Alert.status == status)
             if since:
-                query = query.where(Alert.created_at >= since)
+                query = query.where(Alert.created_at >= aware(since))
             if signal:
                 query = query.where(Alert.signal == signal)
             return list(s.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)).all())

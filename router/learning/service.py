@@ -26,6 +26,7 @@ from router.learning.cluster import cluster_vectors, medoid
 from router.learning.mining import Candidate, collect_candidates
 from router.learning.models import Proposal
 from router.tickets.classify import classify_text
+from router.tickets.sla import aware
 
 if TYPE_CHECKING:
     from knowledge_base.service import KnowledgeBase
@@ -64,7 +65,7 @@ class InvalidProposalEdit(LearningError):
 @dataclass(frozen=True)
 class LearningConfig:
     low_confidence: float = 0.5
-    distance_threshold: float = 0.35
+    distance_threshold: float = 0.5
     min_cluster: int = 3
     paraphrase_score: float = 0.6
     lookback_s: float = 14 * 24 * 3600.0
@@ -111,8 +112,8 @@ class LearningService:
 
         Questions already in an accepted or rejected proposal are left out, so a decision is never asked again.
         """
-        until = until or self.clock()
-        since = since or until - timedelta(seconds=self.config.lookback_s)
+        until = aware(until or self.clock())
+        since = aware(since) if since else until - timedelta(seconds=self.config.lookback_s)
         with session_scope(self.sessions) as s:
             decided: set[int] = set()
             for ids in s.scalars(select(Proposal.message_ids).where(Proposal.status != "pending")).all():

@@ -14,6 +14,7 @@ from router.auth import Principal, require_role
 from router.db import session_scope
 from router.reports.kpis import KpiReport, compute_kpis
 from router.reports.metrics import build_registry
+from router.tickets.sla import aware
 
 router = APIRouter(tags=["reports"])
 CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
@@ -43,7 +44,7 @@ def kpis(
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware(value)
 
 
 def metrics_registry(request: Request) -> CollectorRegistry:

@@ -91,8 +91,11 @@ class TicketService:
         priority: int,
         source: str,
         session: Session | None = None,
+        at: datetime | None = None,
     ) -> str:
-        """``TicketSink``: a shopper left a message (or a conversation ended unresolved). Returns the ticket ref."""
+        """``TicketSink``: a shopper left a message (or a conversation ended unresolved). Returns the ticket ref.
+
+        ``at`` backdates the ticket (imports and generated traffic); SLA timers start then."""
         with self._tx(session) as s:
             ticket = self._create(
                 s,
@@ -106,6 +109,7 @@ class TicketService:
                 channel=channel,
                 created_by=None,
                 assign="auto",
+                at=at,
             )
             return str(ticket.ref)
 
@@ -218,6 +222,7 @@ class TicketService:
         channel: str | None,
         created_by: int | None,
         assign: str,
+        at: datetime | None = None,
     ) -> Ticket:
         if not subject.strip():
             raise InvalidTicket("a ticket needs a subject")
@@ -234,7 +239,7 @@ class TicketService:
         else:
             # the gateway passes the conversation's queue priority; the ticket adds its own signals on top
             prio = self._priority(ctx, topic, cat, priority)
-        now = self.clock()
+        now = aware(at) if at is not None else self.clock()
         first_due, resolve_due = self.sla.due(cat, prio, now)
         ticket = Ticket(
             source=source,

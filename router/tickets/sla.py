@@ -21,8 +21,9 @@ DEFAULT_SLA: dict[str, tuple[float, float]] = {
 
 
 def aware(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone columns; every time we store is UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    """The same instant in UTC. SQLite hands back naive datetimes for timezone columns (we store UTC) and stores
+    an aware parameter's wall-clock digits without converting, so every bound value must be UTC as well."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 @dataclass(frozen=True)

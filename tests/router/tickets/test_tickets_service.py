@@ -17,7 +17,7 @@ from router.tickets.assign import SkillAssigner, store_directory
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket
 from router.tickets.service import TicketService
-from router.tickets.sla import SlaPolicy, sla_state
+from router.tickets.sla import SlaPolicy, aware, sla_state
 from router.traffic import TrafficWriter, make_script
 from tests.router.ops_support import add_user, migrated
 
@@ -80,8 +80,12 @@ def test_left_message_becomes_a_classified_prioritised_assigned_ticket(env) -> N
     assert ticket.assignee_id == ids["logi"] and ticket.status == "assigned"
     assert [e.type for e in history] == ["created", "assigned", "status_changed"]
     assert history[1].data["how"] == "router"
-    first_due, resolve_due = SlaPolicy().due("logistics", ticket.priority, T0)
-    assert abs((sla_state(ticket, T0).first_response_due_at - first_due).total_seconds()) < 1
+    # the ticket is dated when the message was left (scripted, a minute or two after the chat began)
+    assert T0 < aware(ticket.created_at) < T0 + timedelta(minutes=10)
+    first_due, resolve_due = SlaPolicy().due("logistics", ticket.priority, ticket.created_at)
+    state = sla_state(ticket, T0)
+    assert state.first_response_due_at == first_due and state.resolution_due_at == resolve_due
+    assert first_due - aware(ticket.created_at) == timedelta(hours=2)
 
 
 def test_the_gateway_session_is_shared_so_sqlite_never_waits_on_itself(env) -> None:
