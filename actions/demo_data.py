@@ -15,8 +15,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from actions.demo_store import (
-    RETURN_PENDING,
-    RETURN_REJECTED,
     Customer,
     DemoBase,
     DemoOrderStore,
@@ -26,6 +24,7 @@ from actions.demo_store import (
     Product,
     ReturnRow,
     SeedInfo,
+    load_policy,
     now_cst,
 )
 
@@ -65,34 +64,6 @@ def load_catalog(path: Path = CATALOG_PATH) -> tuple[CatalogProduct, ...]:
     return tuple(products)
 
 
-# status -> (min, max) age in hours of such an order: keeps timestamps consistent with the status
-STATUS_AGE_HOURS: dict[str, tuple[float, float]] = {
-    "待付款": (0.2, 20),
-    "待发货": (1, 72),
-    "已发货": (20, 96),
-    "运输中": (30, 144),
-    "派送中": (48, 168),
-    "已签收": (72, 60 * 24),
-    "已取消": (1, 60 * 24),
-    "退款中": (120, 60 * 24),
-}
-SHIPPED = {"已发货", "运输中", "派送中", "已签收", "退款中"}
-DELIVERED = {"已签收", "退款中"}
-# the first orders go to customer c0001 so demos and end-to-end tests know what to expect:
-# (status, age in days) -- one per status, plus a delivered order outside the 7-day return period
-SHOWCASE: list[tuple[str, float]] = [
-    ("运输中", 2.5),
-    ("已签收", 4),
-    ("待发货", 1),
-    ("已签收", 30),
-    ("待付款", 0.2),
-    ("已发货", 1.5),
-    ("派送中", 3),
-    ("已取消", 10),
-    ("退款中", 12),
-]
-
-
 @dataclass(frozen=True)
 class SeedReport:
     created: bool
@@ -101,7 +72,8 @@ class SeedReport:
     orders: int
 
 
-def _load_seed_data(path: Path = SEED_DATA_PATH) -> dict[str, Any]:
+@lru_cache
+def load_seed_data(path: Path = SEED_DATA_PATH) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
         data: dict[str, Any] = yaml.safe_load(fh)
     return data
@@ -112,9 +84,14 @@ class _Seeder:
         self.rng = random.Random(seed)
         self.now = now.replace(microsecond=0)
         self.n_orders = n_orders
-        self.data = _load_seed_data()
+        self.data = load_seed_data()
         self.catalog = load_catalog()
         self.city_of: dict[str, str] = {}
+        self.statuses: dict[str, dict[str, Any]] = self.data["statuses"]
+        self.showcase: list[tuple[str, float]] = [(str(s), float(age)) for s, age in self.data["showcase"]]
+        excluded = set(self.data.get("showcase_exclude_categories", []))
+        self.showcase_pool = [p for p in self.catalog if p.category not in excluded]
+        self.return_status: dict[str, str] = load_policy()["return_status"]
 
     def customers(self) -> list[Customer]:
         rng, d = self.rng, self.data
@@ -144,16 +121,16 @@ class _Seeder:
         ]
 
     def _pick_status(self) -> str:
-        statuses = self.data["statuses"]
-        names = list(statuses)
-        return self.rng.choices(names, weights=[statuses[s]["weight"] for s in names])[0]
+        names = list(self.statuses)
+        return self.rng.choices(names, weights=[self.statuses[s]["weight"] for s in names])[0]
 
     def _order(self, i: int, customer: Customer, status: str, age_hours: float) -> OrderRow:
         rng, d = self.rng, self.data
         created = self.now - timedelta(minutes=round(age_hours * 60) + rng.randint(0, 59))
         created = max(created, self.now - timedelta(days=60))
-        # showcase orders avoid fresh food (2-day return period) so their return behaviour is predictable
-        pool = [p for p in self.catalog if p.category != "生鲜"] if i < len(SHOWCASE) else list(self.catalog)
+        # showcase orders avoid short return periods so their return behaviour is predictable
+        pool = self.showcase_pool if i < len(self.showcase) else list(self.catalog)
+        spec = self.statuses[status]
         n_items = rng.choices([1, 2, 3], weights=[75, 20, 5])[0]
         picked = rng.sample(pool, n_items)
         items = [
@@ -175,26 +152,26 @@ class _Seeder:
         fmt: dict[str, Any] = {"created": created, "hub": rng.choice(d["hubs"]), "courier": rng.choice(d["couriers"])}
         fmt["courier_phone"] = f"{rng.choice(d['phone_prefixes'])}****{rng.randrange(10**4):04d}"
         fmt["city"] = self.city_of[customer.id]
-        if status in SHIPPED:
+        if spec.get("shipped"):
             carrier, prefix, digits = rng.choice(d["carriers"])
             row.carrier = str(carrier)
             row.tracking_no = f"{prefix}{rng.randrange(10 ** int(digits)):0{int(digits)}d}"
             row.shipped_at = min(created + timedelta(minutes=rng.randint(240, 1800)), self.now - timedelta(hours=2))
             fmt.update(carrier=row.carrier, tracking_no=row.tracking_no, shipped=row.shipped_at)
-        if status in DELIVERED and row.shipped_at is not None:
+        if spec.get("delivered") and row.shipped_at is not None:
             delivered = row.shipped_at + timedelta(minutes=rng.randint(1200, 5400))
             row.delivered_at = min(delivered, self.now - timedelta(hours=1))
             fmt["delivered"] = row.delivered_at
-        row.detail = str(d["statuses"][status]["detail"]).format(**fmt)
-        if status == "退款中":
+        row.detail = str(spec["detail"]).format(**fmt)
+        if spec.get("pending_return"):
             reason = rng.choice(d["return_reasons"])
             row.returns = [ReturnRow(id=f"RT{row.id[-10:]}01", order_id=row.id, reason=reason,
-                                     status=RETURN_PENDING, created_at=row.delivered_at or created)]
-        elif status == "已签收" and i >= len(SHOWCASE):
+                                     status=self.return_status["pending"], created_at=row.delivered_at or created)]
+        elif spec.get("after_sale") and i >= len(self.showcase):
             roll = rng.random()
             if roll < 0.08:  # a refused earlier return: asking again is a dispute for an agent
                 row.returns = [ReturnRow(id=f"RT{row.id[-10:]}01", order_id=row.id,
-                                         reason=rng.choice(d["return_reasons"]), status=RETURN_REJECTED,
+                                         reason=rng.choice(d["return_reasons"]), status=self.return_status["rejected"],
                                          created_at=(row.delivered_at or created) + timedelta(days=1))]
             elif roll < 0.23:
                 title = rng.choice(d["invoice_titles"])
@@ -205,12 +182,12 @@ class _Seeder:
     def orders(self, customers: list[Customer]) -> list[OrderRow]:
         out: list[OrderRow] = []
         for i in range(self.n_orders):
-            if i < len(SHOWCASE):
-                status, age_days = SHOWCASE[i]
+            if i < len(self.showcase):
+                status, age_days = self.showcase[i]
                 out.append(self._order(i, customers[0], status, age_days * 24))
                 continue
             status = self._pick_status()
-            lo, hi = STATUS_AGE_HOURS[status]
+            lo, hi = self.statuses[status]["age_hours"]
             out.append(self._order(i, self.rng.choice(customers), status, self.rng.uniform(lo, hi)))
         return out
 

@@ -34,8 +34,6 @@ from router.db import make_engine
 
 CST = timezone(timedelta(hours=8))
 POLICY_PATH = Path(__file__).resolve().parent / "data" / "policy.yml"
-RETURN_PENDING = "处理中"
-RETURN_REJECTED = "已拒绝"
 
 
 def now_cst() -> datetime:
@@ -258,14 +256,14 @@ class DemoOrderStore:
 
         def submit(session: Session) -> ReturnReceipt:
             row = self._owned_row(session, order_id, customer_id)
-            pending = [r for r in row.returns if r.status == RETURN_PENDING]
-            if row.status == "已取消":
-                raise refuse("cancelled")
-            if row.status == "退款中":
-                raise refuse("refunding")
+            states: dict[str, str] = self._policy["return_status"]
+            pending = [r for r in row.returns if r.status == states["pending"]]
+            by_status: dict[str, str] = self._policy["return_refusal_by_status"]
+            if row.status in by_status:
+                raise refuse(by_status[row.status])
             if pending:
                 raise refuse("already_requested", return_id=pending[0].id)
-            if any(r.status == RETURN_REJECTED for r in row.returns):
+            if any(r.status == states["rejected"] for r in row.returns):
                 raise refuse("disputed")
             if row.status not in self._policy["return_allowed"]:
                 raise refuse("not_delivered", status=row.status)
@@ -277,7 +275,7 @@ class DemoOrderStore:
                 id=f"RT{order_id[-10:]}{len(row.returns) + 1:02d}",
                 order_id=order_id,
                 reason=reason.strip()[:500],
-                status=RETURN_PENDING,
+                status=states["pending"],
                 created_at=self._clock(),
             )
             session.add(ret)
@@ -293,7 +291,7 @@ class DemoOrderStore:
             row = self._owned_row(session, order_id, customer_id)
             existing = session.scalars(select(InvoiceRow).where(InvoiceRow.order_id == order_id)).all()
             if row.status not in self._policy["invoice_allowed"]:
-                code = {"待付款": "unpaid", "已取消": "cancelled", "退款中": "refunding"}.get(row.status, "cancelled")
+                code = self._policy["invoice_refusal_by_status"].get(row.status, "cancelled")
                 raise InvoiceRefused(order_id, code, reasons[code])
             if existing:
                 raise InvoiceRefused(

@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
+import yaml
 from pydantic import BaseModel, Field
 
+DISPLAY_PATH = Path(__file__).resolve().parent / "data" / "display.yml"
 ORDER_ID_RE = re.compile(r"(?<!\d)\d{16}(?!\d)")
+
+
+@lru_cache
+def _display() -> dict[str, Any]:
+    with open(DISPLAY_PATH, encoding="utf-8") as fh:
+        data: dict[str, Any] = yaml.safe_load(fh)
+    return data
 
 
 def normalize_order_id(text: str | None) -> str | None:
@@ -55,7 +66,9 @@ class Order(BaseModel):
     def product(self) -> str:
         """Display name of the order's products: the first one, plus a count when there are more."""
         first = self.items[0].product
-        return first if len(self.items) == 1 else f"{first} 等{len(self.items)}件商品"
+        if len(self.items) == 1:
+            return first
+        return str(_display()["multi_item_product"]).format(first=first, count=len(self.items))
 
 
 class ReturnReceipt(BaseModel):

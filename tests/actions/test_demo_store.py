@@ -11,7 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from actions.demo_cli import app as demo_app
-from actions.demo_data import SHOWCASE, load_catalog, seed_demo_store
+from actions.demo_data import load_catalog, load_seed_data, seed_demo_store
 from actions.demo_store import Customer, DemoOrderStore, OrderRow
 from actions.orders import (
     AddressChangeRefused,
@@ -88,7 +88,9 @@ def test_seeded_orders_are_consistent(store: DemoOrderStore) -> None:
                 assert o.shipped_at is not None and o.delivered_at is not None
                 assert o.created_at < o.shipped_at < o.delivered_at <= NOW
     # the showcase customer has one order of every status (demos and end-to-end tests rely on it)
-    assert {o.status for o in store.find_orders(customer_id=OWNER, limit=50)} >= {s for s, _ in SHOWCASE}
+    showcase = {status for status, _ in load_seed_data()["showcase"]}
+    assert showcase == STATUSES
+    assert {o.status for o in store.find_orders(customer_id=OWNER, limit=50)} >= showcase
 
 
 def test_lookup_checks_existence_and_ownership(store: DemoOrderStore) -> None:
