@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from router.admin import faq_api, supervision_api
 from router.api import agents, routing
+from router.web import pages
 
-ROUTERS: list[APIRouter] = [agents.auth_router, agents.router, routing.router]
+ROUTERS: list[APIRouter] = [
+    agents.auth_router, agents.router, routing.router, faq_api.router, supervision_api.router, pages.router,
+]

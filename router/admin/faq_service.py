@@ -1,0 +1,331 @@
+"""FAQ administration: edit the YAML corpus with version history, duplicate warnings, import/export and live publish.
+
+The corpus files are the source of truth (``knowledge_base.corpus`` writes them atomically and bumps versions). Every
+write appends a revision snapshot; publishing re-indexes the router's knowledge base at once, and every other process
+(the action server answering shoppers) picks the change up through its own corpus watcher, without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from knowledge_base.corpus import FaqEntry, delete_entry, load_corpus, upsert_entry
+from router.admin.history import Action, FieldDiff, Revision, RevisionStore, diff_entries
+from router.admin.transfer import read_table
+
+DUPLICATE_THRESHOLD = 0.9
+
+
+class KnowledgeBaseLike(Protocol):
+    """What the admin needs from ``knowledge_base.KnowledgeBase``."""
+
+    def reload(self, wait: bool = False) -> None: ...
+
+    def ask(self, query: str) -> Any: ...
+
+    def search(self, query: str, k: int = 5) -> list[Any]: ...
+
+    @property
+    def index(self) -> Any: ...
+
+
+# ------------------------------------------------------------------ domain errors (mapped to HTTP in faq_api)
+class EntryNotFound(LookupError):
+    def __init__(self, *, entry_id: str) -> None:
+        super().__init__(f"FAQ entry {entry_id} not found")
+        self.entry_id = entry_id
+
+
+class EntryExists(ValueError):
+    def __init__(self, *, entry_id: str) -> None:
+        super().__init__(f"FAQ entry {entry_id} already exists")
+        self.entry_id = entry_id
+
+
+class VersionConflict(ValueError):
+    """Someone else saved the entry since the editor loaded it."""
+
+    def __init__(self, *, entry_id: str, expected: int, current: int) -> None:
+        super().__init__(f"FAQ entry {entry_id} is at version {current}, not {expected}")
+        self.entry_id = entry_id
+        self.expected = expected
+        self.current = current
+
+
+class InvalidEntry(ValueError):
+    def __init__(self, *, message: str, field: str | None, entry_id: str | None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.entry_id = entry_id
+        self.row = row
+
+
+class ImportRejected(ValueError):
+    """Some rows are invalid: nothing was imported."""
+
+    def __init__(self, *, errors: list[InvalidEntry]) -> None:
+        super().__init__(f"{len(errors)} invalid rows")
+        self.errors = errors
+
+
+# ------------------------------------------------------------------ value objects
+class EntryDraft(BaseModel):
+    """The editable fields of an entry (id, version and updated_at are managed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    question: str
+    paraphrases: list[str] = []
+    answer: str
+    tags: list[str] = []
+
+
+class DuplicateWarning(BaseModel):
+    entry_id: str | None
+    sentence: str
+    other_id: str
+    other_sentence: str
+    similarity: float
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _same_content(a: FaqEntry, b: FaqEntry) -> bool:
+    keys = {"category", "question", "paraphrases", "answer", "tags"}
+    return a.model_dump(include=keys) == b.model_dump(include=keys)
+
+
+def _validate(raw: dict[str, Any], *, row: int | None = None) -> FaqEntry:
+    """Validate editable content the way the corpus loader will (a fixed timestamp stands in for the managed one)."""
+    try:
+        return FaqEntry.model_validate({**raw, "updated_at": "2000-01-01T00:00:00Z"})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or None
+        raise InvalidEntry(message=str(err["msg"]), field=where, entry_id=raw.get("id"), row=row) from None
+
+
+class FaqAdmin:
+    """Edit the FAQ corpus. Writes are serialised in-process; every write leaves a revision behind."""
+
+    def __init__(self, *, corpus_dir: Path, history: RevisionStore, kb: KnowledgeBaseLike | None = None,
+                 duplicate_threshold: float = DUPLICATE_THRESHOLD) -> None:
+        self.corpus_dir = corpus_dir
+        self.history = history
+        self.kb = kb
+        self.duplicate_threshold = duplicate_threshold
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ reading
+    def entries(self) -> list[FaqEntry]:
+        return load_corpus(self.corpus_dir)
+
+    def find(self, *, query: str | None = None, category: str | None = None, tag: str | None = None) -> list[FaqEntry]:
+        """Filter by category / tag and a case-insensitive substring of id, question, paraphrases, answer or tags."""
+        out = []
+        needle = (query or "").strip().lower()
+        for e in self.entries():
+            if category and e.category != category:
+                continue
+            if tag and tag not in e.tags:
+                continue
+            if needle:
+                hay = "\n".join([e.id, e.question, e.answer, *e.paraphrases, *e.tags]).lower()
+                if needle not in hay:
+                    continue
+            out.append(e)
+        return out
+
+    def get(self, entry_id: str) -> FaqEntry:
+        for e in self.entries():
+            if e.id == entry_id:
+                return e
+        raise EntryNotFound(entry_id=entry_id)
+
+    # ------------------------------------------------------------------ writing
+    def _record(self, entry_id: str, action: Action, user: str, entry: FaqEntry | None, note: str | None = None,
+                previous: FaqEntry | None = None) -> Revision:
+        if previous is not None and not self.history.all(entry_id):
+            # seed entries came from git, not from the admin: keep their original state so it can be restored
+            self.history.append(entry_id=entry_id, action="baseline", user="corpus", entry=previous)
+        return self.history.append(entry_id=entry_id, action=action, user=user, entry=entry, note=note)
+
+    def _after_write(self) -> None:
+        if self.kb is not None:
+            self.kb.reload()  # background; ``publish`` waits for it
+
+    def create(self, entry_id: str, draft: EntryDraft, *, user: str) -> FaqEntry:
+        _validate({"id": entry_id, **draft.model_dump()})
+        with self._lock:
+            if any(e.id == entry_id for e in self.entries()):
+                raise EntryExists(entry_id=entry_id)
+            stored = upsert_entry(self.corpus_dir, {"id": entry_id, **draft.model_dump()})
+            self._record(entry_id, "create", user, stored)
+        self._after_write()
+        return stored
+
+    def update(self, entry_id: str, draft: EntryDraft, *, user: str, expected_version: int | None = None,
+               action: Action = "update", note: str | None = None) -> FaqEntry:
+        _validate({"id": entry_id, **draft.model_dump()})
+        with self._lock:
+            current = self.get(entry_id)
+            if expected_version is not None and current.version != expected_version:
+                raise VersionConflict(entry_id=entry_id, expected=expected_version, current=current.version)
+            stored = upsert_entry(self.corpus_dir, {"id": entry_id, **draft.model_dump()})
+            self._record(entry_id, action, user, stored, note=note, previous=current)
+        self._after_write()
+        return stored
+
+    def delete(self, entry_id: str, *, user: str) -> None:
+        with self._lock:
+            current = self.get(entry_id)
+            if not delete_entry(self.corpus_dir, entry_id):
+                raise EntryNotFound(entry_id=entry_id)
+            self._record(entry_id, "delete", user, None, previous=current)
+        self._after_write()
+
+    # ------------------------------------------------------------------ history
+    def revisions(self, entry_id: str) -> list[Revision]:
+        revs = self.history.all(entry_id)
+        if not revs:
+            self.get(entry_id)  # unknown ids are a 404; a seed entry without edits has an empty history
+        return revs
+
+    def diff(self, entry_id: str, from_rev: int, to_rev: int | None = None) -> list[FieldDiff]:
+        """Changes from revision ``from_rev`` to ``to_rev`` (default: the entry as it is now)."""
+        before = self.history.get(entry_id, from_rev).entry
+        if to_rev is None:
+            try:
+                after: FaqEntry | None = self.get(entry_id)
+            except EntryNotFound:
+                after = None
+        else:
+            after = self.history.get(entry_id, to_rev).entry
+        return diff_entries(before, after)
+
+    def rollback(self, entry_id: str, rev: int, *, user: str) -> FaqEntry:
+        """Restore the content of revision ``rev`` as a new version (also brings a deleted entry back)."""
+        target = self.history.get(entry_id, rev).entry
+        if target is None:
+            raise InvalidEntry(message="该版本是删除记录，无法回滚到它", field=None, entry_id=entry_id)
+        draft = EntryDraft(**target.model_dump(include={"category", "question", "paraphrases", "answer", "tags"}))
+        note = f"回滚到版本记录 #{rev}"
+        with self._lock:
+            try:
+                self.get(entry_id)
+            except EntryNotFound:
+                stored = upsert_entry(self.corpus_dir, {"id": entry_id, **draft.model_dump()})
+                self._record(entry_id, "rollback", user, stored, note=note)
+                self._after_write()
+                return stored
+            return self.update(entry_id, draft, user=user, action="rollback", note=note)
+
+    # ------------------------------------------------------------------ import
+    def import_file(self, data: bytes, *, filename: str, user: str) -> ImportReport:
+        """All or nothing: every row is validated before anything is written."""
+        rows = read_table(data, filename=filename)
+        errors: list[InvalidEntry] = []
+        seen: dict[str, int] = {}
+        valid: list[FaqEntry] = []
+        for number, raw in rows:
+            try:
+                entry = _validate(raw, row=number)
+            except InvalidEntry as exc:
+                errors.append(exc)
+                continue
+            if entry.id in seen:
+                errors.append(InvalidEntry(message=f"与第 {seen[entry.id]} 行的 id 重复", field="id",
+                                           entry_id=entry.id, row=number))
+                continue
+            seen[entry.id] = number
+            valid.append(entry)
+        if errors:
+            raise ImportRejected(errors=errors)
+        report = ImportReport()
+        with self._lock:
+            current = {e.id: e for e in self.entries()}
+            for entry in valid:
+                old = current.get(entry.id)
+                if old is not None and _same_content(old, entry):
+                    report.unchanged.append(entry.id)
+                    continue
+                content = entry.model_dump(include={"id", "category", "question", "paraphrases", "answer", "tags"})
+                stored = upsert_entry(self.corpus_dir, content)
+                self._record(entry.id, "import", user, stored, note=filename, previous=old)
+                (report.updated if old is not None else report.created).append(entry.id)
+        if report.created or report.updated:
+            self._after_write()
+        return report
+
+    # ------------------------------------------------------------------ knowledge base
+    def publish(self) -> dict[str, Any]:
+        """Re-index now and report what the live index holds (raises ``CorpusError`` for a broken corpus)."""
+        if self.kb is None:
+            raise RuntimeError("no knowledge base attached")
+        self.kb.reload(wait=True)
+        idx = self.kb.index
+        corpus = {e.id: e.version for e in self.entries()}
+        live = {e.id: e.version for e in idx.entries}
+        return {"index_key": idx.key, "entries": len(idx.entries), "sentences": len(idx.sentences),
+                "in_sync": corpus == live}
+
+    def try_question(self, question: str) -> dict[str, Any]:
+        """What the bot would do with ``question``: the decision, its confidence and the top 3 with scores."""
+        if self.kb is None:
+            raise RuntimeError("no knowledge base attached")
+        answer = self.kb.ask(question)
+        top = self.kb.search(question, 3)
+        return {"decision": answer.decision, "confidence": round(float(answer.confidence), 4),
+                "hit_id": answer.hit.id if answer.hit else None, "top": [h.model_dump() for h in top]}
+
+    def duplicates(self, *, entry_id: str | None = None, sentences: list[str] | None = None,
+                   limit: int = 200) -> list[DuplicateWarning]:
+        """Near-duplicate questions across entries, by cosine similarity of sentence embeddings in the live index.
+
+        With ``sentences`` (a draft being edited): those sentences against every other entry. Without: every pair
+        of sentences of different entries in the corpus."""
+        if self.kb is None:
+            return []
+        idx = self.kb.index
+        emb: np.ndarray = idx.emb
+        owner = idx.sent_entry
+        ids = [e.id for e in idx.entries]
+        out: list[DuplicateWarning] = []
+        if sentences is not None:
+            clean = [s.strip() for s in sentences if s and s.strip()]
+            if not clean:
+                return []
+            q = idx.embedder.encode(clean)
+            sims = q @ emb.T
+            for i, s in enumerate(clean):
+                for j in np.argsort(-sims[i])[:10]:
+                    other = ids[int(owner[j])]
+                    if other == entry_id or float(sims[i, j]) < self.duplicate_threshold:
+                        continue
+                    out.append(DuplicateWarning(entry_id=entry_id, sentence=s, other_id=other,
+                                                other_sentence=idx.sentences[int(j)],
+                                                similarity=round(float(sims[i, j]), 4)))
+            return out[:limit]
+        sims = emb @ emb.T
+        mask = (sims >= self.duplicate_threshold) & (owner[:, None] < owner[None, :])
+        rows, cols = np.nonzero(mask)
+        order = np.argsort(-sims[rows, cols])
+        for k in order[:limit]:
+            i, j = int(rows[k]), int(cols[k])
+            out.append(DuplicateWarning(entry_id=ids[int(owner[i])], sentence=idx.sentences[i],
+                                        other_id=ids[int(owner[j])], other_sentence=idx.sentences[j],
+                                        similarity=round(float(sims[i, j]), 4)))
+        return out

@@ -1,0 +1,85 @@
+"""The web pages served by the router: shopper chat widget (``/widget.js``, ``/chat/embed``, demo shop ``/chat``),
+agent console (``/agent``), FAQ admin (``/admin/faq``) and KPI dashboard (``/dashboard``).
+
+Pages are static HTML + plain JS/CSS from this package (no CDN, no build step): they talk to the JSON APIs with the
+bearer token of the logged-in user. Every page gets a strict Content-Security-Policy (scripts and styles from this
+origin only), so even a rendering mistake cannot run a shopper's ``<script>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, RedirectResponse
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATES = WEB_DIR / "templates"
+STATIC = WEB_DIR / "static"
+router = APIRouter(include_in_schema=False, tags=["web"])
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-src 'self'; frame-ancestors {ancestors}"
+)
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+          ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8"}
+
+
+def _page(name: str, *, embeddable: bool = False) -> FileResponse:
+    headers = {
+        "Content-Security-Policy": _CSP.format(ancestors="*" if embeddable else "'self'"),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-cache",
+    }
+    return FileResponse(TEMPLATES / name, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get("/chat")
+def demo_shop() -> FileResponse:
+    """A demo shop page with the chat widget embedded exactly as a merchant would embed it."""
+    return _page("shop.html")
+
+
+@router.get("/chat/embed")
+def chat_embed() -> FileResponse:
+    """The chat itself, shown inside the widget's iframe on any shop page (hence embeddable anywhere)."""
+    return _page("chat.html", embeddable=True)
+
+
+@router.get("/widget.js")
+def widget_js() -> FileResponse:
+    """The embed script: ``<script src="https://kefu.example.com/widget.js" async></script>``."""
+    return FileResponse(STATIC / "widget.js", media_type=_TYPES[".js"],
+                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+
+
+@router.get("/agent")
+def agent_console() -> FileResponse:
+    return _page("agent.html")
+
+
+@router.get("/admin/faq")
+def faq_admin() -> FileResponse:
+    return _page("faq_admin.html")
+
+
+@router.get("/dashboard")
+def dashboard() -> FileResponse:
+    return _page("dashboard.html")
+
+
+@router.get("/admin")
+def admin_home() -> RedirectResponse:
+    return RedirectResponse("/admin/faq")
+
+
+@router.get("/static/web/{path:path}")
+def static_file(path: str) -> FileResponse:
+    """Files of ``router/web/static`` (only those: no path may leave the directory)."""
+    target = (STATIC / path).resolve()
+    if not target.is_relative_to(STATIC) or not target.is_file() or target.suffix not in _TYPES:
+        raise HTTPException(status_code=404, detail="not found")
+    return FileResponse(target, media_type=_TYPES[target.suffix], headers={"Cache-Control": "no-cache",
+                                                                            "X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,521 @@
+/* Agent console: login, status, offers with a countdown, several conversations at once, context panel, reply,
+   transfer, close, tickets. All shopper text is rendered with textContent. */
+"use strict";
+
+(() => {
+  const { el, clear, api, fmtTime, fmtDateTime, fmtSeconds, toast } = kefu;
+  const $ = (id) => document.getElementById(id);
+  const SKILLS = { after_sales: "售后", logistics: "物流", billing: "支付与发票", product: "商品咨询", vip: "VIP 专席", general: "综合" };
+  const REASONS = { request_human: "顾客要求人工", angry: "顾客情绪激动", complaint: "投诉", refund_dispute: "退款纠纷",
+    fallback: "机器人无法回答", bot_unavailable: "机器人暂不可用", transfer: "转接" };
+  const SENDER = { customer: "顾客", agent: "客服", bot: "机器人", system: "系统" };
+
+  let token = null;
+  let me = null;
+  let ws = null;
+  let wsBackoff = 500;
+  let loggedIn = false;
+  const offers = new Map();         // offer id -> {offer, node, timer}
+  const convs = new Map();          // conversation id -> {info, lines: Map(id -> line), closed, unread, context}
+  let current = null;
+
+  const auth = kefu.loginFlow({
+    scope: "agent", roles: ["agent", "supervisor"], form: $("login-form"), errorBox: $("login-error"),
+    onLogin: ({ token: t }) => start(t),
+    onLogout: () => location.reload(),
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await call("/api/v1/agents/me/status", { method: "PUT", body: { status: "offline" } }); } catch (_e) { /* leaving anyway */ }
+    auth.logout();
+  });
+
+  async function call(path, options = {}) {
+    try {
+      return await api(path, { ...options, token });
+    } catch (err) {
+      if (err.status === 401) auth.logout();
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------ start-up
+  async function start(t) {
+    token = t;
+    loggedIn = true;
+    $("login").hidden = true;
+    $("app").hidden = false;
+    try {
+      me = await call("/api/v1/agents/me");
+    } catch (err) {
+      toast(`无法读取账号信息：${err.message}`, "error");
+      return;
+    }
+    renderMe();
+    const [myOffers, myConvs] = await Promise.all([
+      call("/api/v1/agents/me/offers").catch(() => []),
+      call("/api/v1/agents/me/conversations").catch(() => []),
+    ]);
+    for (const o of myOffers) addOffer({ ...o, offer_id: o.id });
+    for (const c of myConvs) addConversation(c, false);
+    if (myConvs.length) openConversation(myConvs[0].conversation_id);
+    connect();
+    probeTickets();
+  }
+
+  function renderMe() {
+    $("me-name").textContent = `${me.display_name}（${kefu.ROLE_NAMES[me.role] || me.role}）`;
+    if (me.status) $("status-select").value = me.status;
+    const cap = (me.capacity && me.capacity.chat) || 0;
+    const load = (me.load && me.load.chat) || 0;
+    $("load").textContent = cap ? `接待量 ${load}/${cap}` : "";
+  }
+
+  $("status-select").addEventListener("change", async (event) => {
+    try {
+      me = await call("/api/v1/agents/me/status", { method: "PUT", body: { status: event.target.value } });
+      renderMe();
+      toast(event.target.value === "online" ? "已上线，开始接待" : "已暂停接待新会话", "ok");
+    } catch (err) {
+      toast(`状态切换失败：${err.message}`, "error");
+    }
+  });
+
+  async function refreshMe() {
+    try { me = await call("/api/v1/agents/me"); renderMe(); } catch (_e) { /* shown on next action */ }
+  }
+
+  // ------------------------------------------------------------------ socket
+  function connect() {
+    ws = new WebSocket(kefu.wsUrl(`/api/v1/agents/ws?token=${encodeURIComponent(token)}`));
+    const state = $("ws-state");
+    ws.addEventListener("open", () => {
+      wsBackoff = 500;
+      state.textContent = "已连接";
+      state.className = "badge green";
+    });
+    ws.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (_e) { return; }
+      onEvent(data);
+    });
+    ws.addEventListener("close", (event) => {
+      state.textContent = "重新连接中";
+      state.className = "badge red";
+      if (event.code === 4401) { auth.logout(); return; }
+      if (!loggedIn || event.code === 4403) return;
+      setTimeout(connect, wsBackoff);
+      wsBackoff = Math.min(wsBackoff * 2, 10000);
+    });
+  }
+  setInterval(() => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" })); }, 25000);
+
+  function onEvent(data) {
+    switch (data.type) {
+      case "hello":
+        for (const o of data.offers || []) addOffer({ ...o, offer_id: o.id });
+        break;
+      case "offer":
+        addOffer(data);
+        toast("有新的会话请求，请及时接入");
+        break;
+      case "offer_rescinded":
+      case "offer_timed_out":
+      case "offer_rejected":
+        removeOffer(data.offer_id, data.type === "offer_timed_out" ? "会话请求已超时，已转给其他客服" : null);
+        refreshMe();
+        break;
+      case "assigned":
+        removeOffer(data.offer_id);
+        if (data.agent_id === undefined || data.agent_id === null || data.agent_id === me.id) {
+          addConversation({ conversation_id: data.conversation_id, customer_id: data.customer_id, skill: data.skill,
+            note: data.note, reason: data.reason, channel: data.channel }, true);
+        }
+        refreshMe();
+        break;
+      case "message":
+        onCustomerMessage(data);
+        break;
+      case "closed":
+      case "abandoned":
+        markClosed(data.conversation_id, data.type === "abandoned" ? "顾客已离开" : "会话已结束");
+        refreshMe();
+        break;
+      case "transferred":
+        if (convs.has(data.conversation_id)) markClosed(data.conversation_id, "会话已转出");
+        refreshMe();
+        break;
+      case "error":
+        toast(`操作失败：${data.reason || "未知错误"}`, "error");
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------ offers
+  function addOffer(o) {
+    const id = o.offer_id;
+    if (!id || offers.has(id)) return;
+    const total = Math.max(1, (o.deadline - (o.created_at || (Date.now() / 1000))) );
+    const count = el("span", { class: "count" });
+    const bar = el("div", { class: "bar" });
+    const accept = el("button", { type: "button", class: "success", text: "接入" });
+    const reject = el("button", { type: "button", text: "拒绝" });
+    const node = el("div", { class: "offer", dataset: { offerId: id, conversationId: o.conversation_id } },
+      el("div", {}, el("strong", { text: SKILLS[o.skill] || o.skill || "综合" }), " · ",
+        el("span", { text: REASONS[o.reason] || o.reason || "转人工" }),
+        o.priority ? el("span", { class: `badge ${o.priority >= 5 ? "red" : "orange"}`, text: `优先级 ${o.priority}` }) : null),
+      el("div", { class: "muted", text: `顾客 ${o.customer_id || ""}` }),
+      o.note ? el("div", { class: "muted", text: `备注：${o.note}` }) : null,
+      el("div", {}, "剩余 ", count, " 秒"), bar,
+      el("div", { class: "actions" }, accept, reject));
+    const tick = () => {
+      const left = Math.max(0, o.deadline - Date.now() / 1000);
+      count.textContent = String(Math.ceil(left));
+      bar.style.width = `${Math.max(0, Math.min(100, (left / total) * 100))}%`;
+      if (left <= 0) { accept.disabled = true; reject.disabled = true; }
+    };
+    tick();
+    const timer = setInterval(tick, 500);
+    accept.addEventListener("click", async () => {
+      accept.disabled = true; reject.disabled = true;
+      try {
+        const conv = await call(`/api/v1/agents/offers/${encodeURIComponent(id)}/accept`, { method: "POST" });
+        removeOffer(id);
+        addConversation(conv, true);
+        refreshMe();
+      } catch (err) {
+        removeOffer(id, err.status === 409 ? "该会话请求已失效" : `接入失败：${err.message}`);
+      }
+    });
+    reject.addEventListener("click", async () => {
+      accept.disabled = true; reject.disabled = true;
+      try { await call(`/api/v1/agents/offers/${encodeURIComponent(id)}/reject`, { method: "POST" }); } catch (_e) { /* gone */ }
+      removeOffer(id);
+    });
+    offers.set(id, { offer: o, node, timer });
+    const box = $("offers");
+    if (offers.size === 1) clear(box);
+    box.append(node);
+    $("offer-count").textContent = String(offers.size);
+    $("offer-count").className = "badge red";
+  }
+
+  function removeOffer(id, message) {
+    const entry = offers.get(id);
+    if (!entry) return;
+    clearInterval(entry.timer);
+    entry.node.remove();
+    offers.delete(id);
+    $("offer-count").textContent = String(offers.size);
+    $("offer-count").className = offers.size ? "badge red" : "badge";
+    if (!offers.size) $("offers").append(el("div", { class: "muted", text: "暂无新的会话请求" }));
+    if (message) toast(message);
+  }
+
+  // ------------------------------------------------------------------ conversations
+  function addConversation(info, open) {
+    const id = info.conversation_id;
+    if (!convs.has(id)) convs.set(id, { info, lines: new Map(), closed: false, unread: 0, context: null, loaded: false });
+    else Object.assign(convs.get(id).info, info);
+    renderConversationList();
+    if (open) openConversation(id);
+  }
+
+  function renderConversationList() {
+    const list = clear($("conversations"));
+    let active = 0;
+    for (const [id, c] of convs) {
+      if (!c.closed) active += 1;
+      list.append(el("li", {
+        class: [id === current ? "active" : "", c.closed ? "closed" : ""].join(" ").trim(), dataset: { conversationId: id },
+        onclick: () => openConversation(id),
+      }, el("span", {}, el("span", { text: c.info.customer_id || id.slice(0, 8) }), " ",
+        el("span", { class: "muted", text: SKILLS[c.info.skill] || "" })),
+      c.closed ? el("span", { class: "badge", text: "已结束" })
+        : c.unread ? el("span", { class: "badge red", text: String(c.unread) }) : null));
+    }
+    $("conv-count").textContent = String(active);
+  }
+
+  async function openConversation(id) {
+    const c = convs.get(id);
+    if (!c) return;
+    current = id;
+    c.unread = 0;
+    renderConversationList();
+    $("no-conv").hidden = true;
+    for (const part of ["conv-head", "transcript", "composer", "tools"]) $(part).hidden = false;
+    $("conv-title").textContent = `顾客 ${c.info.customer_id || ""}`;
+    $("conv-skill").textContent = SKILLS[c.info.skill] || c.info.skill || "";
+    $("conv-note").textContent = c.info.note ? `转接备注：${c.info.note}` : "";
+    setClosedUi(c.closed);
+    renderTranscript(c);
+    await loadContext(id);
+    $("reply-text").focus();
+  }
+
+  function setClosedUi(closed) {
+    $("reply-text").disabled = closed;
+    $("reply-send").disabled = closed;
+    $("transfer").disabled = closed;
+    $("close").disabled = closed;
+  }
+
+  function lineNode(m, c) {
+    const sender = m.sender === "customer" || m.direction === "in" ? "customer" : m.sender;
+    const old = m.conversation_id && m.conversation_id !== c.info.conversation_id;
+    const meta = el("div", { class: "meta" }, `${SENDER[sender] || sender} ${fmtTime(m.created_at)}`,
+      m.sentiment_label && sender === "customer"
+        ? el("span", { class: `mood mood-${m.sentiment_label}`, text: charts.MOOD_LABEL[m.sentiment_label] || m.sentiment_label })
+        : null);
+    return el("div", { class: `line ${sender}${old ? " old" : ""}`, dataset: { id: m.id ?? "" } }, meta,
+      el("div", { class: "text", text: m.text }));
+  }
+
+  function addLine(c, m) {
+    const key = m.id ?? `local-${c.lines.size}`;
+    if (c.lines.has(key)) return false;
+    c.lines.set(key, m);
+    if (current === c.info.conversation_id) {
+      const box = $("transcript");
+      box.append(lineNode(m, c));
+      box.scrollTop = box.scrollHeight;
+    }
+    return true;
+  }
+
+  function renderTranscript(c) {
+    const box = clear($("transcript"));
+    for (const m of c.lines.values()) box.append(lineNode(m, c));
+    box.scrollTop = box.scrollHeight;
+  }
+
+  let contextTimer = null;
+  async function loadContext(id) {
+    const c = convs.get(id);
+    if (!c) return;
+    let ctx;
+    try {
+      ctx = await call(`/api/v1/agent/conversations/${encodeURIComponent(id)}/context`);
+    } catch (err) {
+      toast(`读取会话信息失败：${err.message}`, "error");
+      return;
+    }
+    c.context = ctx;
+    if (!c.info.customer_id && ctx.conversation) c.info.customer_id = ctx.conversation.customer_id;
+    const fresh = new Map();
+    for (const m of ctx.transcript || []) fresh.set(m.id, m);
+    for (const [key, m] of c.lines) if (!fresh.has(key)) fresh.set(key, m);
+    c.lines = new Map([...fresh.entries()].sort((a, b) => (Number(a[0]) || 0) - (Number(b[0]) || 0)));
+    if (current === id) {
+      renderTranscript(c);
+      renderContext(ctx);
+      $("conv-title").textContent = `顾客 ${c.info.customer_id || ""}`;
+    }
+  }
+
+  function scheduleContext(id) {
+    clearTimeout(contextTimer);
+    contextTimer = setTimeout(() => loadContext(id), 600);
+  }
+
+  function renderContext(ctx) {
+    const trend = ctx.sentiment_trend || [];
+    const sBox = clear($("ctx-sentiment"));
+    if (trend.length) {
+      sBox.className = "";
+      const last = trend[trend.length - 1];
+      sBox.append(charts.sentiment(trend),
+        el("div", {}, "最近：", el("span", { class: `mood-${last.label}`, text: charts.MOOD_LABEL[last.label] || last.label })));
+    } else {
+      sBox.className = "muted";
+      sBox.textContent = "暂无数据";
+    }
+
+    const oBox = clear($("ctx-order"));
+    const o = ctx.order;
+    if (o) {
+      oBox.className = "";
+      const items = (o.items || []).map((i) => `${i.product} × ${i.quantity}`).join("；");
+      const rows = [["订单号", o.order_id], ["状态", o.status], ["最新进度", o.detail], ["商品", items],
+        ["金额", o.total !== undefined ? `¥ ${Number(o.total).toFixed(2)}` : ""], ["收货地址", o.address],
+        ["快递", [o.carrier, o.tracking_no].filter(Boolean).join(" ")], ["下单时间", fmtDateTime(o.created_at)]];
+      oBox.append(el("dl", { class: "kv" }, rows.filter((r) => r[1]).flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+    } else {
+      oBox.className = "muted";
+      oBox.textContent = "对话中未提到订单";
+    }
+
+    const fBox = clear($("ctx-faq"));
+    const sugg = ctx.faq_suggestions || [];
+    fBox.className = sugg.length ? "" : "muted";
+    if (!sugg.length) fBox.textContent = "暂无推荐";
+    for (const s of sugg) {
+      fBox.append(el("div", { class: "suggestion", dataset: { faqId: s.id } },
+        el("div", { class: "q", text: s.question }),
+        el("div", { class: "a", text: s.answer }),
+        el("div", {}, el("span", { class: "muted score", text: `匹配度 ${(s.score * 100).toFixed(0)}%` }), " ",
+          el("button", { type: "button", class: "small insert-faq", text: "插入回复",
+            onclick: () => insertText(s.answer) }))));
+    }
+
+    const nBox = clear($("ctx-nlu"));
+    const nlu = ctx.nlu || {};
+    const intents = nlu.intents || [];
+    const entities = Object.entries(nlu.entities || {});
+    const slots = Object.entries(nlu.slots || {});
+    nBox.className = intents.length || entities.length || slots.length ? "" : "muted";
+    if (!intents.length && !entities.length && !slots.length) nBox.textContent = "暂无";
+    if (intents.length) {
+      nBox.append(el("div", {}, "意图："), el("ul", {}, intents.slice(-5).map((i) => el("li", {},
+        el("span", { class: "tag", text: i.intent }),
+        el("span", { class: "muted", text: `${i.confidence !== null && i.confidence !== undefined ? (i.confidence * 100).toFixed(0) + "% · " : ""}${i.text || ""}` })))));
+    }
+    if (entities.length || slots.length) {
+      nBox.append(el("dl", { class: "kv" }, [...entities, ...slots].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "string" ? v : JSON.stringify(v) })])));
+    }
+  }
+
+  function insertText(text) {
+    const box = $("reply-text");
+    const start = box.selectionStart ?? box.value.length;
+    box.value = box.value.slice(0, start) + text + box.value.slice(box.selectionEnd ?? start);
+    box.focus();
+  }
+
+  function onCustomerMessage(data) {
+    let c = convs.get(data.conversation_id);
+    if (!c) {
+      addConversation({ conversation_id: data.conversation_id }, false);
+      c = convs.get(data.conversation_id);
+    }
+    const m = data.message || {};
+    const sentiment = m.sentiment || {};
+    addLine(c, { id: m.id, sender: m.sender || "customer", direction: "in", text: m.text, conversation_id: data.conversation_id,
+      sentiment_label: sentiment.label, created_at: new Date().toISOString() });
+    if (current !== data.conversation_id) {
+      c.unread += 1;
+      renderConversationList();
+    } else {
+      scheduleContext(data.conversation_id);
+    }
+  }
+
+  function markClosed(id, message) {
+    const c = convs.get(id);
+    if (!c || c.closed) return;
+    c.closed = true;
+    addLine(c, { id: `closed-${id}`, sender: "system", text: message, created_at: new Date().toISOString() });
+    renderConversationList();
+    if (current === id) setClosedUi(true);
+  }
+
+  // ------------------------------------------------------------------ actions
+  $("composer").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = $("reply-text");
+    const text = box.value.trim();
+    if (!text || !current) return;
+    const id = current;
+    $("reply-send").disabled = true;
+    try {
+      const reply = await call(`/api/v1/agent/conversations/${encodeURIComponent(id)}/messages`, { method: "POST", body: { text } });
+      box.value = "";
+      addLine(convs.get(id), { id: reply.id, sender: "agent", text: reply.text, created_at: reply.created_at, conversation_id: id });
+    } catch (err) {
+      toast(`发送失败：${err.message}`, "error");
+    } finally {
+      $("reply-send").disabled = convs.get(id)?.closed ?? false;
+    }
+  });
+  $("reply-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+
+  $("transfer-kind").addEventListener("change", (event) => {
+    const toAgent = event.target.value === "agent";
+    $("transfer-agent").hidden = !toAgent;
+    $("transfer-skill").hidden = toAgent;
+  });
+
+  $("transfer").addEventListener("click", async () => {
+    if (!current) return;
+    const toAgent = $("transfer-kind").value === "agent";
+    const body = { note: $("transfer-note").value.trim() || null };
+    if (toAgent) {
+      const agentId = Number($("transfer-agent").value);
+      if (!agentId) { toast("请填写要转给的客服编号", "error"); return; }
+      body.to_agent_id = agentId;
+    } else {
+      body.to_skill = $("transfer-skill").value;
+    }
+    try {
+      await call(`/api/v1/agents/conversations/${encodeURIComponent(current)}/transfer`, { method: "POST", body });
+      markClosed(current, toAgent ? `已转给客服 #${body.to_agent_id}` : `已转给${SKILLS[body.to_skill]}组`);
+      $("transfer-note").value = "";
+      toast("转接成功", "ok");
+      refreshMe();
+    } catch (err) {
+      toast(`转接失败：${err.message}`, "error");
+    }
+  });
+
+  $("close").addEventListener("click", async () => {
+    if (!current) return;
+    const id = current;
+    try {
+      await call(`/api/v1/agents/conversations/${encodeURIComponent(id)}/close`, {
+        method: "POST", body: { reason: $("close-reason").value },
+      });
+      markClosed(id, "会话已结束，已邀请顾客评价");
+      refreshMe();
+    } catch (err) {
+      toast(`结束会话失败：${err.message}`, "error");
+    }
+  });
+
+  // ------------------------------------------------------------------ tickets (when the ticket API is there)
+  const STATUS = { new: "新建", open: "处理中", pending: "待顾客回复", waiting_customer: "待顾客回复", resolved: "已解决", closed: "已关闭" };
+  async function probeTickets() {
+    try {
+      await call("/api/v1/tickets?limit=1");
+      $("tickets-tab").hidden = false;
+    } catch (_e) {
+      $("tickets-tab").hidden = true;
+    }
+  }
+
+  async function loadTickets() {
+    const body = clear($("tickets-body"));
+    const scope = $("tickets-mine").value;
+    try {
+      const page = await call(`/api/v1/tickets?limit=100${scope ? `&assignee=${scope}` : ""}`);
+      if (!page.items.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "暂无工单" })));
+      for (const t of page.items) {
+        const remain = t.sla ? t.sla.first_response_remaining_s : null;
+        body.append(el("tr", {},
+          el("td", { text: t.ref || `#${t.id}` }), el("td", { text: t.subject }), el("td", { text: SKILLS[t.category] || t.category }),
+          el("td", { text: String(t.priority) }), el("td", { text: STATUS[t.status] || t.status }),
+          el("td", { class: remain !== null && remain < 0 ? "mood-angry" : "", text: remain === null ? "已响应" : remain < 0 ? `已超时 ${fmtSeconds(-remain)}` : fmtSeconds(remain) }),
+          el("td", { text: fmtDateTime(t.created_at) })));
+      }
+    } catch (err) {
+      body.append(el("tr", {}, el("td", { colspan: 7, class: "error", text: `读取工单失败：${err.message}` })));
+    }
+  }
+  $("tickets-reload").addEventListener("click", loadTickets);
+  $("tickets-mine").addEventListener("change", loadTickets);
+
+  for (const tab of document.querySelectorAll(".tabs button")) {
+    tab.addEventListener("click", () => {
+      for (const other of document.querySelectorAll(".tabs button")) other.classList.toggle("active", other === tab);
+      $("tab-chats").hidden = tab.dataset.tab !== "chats";
+      $("tab-tickets").hidden = tab.dataset.tab !== "tickets";
+      if (tab.dataset.tab === "tickets") loadTickets();
+    });
+  }
+})();

@@ -1,0 +1,331 @@
+/* The shopper's chat (inside the widget iframe, or standalone at /chat/embed). */
+"use strict";
+
+(() => {
+  const { el, api, fmtTime, fmtEta, uid } = kefu;
+  const $ = (id) => document.getElementById(id);
+  const log = $("chat-log");
+  const form = $("chat-form");
+  const input = $("chat-text");
+  const typing = $("chat-typing");
+  const ownerLine = $("chat-owner");
+  const queueBox = $("chat-queue");
+  const queueText = $("chat-queue-text");
+  const connBox = $("chat-conn");
+  const surveyBox = $("chat-survey");
+  const ID_RE = /^[A-Za-z0-9_.:@-]{1,128}$/;
+  const OWNER_TEXT = { bot: "智能客服小优为您服务", queue: "正在为您转接人工客服，请稍候", agent: "人工客服为您服务中" };
+
+  // ------------------------------------------------------------------ identity (kept across reloads)
+  const params = new URLSearchParams(location.search);
+  const given = params.get("customer_id");
+  let customerId = given && ID_RE.test(given) ? given : localStorage.getItem("kefu.customer_id");
+  if (!customerId || !ID_RE.test(customerId)) customerId = uid("web-");
+  localStorage.setItem("kefu.customer_id", customerId);
+  let conversationId = localStorage.getItem("kefu.conversation_id");
+  let owner = "bot";
+  let surveyConversation = null;
+
+  const rendered = new Set();           // message ids already on screen
+  const pending = new Map();            // client_msg_id -> bubble
+  const payloadTitles = new Map();      // button payload -> title (so clicked buttons read naturally)
+  let waiting = 0;
+  let unread = 0;
+  let opened = window.parent === window;
+
+  function setConversation(id) {
+    if (!id) return;
+    conversationId = id;
+    localStorage.setItem("kefu.conversation_id", id);
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function setTyping(on) {
+    waiting = Math.max(0, waiting + (on ? 1 : -1));
+    typing.hidden = waiting === 0;
+    if (!typing.hidden) scrollDown();
+  }
+
+  function setOwner(next, queue) {
+    if (next && next !== owner) {
+      if (next === "agent") typing.querySelector("em").textContent = "客服正在输入…";
+      if (next === "bot") typing.querySelector("em").textContent = "对方正在输入…";
+    }
+    owner = next || owner;
+    ownerLine.textContent = OWNER_TEXT[owner] || OWNER_TEXT.bot;
+    ownerLine.dataset.owner = owner;
+    if (owner === "queue") {
+      queueBox.hidden = false;
+      if (queue) {
+        const ahead = Math.max(0, (queue.position || 1) - 1);
+        queueText.textContent = ahead > 0
+          ? `排队中：您前面还有 ${ahead} 位，预计等待约 ${fmtEta(queue.eta_s)}`
+          : `排队中：您是下一位，预计等待约 ${fmtEta(queue.eta_s)}`;
+      } else if (!queueText.textContent) {
+        queueText.textContent = "正在为您转接人工客服，请稍候…";
+      }
+    } else {
+      queueBox.hidden = true;
+      queueText.textContent = "";
+    }
+  }
+
+  function notifyUnread() {
+    if (opened && document.visibilityState === "visible") return;
+    unread += 1;
+    if (window.parent !== window) window.parent.postMessage({ kefu: "unread", count: unread }, "*");
+  }
+
+  // ------------------------------------------------------------------ rendering
+  function quickReplies(buttons) {
+    const box = el("div", { class: "quick" }, el("div", { class: "quick-label", text: "您是不是想问：" }));
+    for (const b of buttons) {
+      payloadTitles.set(b.payload, b.title);
+      box.append(el("button", {
+        type: "button", class: "quick-btn", text: b.title, dataset: { payload: b.payload },
+        onclick: (event) => {
+          for (const other of box.querySelectorAll("button")) other.disabled = true;
+          event.currentTarget.classList.add("chosen");
+          send(b.payload, b.title);
+        },
+      }));
+    }
+    return box;
+  }
+
+  function renderOut(message) {
+    if (message.id !== null && message.id !== undefined) {
+      if (rendered.has(message.id)) return null;
+      rendered.add(message.id);
+    }
+    const sender = message.sender === "agent" ? "agent" : message.sender === "system" ? "system" : "bot";
+    const bubble = el("div", { class: `msg msg-${sender}`, dataset: { id: message.id ?? "", sender } });
+    if (sender === "agent") bubble.append(el("div", { class: "msg-who", text: "人工客服" }));
+    bubble.append(el("div", { class: "msg-text", text: message.text }));
+    if (message.buttons && message.buttons.length) bubble.append(quickReplies(message.buttons));
+    if (sender !== "system" && message.created_at) bubble.append(el("div", { class: "msg-time", text: fmtTime(message.created_at) }));
+    log.append(bubble);
+    scrollDown();
+    return bubble;
+  }
+
+  function renderMine(text, { id = null, clientId = null, shown = null, at = null } = {}) {
+    if (id !== null && rendered.has(id)) return null;
+    if (id !== null) rendered.add(id);
+    const display = shown || payloadTitles.get(text) || text;
+    const bubble = el("div", { class: "msg msg-me", dataset: { id: id ?? "" } },
+      el("div", { class: "msg-text", text: display }),
+      el("div", { class: "msg-time", text: fmtTime(at || Date.now()) }));
+    if (clientId) {
+      bubble.classList.add("pending");
+      pending.set(clientId, bubble);
+    }
+    log.append(bubble);
+    scrollDown();
+    return bubble;
+  }
+
+  function confirmMine(clientId, messageId) {
+    const bubble = pending.get(clientId);
+    if (!bubble) return;
+    pending.delete(clientId);
+    bubble.classList.remove("pending");
+    if (messageId !== null && messageId !== undefined) {
+      rendered.add(messageId);
+      bubble.dataset.id = messageId;
+    }
+  }
+
+  // ------------------------------------------------------------------ history and state (after a reload)
+  async function refresh() {
+    let state;
+    try {
+      state = await api(`/api/v1/customers/${encodeURIComponent(customerId)}/state`);
+    } catch (_e) {
+      return;
+    }
+    if (state.conversation_id) setConversation(state.conversation_id);
+    setOwner(state.owner, state.queue);
+    if (conversationId) {
+      try {
+        const history = await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}/history`);
+        for (const m of history) {
+          if (m.direction === "in") renderMine(m.text, { id: m.id, at: m.created_at });
+          else renderOut(m);
+        }
+      } catch (err) {
+        if (err.status === 404) localStorage.removeItem("kefu.conversation_id");
+      }
+    }
+    if (state.survey_pending && state.conversation_id) showSurvey(state.conversation_id);
+  }
+
+  // ------------------------------------------------------------------ the socket (REST when it is down)
+  let ws = null;
+  let backoff = 500;
+  let everConnected = false;
+
+  function connect() {
+    ws = new WebSocket(kefu.wsUrl(`/api/v1/channels/web/ws?customer_id=${encodeURIComponent(customerId)}`));
+    ws.addEventListener("open", () => {
+      connBox.hidden = true;
+      backoff = 500;
+      if (everConnected) refresh();  // pick up whatever arrived while we were away
+      everConnected = true;
+    });
+    ws.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (_e) { return; }
+      onEvent(data);
+    });
+    ws.addEventListener("close", () => {
+      if (everConnected) connBox.hidden = false;
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    });
+  }
+
+  function onEvent(data) {
+    if (data.type === "reply") {
+      setConversation(data.conversation_id);
+      const shown = renderOut(data.reply);
+      if (data.owner) setOwner(data.owner);
+      if (shown && data.reply.sender !== "system") notifyUnread();
+    } else if (data.type === "ack") {
+      setConversation(data.conversation_id);
+      confirmMine(data.client_msg_id, data.message_id);
+      setOwner(data.owner, data.queue);
+      setTyping(false);
+    } else if (data.type === "survey") {
+      showSurvey(data.conversation_id);
+    } else if (data.type === "error") {
+      setTyping(false);
+      for (const [cid, bubble] of pending) {
+        bubble.classList.add("failed");
+        pending.delete(cid);
+      }
+      renderOut({ id: null, sender: "system", text: `消息未能发送：${data.detail || "请稍后再试"}` });
+    }
+  }
+
+  async function send(text, shown) {
+    const clean = text.trim();
+    if (!clean) return;
+    const clientId = uid("c");
+    renderMine(clean, { clientId, shown });
+    setTyping(true);
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ text: clean, client_msg_id: clientId }));
+      return;
+    }
+    try {  // the socket is reconnecting: the REST endpoint answers the same way
+      const res = await api("/api/v1/channels/web/messages", {
+        method: "POST", body: { customer_id: customerId, text: clean, client_msg_id: clientId },
+      });
+      setConversation(res.conversation_id);
+      confirmMine(clientId, res.message_id);
+      for (const reply of res.replies) renderOut(reply);
+      setOwner(res.owner, res.queue);
+    } catch (err) {
+      const bubble = pending.get(clientId);
+      if (bubble) bubble.classList.add("failed");
+      pending.delete(clientId);
+      renderOut({ id: null, sender: "system", text: `网络不太稳定，消息没有发出去，请稍后重试。（${err.message}）` });
+    } finally {
+      setTyping(false);
+    }
+  }
+
+  // ------------------------------------------------------------------ survey
+  let rating = 0;
+  const stars = $("survey-stars");
+  for (let i = 1; i <= 5; i += 1) {
+    stars.append(el("button", {
+      type: "button", role: "radio", "aria-label": `${i} 分`, "aria-checked": "false", text: "★", dataset: { rating: i },
+      onclick: () => {
+        rating = i;
+        for (const s of stars.children) {
+          const on = Number(s.dataset.rating) <= i;
+          s.classList.toggle("on", on);
+          s.setAttribute("aria-checked", String(Number(s.dataset.rating) === i));
+        }
+        $("survey-submit").disabled = false;
+      },
+    }));
+  }
+
+  function showSurvey(id) {
+    surveyConversation = id;
+    surveyBox.hidden = false;
+    scrollDown();
+  }
+
+  $("survey-submit").addEventListener("click", async () => {
+    if (!rating || !surveyConversation) return;
+    const comment = $("survey-comment").value.trim();
+    try {
+      await api(`/api/v1/conversations/${encodeURIComponent(surveyConversation)}/survey`, {
+        method: "POST", body: { rating, comment: comment || null },
+      });
+      surveyBox.hidden = true;
+      renderOut({ id: null, sender: "system", text: "感谢您的评价，我们会继续努力！还有其他问题，随时可以问我。" });
+    } catch (err) {
+      renderOut({ id: null, sender: "system", text: `评价提交失败，请稍后再试。（${err.message}）` });
+    }
+  });
+  $("survey-skip").addEventListener("click", () => { surveyBox.hidden = true; });
+
+  // ------------------------------------------------------------------ controls
+  $("chat-leave").addEventListener("click", async () => {
+    if (!conversationId) return;
+    try {
+      await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}/leave`, { method: "POST" });
+      setOwner("bot");
+      renderOut({ id: null, sender: "system", text: "您已退出排队。如还需要帮助，随时可以继续提问。" });
+    } catch (err) {
+      kefu.toast(`操作失败：${err.message}`, "error");
+    }
+  });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    input.style.height = "";
+    send(text);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener("input", () => {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
+  });
+
+  const closeButton = $("chat-close");
+  if (window.parent === window) closeButton.hidden = true;
+  closeButton.addEventListener("click", () => window.parent.postMessage({ kefu: "close" }, "*"));
+  window.addEventListener("message", (event) => {
+    if (event.source !== window.parent || !event.data || event.data.kefu !== "opened") return;
+    opened = true;
+    unread = 0;
+    window.parent.postMessage({ kefu: "read" }, "*");
+    input.focus();
+  });
+
+  // queued shoppers see their place move even when nobody writes
+  setInterval(async () => {
+    if (owner !== "queue") return;
+    try {
+      const state = await api(`/api/v1/customers/${encodeURIComponent(customerId)}/state`);
+      setOwner(state.owner, state.queue);
+    } catch (_e) { /* next time */ }
+  }, 8000);
+
+  window.kefuChat = { customerId: () => customerId, conversationId: () => conversationId };
+  refresh().finally(connect);
+})();
