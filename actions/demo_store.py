@@ -186,6 +186,11 @@ class DemoOrderStore:
         if bind is not None:
             bind.dispose()
 
+    def is_empty(self) -> bool:
+        """True when the store holds no order (not seeded yet)."""
+        with self._session() as session:
+            return session.scalars(select(OrderRow.id).limit(1)).first() is None
+
     # ------------------------------------------------------------ helpers
     def _session(self) -> Session:
         return self._factory()

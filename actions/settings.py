@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from actions.orders import OrderService
 
+logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = ROOT / "var" / "demo" / "orders.db"
 
@@ -45,7 +47,11 @@ def build_order_service(settings: Settings) -> OrderService:
         )
     from actions.demo_store import DemoOrderStore
 
-    return DemoOrderStore.from_url(settings.orders_db_url)
+    store = DemoOrderStore.from_url(settings.orders_db_url)
+    if store.is_empty():
+        logger.warning("the demo order store %s has no orders: run `kefu demo seed --db <file>`",
+                       settings.orders_db_url)
+    return store
 
 
 @lru_cache

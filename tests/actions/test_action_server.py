@@ -29,8 +29,7 @@ def server(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     db = workdir / "orders.db"
     db.write_bytes(seeded_template.read_bytes())
     started = time.monotonic()
-    proc = start_action_server(log_dir=workdir, orders_db_url=f"sqlite:///{db}",
-                               env={"KEFU_ACTIONS_KB_ENABLED": "false"})
+    proc = start_action_server(log_dir=workdir, orders_db_url=f"sqlite:///{db}")
     try:
         yield proc, time.monotonic() - started, f"sqlite:///{db}"
     finally:
@@ -90,6 +89,17 @@ def test_webhook_refund_dispute_pauses_the_bot(server: tuple[Proc, float, str], 
     assert [r.get("response") for r in result["responses"]] == ["utter_return_refused", "utter_handoff", None]
     assert result["responses"][2]["custom"]["kefu"] == "handoff"
     assert {"event": "pause", "timestamp": None} in result["events"]
+
+
+@pytest.mark.slow
+def test_webhook_faq_answer_uses_the_knowledge_base(server: tuple[Proc, float, str], domain: dict[str, Any]) -> None:
+    proc, _, _ = server
+    result = webhook(proc, "action_faq_answer", text="退款多久能到账", intent="ask_faq", slots={}, domain=domain)
+    faq = [r["custom"] for r in result["responses"] if r.get("custom")]
+    assert faq and faq[0]["kefu"] == "faq" and faq[0]["decision"] in {"answer", "clarify"}
+    if faq[0]["decision"] == "answer":
+        assert result["responses"][0]["text"]
+        assert {"event": "slot", "name": "fallback_count", "value": 0.0, "timestamp": None} in result["events"]
 
 
 def test_webhook_unknown_action_is_a_404(server: tuple[Proc, float, str], domain: dict[str, Any]) -> None:

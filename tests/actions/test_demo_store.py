@@ -173,3 +173,15 @@ def test_cli_seed_is_idempotent(tmp_path: Path) -> None:
     assert listing.exit_code == 0 and re.search(r"\d{16}", listing.output)
     missing = runner.invoke(demo_app, ["orders", "c0001", "--db", str(tmp_path / "none.db")])
     assert missing.exit_code == 1
+
+
+def test_backend_choice_from_settings(tmp_path: Path, store: DemoOrderStore) -> None:
+    from actions.order_http import HttpOrderService
+    from actions.settings import Settings, build_order_service
+
+    empty = build_order_service(Settings(orders_db_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert isinstance(empty, DemoOrderStore) and empty.is_empty()
+    assert not store.is_empty()
+    http = build_order_service(Settings(order_api_url="http://127.0.0.1:9/shop/", order_api_timeout_s=1))
+    assert isinstance(http, HttpOrderService)
+    http.close()
