@@ -264,7 +264,7 @@ class RoutingEngine:
         item.sort_key = (
             item.enqueued_at if self.config.ignore_priority else sort_key(item, self.config.priority_weight_s)
         )
-        waited = now - item.enqueued_at
+        waited = now - item.enqueued_at + 1e-6  # a relaxation timer firing at t0 + 60 must not see 59.99999
         item.tier = policy.any_tier if self.config.ignore_skills else policy.tier_for_wait(waited)
         self.queue.push(item)
         nxt = None if self.config.ignore_skills else policy.next_tier_after(item.tier)

@@ -268,3 +268,15 @@ def test_double_accept_from_threads_exactly_one_wins(clock: VirtualClock) -> Non
         t.join()
     assert len(wins) == 1 and len(losses) == 7
     assert engine.conversations_for(1)[0].conversation_id == "c"
+
+
+def test_relaxation_timer_fires_exactly_at_its_due_time() -> None:
+    clock = VirtualClock(start=1_795_541_539.8081849)  # a float where t0 + 60 - t0 != 60
+    engine, _ = make(clock)
+    engine.upsert_agent(agent(1, {"general": 1}))
+    enqueue(engine, "c", "general")
+    due = engine.next_due()
+    assert due is not None
+    clock.now = due
+    assert engine.tick() == 1
+    assert offers_to(engine, 1) == ["c"]
