@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     learning_low_confidence: float = 0.5
     learning_distance_threshold: float = 0.5
     learning_min_cluster: int = 3
-    learning_paraphrase_score: float = 0.6
+    # dense cosine to the nearest entry above which a cluster is a paraphrase (USE scores unrelated pairs up to ~0.7)
+    learning_paraphrase_score: float = 0.75
     learning_lookback_s: float = 14 * 24 * 3600.0
 
     @model_validator(mode="after")

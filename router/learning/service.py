@@ -67,7 +67,7 @@ class LearningConfig:
     low_confidence: float = 0.5
     distance_threshold: float = 0.5
     min_cluster: int = 3
-    paraphrase_score: float = 0.6
+    paraphrase_score: float = 0.75
     lookback_s: float = 14 * 24 * 3600.0
 
     @classmethod
