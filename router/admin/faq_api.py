@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.corpus import CorpusError, FaqEntry
 from knowledge_base.settings import get_kb_settings
@@ -35,22 +37,31 @@ ContentUser = Annotated[Principal, Depends(require_role("content"))]
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
-def make_faq_admin(kb: Any | None) -> FaqAdmin:
-    """The admin over the knowledge base's corpus; history goes to ``<kb home>/history`` (``var/kb/history``)."""
+class FaqAdminSettings(BaseSettings):
+    """Where the FAQ version history lives (env prefix ``KEFU_FAQ_ADMIN_``); default ``<kb home>/history``."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_FAQ_ADMIN_", extra="ignore")
+    history_dir: Path | None = None
+
+
+def make_faq_admin(kb: Any | None = None, *, history_dir: Path | None = None) -> FaqAdmin:
+    """The admin over the knowledge base's corpus. Without ``kb`` the process-wide knowledge base is loaded on first
+    use ("try a question", duplicates, publish); listing and editing work before that."""
     settings = kb.settings if kb is not None and hasattr(kb, "settings") else get_kb_settings()
-    return FaqAdmin(corpus_dir=settings.corpus_dir, history=RevisionStore(settings.home / "history"), kb=kb)
+    history = history_dir or FaqAdminSettings().history_dir or settings.home / "history"
+    provider = None
+    if kb is None:
+        from knowledge_base import get_knowledge_base
+
+        provider = get_knowledge_base
+    return FaqAdmin(corpus_dir=settings.corpus_dir, history=RevisionStore(history), kb=kb, kb_provider=provider)
 
 
 def get_faq_admin(request: Request) -> FaqAdmin:
-    """``app.state.faq_admin`` if the factory built one, else one over ``app.state.kb`` (built once, then kept)."""
+    """``app.state.faq_admin`` if the factory built one, else one over ``app.state.kb`` or the process-wide KB."""
     admin: FaqAdmin | None = getattr(request.app.state, "faq_admin", None)
     if admin is None:
-        kb = getattr(request.app.state, "kb", None)
-        if kb is None:
-            from knowledge_base import get_knowledge_base
-
-            kb = get_knowledge_base()
-        admin = request.app.state.faq_admin = make_faq_admin(kb)
+        admin = request.app.state.faq_admin = make_faq_admin(getattr(request.app.state, "kb", None))
     return admin
 
 

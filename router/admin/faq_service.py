@@ -8,6 +8,7 @@ write appends a revision snapshot; publishing re-indexes the router's knowledge 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,12 +123,25 @@ class FaqAdmin:
     """Edit the FAQ corpus. Writes are serialised in-process; every write leaves a revision behind."""
 
     def __init__(self, *, corpus_dir: Path, history: RevisionStore, kb: KnowledgeBaseLike | None = None,
+                 kb_provider: Callable[[], KnowledgeBaseLike] | None = None,
                  duplicate_threshold: float = DUPLICATE_THRESHOLD) -> None:
+        """``kb`` or ``kb_provider`` (called on first use: loading the encoder takes seconds, editing does not
+        need it)."""
         self.corpus_dir = corpus_dir
         self.history = history
-        self.kb = kb
+        self._kb = kb
+        self._kb_provider = kb_provider
+        self._kb_lock = threading.Lock()
         self.duplicate_threshold = duplicate_threshold
         self._lock = threading.RLock()
+
+    @property
+    def kb(self) -> KnowledgeBaseLike | None:
+        if self._kb is None and self._kb_provider is not None:
+            with self._kb_lock:
+                if self._kb is None:
+                    self._kb = self._kb_provider()
+        return self._kb
 
     # ------------------------------------------------------------------ reading
     def entries(self) -> list[FaqEntry]:
@@ -164,8 +178,8 @@ class FaqAdmin:
         return self.history.append(entry_id=entry_id, action=action, user=user, entry=entry, note=note)
 
     def _after_write(self) -> None:
-        if self.kb is not None:
-            self.kb.reload()  # background; ``publish`` waits for it
+        if self._kb is not None:  # a knowledge base not loaded yet will read the new corpus when it loads
+            self._kb.reload()  # background; ``publish`` waits for it
 
     def create(self, entry_id: str, draft: EntryDraft, *, user: str) -> FaqEntry:
         _validate({"id": entry_id, **draft.model_dump()})
