@@ -1,0 +1,77 @@
+"""Training pipeline: the fixed split, the leak filter, determinism and missing data."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from router.sentiment import DatasetsNotFound, SentimentAnalyzer
+from router.sentiment import data as sdata
+from router.sentiment.training import build_analyzer, train
+
+POS = ["质量很好，很满意", "物流很快，包装完好", "好评，下次还来", "性价比高，推荐购买", "非常喜欢，颜色漂亮"]
+NEG = ["质量太差了，退货", "物流太慢，包装破损", "差评，再也不买", "和描述不符，很失望", "用了两天就坏了"]
+
+
+def _write_small_datasets(root: Path) -> Path:
+    (root / "online_shopping_10_cats").mkdir(parents=True)
+    with (root / sdata.ONLINE_SHOPPING).open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["cat", "label", "review"])
+        for i in range(30):
+            w.writerow(["衣服", 1, f"{POS[i % 5]}{i}"])
+            w.writerow(["衣服", 0, f"{NEG[i % 5]}{i}"])
+    (root / "CLUEmotion2020").mkdir()
+    with (root / sdata.CLUEMOTION_VALID).open("w", encoding="utf-8") as fh:
+        for i in range(40):
+            label = "anger" if i % 4 == 0 else "happiness"
+            text = f"气死我了{i}" if label == "anger" else f"今天真开心{i}"
+            fh.write(json.dumps({"id": i, "content": text, "label": label}, ensure_ascii=False) + "\n")
+    return root
+
+
+def test_split_is_md5_prefix() -> None:
+    for text in ["好", "差", "物流很快", "质量一般"]:
+        expected = hashlib.md5(text.encode("utf-8")).hexdigest()[0] in "012"
+        assert sdata.is_test_review(text) is expected
+
+
+def test_default_datasets_dir_is_beside_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(sdata.ENV_DATASETS, raising=False)
+    assert sdata.default_datasets_dir() == sdata.REPO_ROOT.parent / "shared" / "datasets"
+    monkeypatch.setenv(sdata.ENV_DATASETS, str(tmp_path))
+    assert sdata.default_datasets_dir() == tmp_path
+
+
+@pytest.mark.slow
+def test_no_held_out_review_in_training() -> None:
+    datasets = sdata.default_datasets_dir()
+    _, test = sdata.online_shopping(datasets)
+    held_out = {e.text.strip() for e in test}
+    training = sdata.polarity_training_set(datasets)
+    assert not held_out & {e.text.strip() for e in training}
+    assert len(training) > 55_000
+
+
+@pytest.mark.slow
+def test_same_seed_same_model(tmp_path: Path) -> None:
+    datasets = _write_small_datasets(tmp_path / "ds")
+    a = build_analyzer(datasets, seed=7)
+    b = build_analyzer(datasets, seed=7)
+    np.testing.assert_array_equal(a.polarity_model.weights, b.polarity_model.weights)
+    np.testing.assert_array_equal(a.anger_model.weights, b.anger_model.weights)
+    probes = ["质量很好", "太差了", "气死我了", "请问退款多久到账"]
+    assert [a.score(t) for t in probes] == [b.score(t) for t in probes]
+    out = train(tmp_path / "m.joblib", datasets, seed=7).path
+    assert [SentimentAnalyzer.load(out).score(t) for t in probes] == [a.score(t) for t in probes]
+
+
+def test_missing_datasets_fail_clearly(tmp_path: Path) -> None:
+    with pytest.raises(DatasetsNotFound, match="KEFU_DATASETS"):
+        train(tmp_path / "m.joblib", tmp_path / "nowhere")
+    assert not (tmp_path / "m.joblib").exists()
