@@ -25,7 +25,7 @@
   button.id = "kefu-widget-button";
   button.setAttribute("aria-label", title);
   button.setAttribute("aria-expanded", "false");
-  button.textContent = "💬 " + title;
+  button.textContent = title;
   var bs = button.style;
   bs.position = "fixed"; bs.bottom = "20px"; bs[side] = "20px"; bs.zIndex = "2147483646";
   bs.padding = "12px 18px"; bs.border = "0"; bs.borderRadius = "24px"; bs.cursor = "pointer";
@@ -66,8 +66,8 @@
   window.addEventListener("message", function (event) {
     if (event.origin !== origin || !event.data || typeof event.data !== "object") return;
     if (event.data.kefu === "close") setOpen(false);
-    if (event.data.kefu === "unread" && !open) button.textContent = "💬 " + title + " (" + Number(event.data.count || 1) + ")";
-    if (event.data.kefu === "read") button.textContent = "💬 " + title;
+    if (event.data.kefu === "unread" && !open) button.textContent = title + "（" + Number(event.data.count || 1) + " 条新消息）";
+    if (event.data.kefu === "read") button.textContent = title;
   });
 
   function mount() {

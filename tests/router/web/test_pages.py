@@ -1,0 +1,213 @@
+"""The web pages in a real Chromium against the real stack: shopper chat widget, agent console, FAQ admin, dashboard."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.router.web.helpers import PASSWORD, WebStack, eventually, login, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
+REFUND_QUESTION = "退款多久能到账"
+
+
+def corpus_answer(stack: WebStack, entry_id: str) -> str:
+    for path in sorted(stack.corpus_dir.glob("*.yml")):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["entries"]:
+            if entry["id"] == entry_id:
+                return str(entry["answer"])
+    raise AssertionError(f"{entry_id} not in the corpus")
+
+
+def open_widget(page: Any, stack: WebStack) -> Any:
+    """The demo shop page with the embedded widget; returns the chat iframe."""
+    page.goto(f"{stack.url}/chat")
+    page.click("#kefu-widget-button")
+    page.wait_for_selector("#kefu-widget-frame", state="visible")
+    frame = page.frame_locator("#kefu-widget-frame")
+    frame.locator("#chat-text").wait_for()
+    return frame
+
+
+def chat_say(frame: Any, text: str) -> None:
+    frame.locator("#chat-text").fill(text)
+    frame.locator("#chat-send").click()
+
+
+def go_online(page: Any, stack: WebStack) -> None:
+    login(page, f"{stack.url}/agent", "xiaowang")
+    page.select_option("#status-select", "online")
+    page.wait_for_selector("#ws-state.green")
+    eventually(lambda: stack.http.get("/healthz").json()["agents_online"] >= 1, timeout=20)
+
+
+def go_offline(stack: WebStack) -> None:
+    token = stack.login("xiaowang")
+    stack.http.put("/api/v1/agents/me/status", json={"status": "offline"}, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_shopper_asks_an_faq_and_keeps_the_conversation_after_reload(web_stack: WebStack, new_page: Any) -> None:
+    page = new_page(1280, 800)
+    frame = open_widget(page, web_stack)
+    chat_say(frame, REFUND_QUESTION)
+    answer = corpus_answer(web_stack, "refund_time")
+    bot = frame.locator(".msg-bot .msg-text", has_text=answer[:20])
+    bot.wait_for(timeout=60_000)
+    assert frame.locator(".msg-me .msg-text").last.text_content() == REFUND_QUESTION
+    screenshot(page, "chat_widget_shop")
+
+    # a reload keeps the conversation: same customer, history fetched again
+    page.reload()
+    page.wait_for_selector("#kefu-widget-frame", state="visible")  # the widget remembers it was open
+    frame = page.frame_locator("#kefu-widget-frame")
+    frame.locator(".msg-bot .msg-text", has_text=answer[:20]).wait_for()
+    assert frame.locator(".msg-me .msg-text", has_text=REFUND_QUESTION).count() == 1
+
+    # mobile: the chat fills the screen
+    phone = new_page(390, 780)
+    frame = open_widget(phone, web_stack)
+    box = phone.locator("#kefu-widget-frame").bounding_box()
+    assert box is not None and box["width"] == 390
+    chat_say(frame, "你好")
+    frame.locator(".msg-bot").first.wait_for(timeout=60_000)
+    screenshot(phone, "chat_widget_mobile")
+    assert not page.js_errors and not phone.js_errors
+
+
+def test_shopper_to_agent_and_back_with_survey(web_stack: WebStack, new_page: Any) -> None:
+    agent = new_page(1400, 900)
+    go_online(agent, web_stack)
+    shopper = new_page(1280, 800)
+    shopper.goto(f"{web_stack.url}/chat/embed?customer_id=web-{uuid.uuid4().hex[:10]}")
+    try:
+        chat_say(shopper, "我要转人工客服")
+        offer = agent.locator(".offer")
+        offer.wait_for(timeout=60_000)
+        assert int(agent.locator(".offer .count").text_content() or "0") > 0  # the countdown runs
+        screenshot(agent, "agent_console_offer")
+        offer.locator("button.success").click()
+        shopper.locator(".msg-system", has_text="小王").wait_for()
+        assert shopper.locator("#chat-owner").get_attribute("data-owner") == "agent"
+
+        agent.fill("#reply-text", "您好，我是小王，请问订单有什么问题？")
+        agent.click("#reply-send")
+        shopper.locator(".msg-agent .msg-text", has_text="请问订单有什么问题").wait_for()
+        chat_say(shopper, "我的快递三天没动了")
+        agent.locator(".line.customer .text", has_text="我的快递三天没动了").wait_for()
+        # suggested FAQ answers: one click puts the answer in the reply box
+        agent.locator(".insert-faq").first.wait_for()
+        suggested = agent.locator(".suggestion .a").first.text_content() or ""
+        agent.locator(".insert-faq").first.click()
+        assert agent.input_value("#reply-text") == suggested
+        agent.click("#reply-send")
+        shopper.locator(".msg-agent .msg-text", has_text=suggested[:15]).wait_for()
+        agent.locator("#ctx-sentiment svg").wait_for()
+        screenshot(agent, "agent_console_chat")
+
+        agent.click("#close")
+        shopper.locator("#chat-survey").wait_for(state="visible")
+        shopper.locator("#survey-stars button").nth(4).click()
+        shopper.fill("#survey-comment", "小王很耐心，谢谢")
+        screenshot(shopper, "chat_survey")
+        shopper.click("#survey-submit")
+        shopper.locator(".msg-system", has_text="感谢您的评价").wait_for()
+        assert shopper.locator("#chat-owner").get_attribute("data-owner") == "bot"
+        assert not agent.js_errors and not shopper.js_errors
+    finally:
+        go_offline(web_stack)
+
+
+def test_markup_in_messages_is_shown_as_text(web_stack: WebStack, new_page: Any) -> None:
+    agent = new_page(1400, 900)
+    go_online(agent, web_stack)
+    customer = f"web-{uuid.uuid4().hex[:10]}"
+    shopper = new_page(1280, 800)
+    shopper.goto(f"{web_stack.url}/chat/embed?customer_id={customer}")
+    try:
+        chat_say(shopper, "转人工")
+        agent.locator(".offer button.success").click(timeout=60_000)
+        shopper.locator("#chat-owner[data-owner=agent]").wait_for()
+        script = "<script>window.__pwned = 1</script>"
+        img = '<img src=x onerror="window.__pwned = 2">'
+        chat_say(shopper, script)
+        chat_say(shopper, img)
+        agent.locator(".line.customer .text", has_text="window.__pwned = 2").wait_for()
+        texts = agent.locator(".line.customer .text").all_text_contents()
+        assert script in texts and img in texts
+        assert agent.locator("#transcript img, #transcript script").count() == 0
+        assert agent.evaluate("window.__pwned") is None
+        # and the other way round: an agent's markup reaches the shopper as text
+        agent.fill("#reply-text", '<b onmouseover="x">加粗</b><img src=x onerror="window.__pwned = 3">')
+        agent.click("#reply-send")
+        shopper.locator(".msg-agent .msg-text", has_text="<b onmouseover").wait_for()
+        assert shopper.locator("#chat-log img, #chat-log b").count() == 0
+        assert shopper.evaluate("window.__pwned") is None
+        agent.click("#close")
+    finally:
+        go_offline(web_stack)
+
+
+def test_content_staff_edit_reaches_shoppers_without_restart(web_stack: WebStack, new_page: Any) -> None:
+    editor = new_page(1400, 900)
+    login(editor, f"{web_stack.url}/admin/faq", "editor")
+    editor.fill("#search", "退款")
+    editor.locator("#entries li[data-entry-id=refund_time]").click()
+    editor.wait_for_selector("#editor:not([hidden])")
+    new_answer = f"您好，退款审核通过后 1-3 个工作日原路退回（编号 {uuid.uuid4().hex[:6]}），请留意账户变动。"
+    editor.fill("#f-answer", new_answer)
+    editor.click("#save")
+    editor.locator(".toast-ok", has_text="已保存").wait_for()
+    editor.click("#publish")
+    editor.locator(".toast-ok", has_text="发布成功").wait_for(timeout=120_000)
+    editor.fill("#try-question", REFUND_QUESTION)
+    editor.click("#try-form button[type=submit]")
+    editor.locator(".try-hit").first.wait_for()
+    assert editor.locator(".try-hit").count() == 3
+    assert editor.locator(".try-hit").first.get_attribute("data-entry-id") == "refund_time"
+    editor.locator("#history li").first.wait_for()
+    editor.locator("#history li", has_text="初始版本").locator("button", has_text="与当前对比").click()
+    editor.locator("#diff ins", has_text="1-3 个工作日").first.wait_for()
+    screenshot(editor, "faq_admin")
+
+    # the action server answering shoppers re-indexes from its own watcher: no restart anywhere
+    def bot_answer() -> bool:
+        res = web_stack.http.post("/api/v1/messages", json={
+            "channel": "web", "customer_id": f"probe-{uuid.uuid4().hex[:8]}", "text": REFUND_QUESTION})
+        return any(new_answer in r["text"] for r in res.json()["replies"])
+
+    eventually(bot_answer, timeout=90, interval=2)
+    shopper = new_page(1280, 800)
+    frame = open_widget(shopper, web_stack)
+    chat_say(frame, REFUND_QUESTION)
+    frame.locator(".msg-bot .msg-text", has_text=new_answer).wait_for(timeout=60_000)
+    assert not editor.js_errors and not shopper.js_errors
+
+
+def test_agents_cannot_use_the_faq_admin(web_stack: WebStack, new_page: Any) -> None:
+    page = new_page()
+    page.goto(f"{web_stack.url}/admin/faq")
+    page.fill("#username", "xiaowang")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.locator("#login-error", has_text="无权").wait_for()
+    assert page.locator("#app").is_hidden()
+    token = web_stack.login("xiaowang")
+    res = web_stack.http.get("/api/v1/admin/faq/entries", headers={"Authorization": f"Bearer {token}"})
+    assert res.status_code == 403
+
+
+def test_supervisor_dashboard(web_stack: WebStack, new_page: Any) -> None:
+    page = new_page(1400, 1000)
+    login(page, f"{web_stack.url}/dashboard", "boss")
+    page.locator(".card[data-kpi=机器人解决率]").wait_for()
+    conversations = page.locator(".card[data-kpi=会话总数] .value").text_content()
+    assert conversations is not None and conversations.isdigit()
+    page.locator("#chart-volume svg").wait_for()
+    page.locator("#agents-table tr[data-agent-id]").first.wait_for()
+    assert page.locator("#agents-table", has_text="小王").count() == 1
+    page.locator("#queue-table tfoot").wait_for()
+    screenshot(page, "dashboard")
+    assert not page.js_errors
