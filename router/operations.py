@@ -86,6 +86,33 @@ def webhook_from_settings(settings: Settings) -> WebhookSender | None:
     return WebhookSender(settings.alert_webhook_url, timeout_s=settings.alert_webhook_timeout_s)
 
 
+def alert_service_for_app(app: FastAPI) -> AlertService:
+    existing = getattr(app.state, "alerts", None)
+    if isinstance(existing, AlertService):
+        return existing
+    settings: Settings = app.state.settings
+    service = AlertService(
+        session_factory=app.state.sessions,
+        config=DetectorConfig.from_settings(settings),
+        webhook=webhook_from_settings(settings),
+        cooldown_s=settings.alert_cooldown_s,
+    )
+    app.state.alerts = service
+    return service
+
+
+def learning_service_for_app(app: FastAPI) -> LearningService:
+    existing = getattr(app.state, "learning", None)
+    if isinstance(existing, LearningService):
+        return existing
+    settings: Settings = app.state.settings
+    service = LearningService(
+        session_factory=app.state.sessions, kb=_kb_provider(app), config=LearningConfig.from_settings(settings)
+    )
+    app.state.learning = service
+    return service
+
+
 async def _every(interval_s: float, name: str, work: Callable[[], Any]) -> None:
     while True:
         await asyncio.sleep(interval_s)
@@ -101,22 +128,15 @@ async def install_operations(
     """Build tickets, alerts and learning on ``app.state``; start their background loops; return the teardown."""
     settings = settings or app.state.settings
     tickets = ticket_service_for_app(app)
-    app.state.alerts = AlertService(
-        session_factory=app.state.sessions,
-        config=DetectorConfig.from_settings(settings),
-        webhook=webhook_from_settings(settings),
-        cooldown_s=settings.alert_cooldown_s,
-    )
-    app.state.learning = LearningService(
-        session_factory=app.state.sessions, kb=_kb_provider(app), config=LearningConfig.from_settings(settings)
-    )
+    alerts = alert_service_for_app(app)
+    learning = learning_service_for_app(app)
     tasks: list[asyncio.Task[None]] = []
     if background:
         tasks = [
-            asyncio.create_task(_every(settings.alert_interval_s, "alert evaluation", app.state.alerts.evaluate)),
+            asyncio.create_task(_every(settings.alert_interval_s, "alert evaluation", alerts.evaluate)),
             asyncio.create_task(_every(60.0, "ticket SLA sweep", tickets.check_breaches)),
             asyncio.create_task(_every(300.0, "unresolved-conversation tickets", tickets.sweep_unresolved)),
-            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", app.state.learning.refresh)),
+            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", learning.refresh)),
         ]
 
     async def teardown() -> None:

@@ -19,8 +19,9 @@ CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 
 
 def get_alerts(request: Request) -> AlertService:
-    service: AlertService = request.app.state.alerts
-    return service
+    from router.operations import alert_service_for_app
+
+    return alert_service_for_app(request.app)
 
 
 AlertsDep = Annotated[AlertService, Depends(get_alerts)]

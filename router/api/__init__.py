@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from router.admin import faq_api, supervision_api
 from router.api import agents, routing
+from router.operations import ROUTERS as OPERATIONS_ROUTERS
 from router.web import pages
 
 ROUTERS: list[APIRouter] = [
     agents.auth_router, agents.router, routing.router, faq_api.router, supervision_api.router, pages.router,
+    *OPERATIONS_ROUTERS,
 ]

@@ -20,8 +20,9 @@ CurrentContent = Annotated[Principal, Depends(require_role("content"))]
 
 
 def get_learning(request: Request) -> LearningService:
-    service: LearningService = request.app.state.learning
-    return service
+    from router.operations import learning_service_for_app
+
+    return learning_service_for_app(request.app)
 
 
 LearningDep = Annotated[LearningService, Depends(get_learning)]

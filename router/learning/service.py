@@ -19,7 +19,6 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base.corpus import CorpusError, load_corpus, upsert_entry
 from router.db import session_scope
 from router.gateway.models import utcnow
 from router.learning.cluster import cluster_vectors, medoid
@@ -187,6 +186,8 @@ class LearningService:
     def accept(self, proposal_id: int, *, user_id: int, edits: ProposalEdits | None = None) -> tuple[Proposal, Any]:
         """Write the proposal into the corpus (new entry, or paraphrases appended to the entry) and reload the live
         index before returning. Returns the proposal and the stored ``FaqEntry``."""
+        from knowledge_base.corpus import CorpusError
+
         edits = edits or ProposalEdits()
         with session_scope(self.sessions) as s:
             p = s.get(Proposal, proposal_id, with_for_update=True)
@@ -204,6 +205,8 @@ class LearningService:
             return p, stored
 
     def _write(self, corpus_dir: Any, p: Proposal, edits: ProposalEdits) -> Any:
+        from knowledge_base.corpus import load_corpus, upsert_entry
+
         entries = {e.id: e for e in load_corpus(corpus_dir)}
         if p.kind == "paraphrase":
             target_id = edits.faq_id or p.faq_id

@@ -32,8 +32,9 @@ SUPERVISING = ("supervisor", "admin")
 
 
 def get_tickets(request: Request) -> TicketService:
-    service: TicketService = request.app.state.tickets
-    return service
+    from router.operations import ticket_service_for_app
+
+    return ticket_service_for_app(request.app)
 
 
 TicketsDep = Annotated[TicketService, Depends(get_tickets)]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent, Customer, Message, utcnow
 from router.routing.selection import compute_priority
-from router.tickets.assign import OPEN_STATUSES, SkillAssigner
+from router.tickets.assign import OPEN_STATUSES, SkillAssigner, engine_directory
 from router.tickets.classify import category_of_topic, classify_text, normalise_category
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
@@ -58,15 +58,19 @@ class TicketService:
 
     def __init__(
         self,
-        *,
         session_factory: sessionmaker[Session],
+        *,
+        engine: object | None = None,
         sla: SlaPolicy | None = None,
         assigner: SkillAssigner | None = None,
         topic_lookup: TopicLookup | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``engine`` (the live ``RoutingEngine``) is shorthand for assignment through its view of the agents."""
         self.sessions = session_factory
         self.sla = sla or SlaPolicy()
+        if assigner is None and engine is not None:
+            assigner = SkillAssigner(engine_directory(engine))
         self.assigner = assigner
         self.topic_lookup = topic_lookup
         self.clock = clock

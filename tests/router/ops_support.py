@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.api import ROUTERS as API_ROUTERS
 from router.app import create_app
 from router.auth import Principal, create_user, issue_token
 from router.db import make_engine, make_session_factory
@@ -57,8 +58,9 @@ def ops_app(settings: Settings, engine: Engine, **state: Any) -> FastAPI:
         for key, value in state.items():
             setattr(app.state, key, value)
 
+    extra = [r for r in ROUTERS if r not in API_ROUTERS]  # normally mounted by router.api already
     return create_app(
-        settings, db_engine=engine, with_gateway=False, routers=ROUTERS, on_startup=[preset, start], on_shutdown=[stop]
+        settings, db_engine=engine, with_gateway=False, routers=extra, on_startup=[preset, start], on_shutdown=[stop]
     )
 
 
