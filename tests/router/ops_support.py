@@ -28,6 +28,32 @@ def migrated(tmp_path: Path, name: str = "ops.db") -> tuple[Engine, sessionmaker
     return engine, make_session_factory(engine)
 
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_pg_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database on the local server (skips when the server is not running)."""
+    import uuid
+
+    import psycopg
+    import pytest
+
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            pass
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    name = f"kefu_ops_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def add_user(
     sessions: sessionmaker[Session],
     username: str,
