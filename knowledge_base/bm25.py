@@ -15,8 +15,10 @@ jieba.setLogLevel(logging.WARNING)
 
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~…—·]+")
 # function words that carry no topic; question words (怎么, 多久, 哪里 ...) are kept because they separate intents
-STOPWORDS = frozenset("的 了 吗 呢 吧 啊 呀 哦 嘛 么 我 你 您 我们 你们 他 她 它 是 在 有 和 与 就 都 也 还 又 这 那 这个 那个 "
-                      "一下 请问 请 麻烦 亲 客服 一个 个 想 要 能 可以 会 没 不".split())
+STOPWORDS = frozenset(
+    "的 了 吗 呢 吧 啊 呀 哦 嘛 么 我 你 您 我们 你们 他 她 它 是 在 有 和 与 就 都 也 还 又 这 那 这个 那个 "
+    "一下 请问 请 麻烦 亲 一个 个 想 要 能 可以 会".split()
+)
 
 
 @lru_cache(maxsize=8192)

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 import typer
@@ -71,7 +71,7 @@ def ask(
     if not question.strip():
         typer.echo("question must not be empty", err=True)
         raise typer.Exit(2)
-    ans = _open_kb().ask(question, mode=mode)  # type: ignore[arg-type]
+    ans = _open_kb().ask(question, mode=cast(Mode, mode))
     out = answer_json(ans)
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
@@ -164,7 +164,7 @@ def eval_cmd(
     kb = _open_kb()
     try:
         rows = read_eval_tsv(file)
-        res = evaluate(kb, rows, mode=mode, progress=True)  # type: ignore[arg-type]
+        res = evaluate(kb, rows, mode=cast(Mode, mode), progress=True)
     except ValueError as exc:
         typer.echo(f"invalid eval file: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -68,12 +69,12 @@ class _QueryCache:
                 self._data.popitem(last=False)
 
 
-def _batches(items: list[str], size: int, progress: bool, desc: str) -> list[list[str]]:
+def _batches(items: list[str], size: int, progress: bool, desc: str) -> Iterable[list[str]]:
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     if progress and len(chunks) > 1:
         from tqdm import tqdm
 
-        return list(tqdm(chunks, desc=desc, unit="batch"))
+        return tqdm(chunks, desc=desc, unit="batch")
     return chunks
 
 
@@ -91,7 +92,7 @@ class UseEmbedder:
         self._cache = _QueryCache(cache_size)
         self._lock = threading.Lock()  # the onnx/numpy session is not documented as re-entrant
 
-    def encode(self, sentences: list[str], *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
+    def encode(self, sentences: list[str], *, batch_size: int = 128, progress: bool = False) -> np.ndarray:
         if not sentences:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []

@@ -25,40 +25,48 @@ class Candidates:
 
     entries: np.ndarray  # entry positions
     dense: np.ndarray  # max cosine between the query and the entry's sentences
+    centroid: np.ndarray  # cosine to the mean of the entry's sentence vectors
+    clf: np.ndarray  # entry classifier probability (zeros when the index has no classifier)
     bm25: np.ndarray  # max BM25 of the entry's sentences
+    entry_bm25: np.ndarray  # BM25 of the whole entry (all sentences + tags as one document)
     coverage: np.ndarray  # idf-weighted share of the query's words found in the best-matching sentence
     query_chars: int
     oov: float  # share of query words unknown to the corpus vocabulary
+    neg_sim: float = 0.0  # max cosine to the known out-of-scope messages
+
+
+def _rel(x: np.ndarray) -> np.ndarray:
+    m = float(x.max()) if x.size else 0.0
+    return x / m if m > 0 else np.zeros_like(x)
+
+
+def _sat(x: np.ndarray | float) -> np.ndarray:
+    return np.asarray(x) / (np.asarray(x) + 5.0)
 
 
 def ranking_features(c: Candidates, mode: Mode) -> np.ndarray:
     if mode == "dense":
         return c.dense[:, None].astype(np.float64)
-    bm_max = float(c.bm25.max()) if c.bm25.size else 0.0
-    bm_rel = c.bm25 / bm_max if bm_max > 0 else np.zeros_like(c.bm25)
-    bm_sat = c.bm25 / (c.bm25 + 5.0)
+    sparse = [_rel(c.entry_bm25), _sat(c.entry_bm25), _rel(c.bm25), _sat(c.bm25), c.coverage]
     if mode == "bm25":
-        return np.stack([bm_rel, bm_sat, c.coverage], axis=1).astype(np.float64)
-    return np.stack([c.dense, bm_rel, bm_sat, c.coverage], axis=1).astype(np.float64)
+        return np.stack(sparse, axis=1).astype(np.float64)
+    return np.stack([c.dense, c.centroid, np.log(c.clf + 1e-4), *sparse], axis=1).astype(np.float64)
 
 
 def decision_features(c: Candidates, ranked: np.ndarray, order: np.ndarray, mode: Mode) -> np.ndarray:
     """Features of the top-ranked candidate that predict whether it is the right answer (for the calibrator)."""
-    r1 = float(ranked[order[0]]) if order.size else -10.0
+    t = int(order[0])
+    r1 = float(ranked[t])
     r2 = float(ranked[order[1]]) if order.size > 1 else r1 - 5.0
-    top = order[0] if order.size else None
     loglen = math.log1p(c.query_chars)
     if mode == "dense":
-        d1 = float(c.dense[top]) if top is not None else 0.0
         d2 = float(c.dense[order[1]]) if order.size > 1 else 0.0
-        return np.array([d1, d1 - d2, loglen])
-    bm1 = float(c.bm25[top]) if top is not None else 0.0
-    cov1 = float(c.coverage[top]) if top is not None else 0.0
+        return np.array([float(c.dense[t]), float(c.dense[t]) - d2, loglen])
+    sparse = [float(_sat(c.entry_bm25[t])), float(_sat(c.bm25[t])), float(c.coverage[t]), c.oov]
     if mode == "bm25":
-        return np.array([r1, r1 - r2, bm1 / (bm1 + 5.0), cov1, loglen, c.oov])
-    d1 = float(c.dense[top]) if top is not None else 0.0
-    dmax = float(c.dense.max()) if c.dense.size else 0.0
-    return np.array([r1, r1 - r2, d1, dmax, bm1 / (bm1 + 5.0), cov1, loglen, c.oov])
+        return np.array([r1, r1 - r2, *sparse, loglen])
+    return np.array([r1, r1 - r2, float(c.dense[t]), float(c.dense.max()), float(c.centroid[t]),
+                     math.log(float(c.clf[t]) + 1e-4), *sparse, loglen, c.neg_sim, float(c.dense[t]) - c.neg_sim])
 
 
 @dataclass

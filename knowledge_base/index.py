@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -55,7 +56,8 @@ class DenseIndex:
 
     def set_ef_search(self, ef: int) -> None:
         if self.kind == "hnsw":
-            faiss.downcast_index(self.index).hnsw.efSearch = ef
+            hnsw: Any = faiss.downcast_index(self.index)
+            hnsw.hnsw.efSearch = ef
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query row; ids are -1 where fewer than ``k`` vectors exist."""

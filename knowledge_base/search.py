@@ -1,7 +1,14 @@
-"""The built knowledge base: entries + sentence embeddings in a FAISS index + BM25, and hybrid search over them."""
+"""The built knowledge base and its candidate generation.
+
+Signals per candidate entry: dense (max cosine over the entry's sentences, cosine to the entry centroid, and the
+probability of a softmax classifier over the embeddings trained on the corpus sentences, for corpora up to
+``classifier_max_entries``), and sparse (BM25 over each sentence, BM25 over the whole entry as one document, and the
+idf-weighted share of query words the best sentence contains).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -21,23 +28,38 @@ from knowledge_base.fusion import Candidates, FusionModel, Mode, load_models, sa
 from knowledge_base.index import DenseIndex, IndexNotBuilt
 from knowledge_base.settings import KbSettings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 # a single query is tiny: threads only add synchronisation cost (measured in bench/kb_bench.py)
 faiss.omp_set_num_threads(1)
 
 
 def build_key(entries: list[FaqEntry], embedder_name: str) -> str:
-    import hashlib
-
     return hashlib.sha256(f"{FORMAT_VERSION}\0{embedder_name}\0{corpus_hash(entries)}".encode()).hexdigest()[:16]
+
+
+def fit_classifier(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression entry classifier; returns (W (n_classes, dim), b) for a numpy softmax."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=10.0, max_iter=300)
+    clf.fit(emb, labels)
+    w = np.zeros((n_classes, emb.shape[1]), dtype=np.float32)
+    b = np.full(n_classes, -30.0, dtype=np.float32)  # an entry without training sentences is never predicted
+    w[clf.classes_] = clf.coef_
+    b[clf.classes_] = clf.intercept_
+    return w, b
 
 
 class KbIndex:
     """An immutable, fully built index. Searches read it without locks; a new corpus means a new ``KbIndex``."""
 
     def __init__(self, *, entries: list[FaqEntry], embedder: Embedder, emb: np.ndarray, dense: DenseIndex,
-                 bm25: Bm25Index, key: str, settings: KbSettings, models: dict[str, FusionModel] | None = None):
+                 bm25: Bm25Index, entry_bm25: Bm25Index, clf: tuple[np.ndarray, np.ndarray] | None, key: str,
+                 settings: KbSettings, models: dict[str, FusionModel] | None = None,
+                 neg_emb: np.ndarray | None = None):
         self.entries = entries
+        # vectors of known out-of-scope messages (calibration negatives): nearness to them is a decline signal
+        self.neg_emb = neg_emb if neg_emb is not None else np.zeros((0, emb.shape[1]), dtype=np.float32)
         self.by_id = {e.id: i for i, e in enumerate(entries)}
         self.embedder = embedder
         self.settings = settings
@@ -53,8 +75,12 @@ class KbIndex:
         # sentences are stored entry by entry, so entry i owns the range [starts[i], starts[i + 1])
         self.starts = np.searchsorted(self.sent_entry, np.arange(len(entries) + 1))
         self.emb = emb
+        cent = np.add.reduceat(emb, self.starts[:-1], axis=0) if len(entries) else emb[:0]
+        self.centroids = (cent / np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-9)).astype(np.float32)
         self.dense = dense
         self.bm25 = bm25
+        self.entry_bm25 = entry_bm25
+        self.clf = clf
         self.sent_tokens = [frozenset(tokenize(s)) for s in sentences]
         df: Counter[str] = Counter()
         for toks in self.sent_tokens:
@@ -65,16 +91,27 @@ class KbIndex:
         self.models: dict[str, FusionModel] = models or {}
 
     # ------------------------------------------------------------------ build / save / load
+    @staticmethod
+    def entry_doc(e: FaqEntry) -> str:
+        return " ".join([*e.sentences(), *e.tags])
+
     @classmethod
-    def build(cls, entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *,
-              progress: bool = False) -> KbIndex:
+    def build(cls, entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *, progress: bool = False,
+              emb: np.ndarray | None = None, neg_emb: np.ndarray | None = None) -> KbIndex:
+        """Embed (or take ``emb``, one row per sentence), index, and fit the entry classifier; no fusion models."""
         sentences = [s for e in entries for s in e.sentences()]
-        emb = cached_encode(embedder, sentences, settings.home / "cache", progress=progress)
+        if emb is None:
+            emb = cached_encode(embedder, sentences, settings.home / "cache", progress=progress)
         dense = DenseIndex.build(emb, exact_max=settings.exact_max_vectors, hnsw_m=settings.hnsw_m,
                                  ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search)
         bm25 = Bm25Index.build(sentences)
-        return cls(entries=entries, embedder=embedder, emb=emb, dense=dense, bm25=bm25,
-                   key=build_key(entries, embedder.name), settings=settings)
+        entry_bm25 = Bm25Index.build([cls.entry_doc(e) for e in entries])
+        clf = None
+        if 2 <= len(entries) <= settings.classifier_max_entries:
+            labels = np.repeat(np.arange(len(entries)), [len(e.sentences()) for e in entries])
+            clf = fit_classifier(emb, labels, len(entries))
+        return cls(entries=entries, embedder=embedder, emb=emb, dense=dense, bm25=bm25, entry_bm25=entry_bm25,
+                   clf=clf, key=build_key(entries, embedder.name), settings=settings, neg_emb=neg_emb)
 
     def save(self, directory: Path) -> None:
         """Write to a temporary sibling, then rename: a reader sees a complete directory or none."""
@@ -83,8 +120,12 @@ class KbIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         np.save(tmp / "emb.npy", self.emb)
+        np.save(tmp / "neg_emb.npy", self.neg_emb)
+        if self.clf is not None:
+            np.savez(tmp / "classifier.npz", w=self.clf[0], b=self.clf[1])
         self.dense.save(tmp / "dense.faiss")
         self.bm25.save(tmp / "bm25")
+        self.entry_bm25.save(tmp / "entry_bm25")
         (tmp / "entries.json").write_text(
             json.dumps([e.model_dump(mode="json") for e in self.entries], ensure_ascii=False))
         save_models(tmp / "fusion.json", self.models)
@@ -102,69 +143,86 @@ class KbIndex:
         if not meta_path.exists():
             raise IndexNotBuilt(directory)
         meta = json.loads(meta_path.read_text())
-        if meta.get("embedder") != embedder.name:
+        if meta.get("embedder") != embedder.name or meta.get("format") != FORMAT_VERSION:
             raise IndexNotBuilt(directory)
         entries = [FaqEntry.model_validate(d) for d in json.loads((directory / "entries.json").read_text())]
         dense = DenseIndex.load(directory / "dense.faiss")
         dense.set_ef_search(settings.hnsw_ef_search)
+        clf = None
+        if (directory / "classifier.npz").exists():
+            z = np.load(directory / "classifier.npz")
+            clf = (z["w"], z["b"])
         return cls(entries=entries, embedder=embedder, emb=np.load(directory / "emb.npy"), dense=dense,
-                   bm25=Bm25Index.load(directory / "bm25"), key=meta["key"], settings=settings,
-                   models=load_models(directory / "fusion.json"))
+                   bm25=Bm25Index.load(directory / "bm25"), entry_bm25=Bm25Index.load(directory / "entry_bm25"),
+                   clf=clf, key=meta["key"], settings=settings, models=load_models(directory / "fusion.json"),
+                   neg_emb=np.load(directory / "neg_emb.npy"))
 
     # ------------------------------------------------------------------ candidates
-    def candidates(self, query: str, *, mode: Mode = "hybrid", qvec: np.ndarray | None = None,
-                   exclude_sentence: int | None = None) -> Candidates:
-        """Union of dense and BM25 candidate entries with all signals. ``exclude_sentence`` hides one corpus
-        sentence (leave-one-out training and benchmark protocols)."""
+    def candidates(self, query: str, *, mode: Mode = "hybrid", qvec: np.ndarray | None = None) -> Candidates:
+        """Union of dense and BM25 candidate entries, with every signal the mode uses."""
         s = self.settings
         toks = tokenize(query)
-        dense_entries: np.ndarray = np.zeros(0, dtype=np.int64)
-        bm_scores: np.ndarray | None = None
+        parts: list[np.ndarray] = []
+        probs: np.ndarray | None = None
         if mode != "bm25":
             if qvec is None:
                 qvec = self.embedder.encode_query(query)
-            k = s.dense_candidates + (1 if exclude_sentence is not None else 0)
-            _, ids = self.dense.search(qvec, k)
-            ids = ids[0][ids[0] >= 0]
-            if exclude_sentence is not None:
-                ids = ids[ids != exclude_sentence]
-            dense_entries = self.sent_entry[ids]
-        sparse_entries: np.ndarray = np.zeros(0, dtype=np.int64)
+            _, ids = self.dense.search(qvec, s.dense_candidates)
+            parts.append(self.sent_entry[ids[0][ids[0] >= 0]])
+            if mode == "hybrid" and self.clf is not None:
+                logits = self.clf[0] @ qvec + self.clf[1]
+                logits -= logits.max()
+                p = np.exp(logits)
+                probs = p / p.sum()
+                parts.append(np.argsort(-probs)[:5])
+        bm_scores: np.ndarray | None = None
+        ebm: np.ndarray | None = None
         if mode != "dense":
             bm_scores = self.bm25.scores(toks)
-            if exclude_sentence is not None:
-                bm_scores[exclude_sentence] = 0.0
             k = min(s.sparse_candidates, bm_scores.shape[0])
             top = np.argpartition(-bm_scores, k - 1)[:k] if k < bm_scores.shape[0] else np.arange(bm_scores.shape[0])
-            top = top[bm_scores[top] > 0]
-            sparse_entries = self.sent_entry[top]
-        cand = np.unique(np.concatenate([dense_entries, sparse_entries]))
+            parts.append(self.sent_entry[top[bm_scores[top] > 0]])
+            ebm = self.entry_bm25.scores(toks)
+        cand = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         n = cand.shape[0]
-        dense = np.zeros(n, dtype=np.float32)
-        bm = np.zeros(n, dtype=np.float32)
-        cov = np.zeros(n, dtype=np.float32)
         qset = set(toks)
-        weights = {t: self.idf.get(t, self._idf_unknown) for t in qset}
-        total = sum(weights.values()) or 1.0
-        for j, ei in enumerate(cand):
-            sids = np.arange(self.starts[ei], self.starts[ei + 1])
-            if exclude_sentence is not None:
-                sids = sids[sids != exclude_sentence]
-            if sids.size == 0:
-                continue
-            if mode != "bm25":
-                assert qvec is not None
-                dense[j] = float((self.emb[sids] @ qvec).max())
-            if bm_scores is not None:
-                bm[j] = float(bm_scores[sids].max())
-                cov[j] = max(sum(weights[t] for t in qset & self.sent_tokens[i]) for i in sids) / total
         oov = (sum(1 for t in qset if t not in self.bm25.vocab) / len(qset)) if qset else 1.0
-        return Candidates(entries=cand, dense=dense, bm25=bm, coverage=cov, query_chars=len(query.strip()), oov=oov)
+        neg_sim = float((self.neg_emb @ qvec).max()) if (qvec is not None and self.neg_emb.shape[0]) else 0.0
+        z = np.zeros(n, dtype=np.float32)
+        if n == 0:
+            return Candidates(entries=cand, dense=z, centroid=z, clf=z, bm25=z, entry_bm25=z, coverage=z,
+                              query_chars=len(query.strip()), oov=oov, neg_sim=neg_sim)
+        # all sentences of the candidate entries, grouped by entry (ranges are contiguous): vectorised max per entry
+        lo, hi = self.starts[cand], self.starts[cand + 1]
+        lens = hi - lo
+        offsets = np.zeros(n, dtype=np.int64)
+        np.cumsum(lens[:-1], out=offsets[1:])
+        sids = np.repeat(lo - offsets, lens) + np.arange(int(lens.sum()))
+        dense, centroid = z, z
+        if mode != "bm25":
+            assert qvec is not None
+            dense = np.maximum.reduceat(self.emb[sids] @ qvec, offsets).astype(np.float32)
+            centroid = (self.centroids[cand] @ qvec).astype(np.float32)
+        clf = probs[cand].astype(np.float32) if probs is not None else z
+        bm, ebm_c, cov = z, z, np.zeros(n, dtype=np.float32)
+        if bm_scores is not None and ebm is not None:
+            bsent = bm_scores[sids]
+            bm = np.maximum.reduceat(bsent, offsets).astype(np.float32)
+            ebm_c = ebm[cand].astype(np.float32)
+            weights = {t: self.idf.get(t, self._idf_unknown) for t in qset}
+            total = sum(weights.values()) or 1.0
+            owner = np.repeat(np.arange(n), lens)
+            for j in np.flatnonzero(bsent > 0):  # a sentence sharing no word with the query has coverage 0
+                c = sum(weights[t] for t in qset & self.sent_tokens[sids[j]]) / total
+                if c > cov[owner[j]]:
+                    cov[owner[j]] = c
+        return Candidates(entries=cand, dense=dense, centroid=centroid, clf=clf, bm25=bm, entry_bm25=ebm_c,
+                          coverage=cov, query_chars=len(query.strip()), oov=oov, neg_sim=neg_sim)
 
-    def rank(self, query: str, *, mode: Mode = "hybrid", exclude_sentence: int | None = None,
+    def rank(self, query: str, *, mode: Mode = "hybrid",
              qvec: np.ndarray | None = None) -> tuple[Candidates, np.ndarray, np.ndarray, float]:
         """Candidates, their ranking scores, the order (best first) and the calibrated confidence of the best."""
-        c = self.candidates(query, mode=mode, qvec=qvec, exclude_sentence=exclude_sentence)
+        c = self.candidates(query, mode=mode, qvec=qvec)
         model = self.models.get(mode)
         if model is None:
             raise IndexNotBuilt(self.settings.home / f"fusion model for mode {mode!r}")

@@ -30,10 +30,13 @@ class KbSettings(BaseSettings):
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 64
     dense_candidates: int = 50
+    # the softmax entry classifier (a fusion signal) is fitted at build time up to this many entries
+    classifier_max_entries: int = 2000
     sparse_candidates: int = 50
-    # calibrated confidence (P(top hit is right)) thresholds
+    # calibrated confidence (P(top hit is right)) thresholds. The calibrator is trained without the dev set; these
+    # two cut-offs are the only values chosen by looking at knowledge_base/eval/dev.tsv (see bench/RESULTS.md)
     answer_threshold: float = 0.5
-    clarify_threshold: float = 0.25
+    clarify_threshold: float = 0.15
     reload_poll_s: float = 1.0
     query_cache_size: int = 4096
     # negatives for the calibrator (never an evaluated split; see knowledge_base/calibrate.py)
