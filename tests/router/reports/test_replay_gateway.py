@@ -23,7 +23,7 @@ from router.operations import ROUTERS, operations_hooks
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from router.traffic import generate_scripts, make_script, replay
-from tests.router.ops_support import migrated, running
+from tests.router.ops_support import add_user, bearer, migrated, running
 
 pytestmark = pytest.mark.slow
 
@@ -74,4 +74,35 @@ def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> Non
     detector = DetectorConfig(window_s=600, bucket_s=600, baseline_s=3600, min_count=8)
     alerts = AlertService(session_factory=sessions, config=detector).evaluate(now=datetime.now(UTC))
     assert ("topic", "package_lost") in {(a.signal, a.key) for a in alerts}
+    engine.dispose()
+
+
+def test_a_message_left_while_nobody_is_online_becomes_a_ticket(tmp_path: Path) -> None:
+    settings = Settings(database_url="sqlite://", rasa_url=f"http://127.0.0.1:{closed_port()}", rasa_timeout_s=2.0)
+    if not settings.sentiment_model_path.exists():
+        pytest.skip("the sentiment model is built by `make setup`")
+    engine, sessions = migrated(tmp_path)
+    sup = add_user(sessions, "sue", role="supervisor", status="offline")
+    app = create_app(settings, db_engine=engine, with_gateway=True)
+    with running(app) as client:
+        angry = client.post("/api/v1/messages", json={
+            "channel": "app", "customer_id": "u-angry",
+            "text": "你们到底怎么回事！包裹丢了一个星期都没人管，气死我了！"})
+        assert angry.status_code == 200 and angry.json()["sentiment"]["label"] == "angry"
+        left = client.post("/api/v1/messages", json={
+            "channel": "app", "customer_id": "u-angry",
+            "text": "物流显示签收了但我根本没收到，订单 2026112400012345，电话 13800138000，请尽快联系我"})
+        assert left.status_code == 200
+        reply = left.json()["replies"][0]["text"]
+        assert "工单号" in reply
+        listed = client.get("/api/v1/tickets", headers=bearer(settings, sup, "sue", "supervisor")).json()
+    assert listed["total"] == 1
+    ticket = listed["items"][0]
+    assert ticket["ref"] in reply and ticket["source"] == "leave_message"
+    assert ticket["category"] == "logistics" and ticket["topic"] == "package_lost"
+    assert ticket["priority"] >= 5  # angry (+3) and a lost package (+2)
+    assert ticket["customer_id"] == "u-angry" and ticket["channel"] == "app"
+    with session_scope(sessions) as s:
+        event = s.scalar(select(ConversationEvent).where(ConversationEvent.type == "ticket_created"))
+        assert event is not None and event.data["ticket_id"] == ticket["ref"]
     engine.dispose()
