@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -67,7 +67,7 @@ class ActionDefaultFallback(Action):
         answer = await ask_kb(latest_text(tracker))
         if answer is not None and answer.decision == "answer" and answer.hit is not None:
             send_answer(dispatcher, answer)
-            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0), *_end_turn(tracker)]
         count = previous_failures(tracker) + 1
         dispatcher.utter_message(json_message=fallback_payload(count))
         if count >= FAILURES_BEFORE_HANDOFF:
@@ -75,4 +75,16 @@ class ActionDefaultFallback(Action):
             dispatcher.utter_message(json_message=build_handoff(tracker, "fallback"))
             return handoff_events()
         dispatcher.utter_message(response="utter_default")
-        return [SlotSet(FALLBACK_COUNT_SLOT, float(count))]
+        return [SlotSet(FALLBACK_COUNT_SLOT, float(count)), *_end_turn(tracker)]
+
+
+def _end_turn(tracker: Tracker) -> list[EventType]:
+    """Wait for the shopper after the fallback.
+
+    Rasa's own fallback reverts the user message; this one keeps it (agents and the failure count need it), so when
+    the fallback was Rasa Core's low-confidence fallback no rule follows it and Core would predict the fallback again
+    and again until its circuit breaker trips. Inside a form the form's rules take over instead (it asks again).
+    """
+    if tracker.active_loop.get("name"):
+        return []
+    return [FollowupAction("action_listen")]

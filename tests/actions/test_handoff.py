@@ -89,6 +89,16 @@ def test_first_fallback_asks_to_rephrase(domain: dict[str, Any]) -> None:
     assert customs(messages) == [{"kefu": "fallback", "count": 1}]
     assert slot_events(events) == {"fallback_count": 1.0}
     assert PAUSE not in events
+    # the turn ends here (Rasa Core would otherwise predict its low-confidence fallback again)
+    assert {"event": "followup", "name": "action_listen", "timestamp": None} in events
+
+
+@pytest.mark.usefixtures("kb_disabled")
+def test_fallback_inside_a_form_lets_the_form_go_on(domain: dict[str, Any]) -> None:
+    tracker = make_tracker("阿巴阿巴", "nlu_fallback", active_loop="return_form", slots={"requested_slot": "order_id"})
+    events, messages = run_action(ActionDefaultFallback(), tracker, domain)
+    assert responses(messages) == ["utter_default"]
+    assert all(e["event"] != "followup" for e in events)
 
 
 @pytest.mark.usefixtures("kb_disabled")
