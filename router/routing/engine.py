@@ -58,6 +58,9 @@ class EngineConfig:
     relaxation: RelaxationPolicy = field(default_factory=RelaxationPolicy)
     # one priority point is worth this many seconds of waiting in the queue order
     priority_weight_s: float = 30.0
+    # when an agent frees up, each point of their proficiency in an item's skill counts as this many seconds of
+    # waiting, so specialists serve their own skill first and take other skills' overflow when they have none
+    proficiency_weight_s: float = 60.0
     # after a reject / timeout the same agent is not offered that conversation again for this long
     reoffer_cooldown_s: float = 120.0
     agent_choice: AgentChoice = AgentChoice.best
@@ -301,6 +304,7 @@ class RoutingEngine:
                 channels,
                 lambda it: agent_can_take(agent, it, now, skill_floor=None),
                 ignore_skills=self.config.ignore_skills,
+                proficiency_weight_s=0.0 if self.config.ignore_skills else self.config.proficiency_weight_s,
             )
             if item is None:
                 return

@@ -84,10 +84,19 @@ class QueueIndex:
         return found
 
     def best_for_agent(
-        self, agent: AgentState, channels: Iterable[str], accept: Callable[[WorkItem], bool], *, ignore_skills: bool
+        self,
+        agent: AgentState,
+        channels: Iterable[str],
+        accept: Callable[[WorkItem], bool],
+        *,
+        ignore_skills: bool,
+        proficiency_weight_s: float = 0.0,
     ) -> WorkItem | None:
-        """The first item in priority+aging order this agent may take, across all heaps the agent qualifies for."""
+        """The best item this agent may take across the heaps it qualifies for: priority+aging order, where each
+        point of the agent's proficiency in the item's skill counts as ``proficiency_weight_s`` seconds of waiting
+        (so a free specialist takes fresh work of their own skill before older overflow of another skill)."""
         best: WorkItem | None = None
+        best_score = 0.0
         for channel in channels:
             keys: list[HeapKey] = [(channel, None, self.policy.any_tier)]
             if not ignore_skills:
@@ -98,8 +107,11 @@ class QueueIndex:
                 if not heap:
                     continue
                 item = self._first_for(heap, accept)
-                if item is not None and (best is None or item.sort_key < best.sort_key):
-                    best = item
+                if item is None:
+                    continue
+                score = item.sort_key - proficiency_weight_s * agent.proficiency(item.skill)
+                if best is None or score < best_score:
+                    best, best_score = item, score
         return best
 
     def compact(self) -> None:
