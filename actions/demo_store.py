@@ -232,7 +232,7 @@ class DemoOrderStore:
             if product:
                 stmt = stmt.where(
                     OrderRow.items.any(
-                        OrderItemRow.product.has(func.lower(Product.name).contains(product.lower()))
+                        OrderItemRow.product.has(func.lower(Product.name).contains(product.lower(), autoescape=True))
                     )
                 )
             stmt = stmt.options(selectinload(OrderRow.items)).order_by(OrderRow.created_at.desc()).limit(limit)

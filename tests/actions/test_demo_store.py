@@ -160,6 +160,7 @@ def test_find_orders_by_product(store: DemoOrderStore) -> None:
     assert order.order_id in {o.order_id for o in found}
     assert all(any(product in i.product for i in o.items) for o in found)
     assert store.find_orders(customer_id=OWNER, product="不存在的商品名") == []
+    assert store.find_orders(customer_id=OWNER, product="%") == []  # LIKE wildcards are literal
 
 
 def test_cli_seed_is_idempotent(tmp_path: Path) -> None:
