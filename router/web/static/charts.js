@@ -69,6 +69,7 @@ const charts = (() => {
       root.append(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
     }
     const gw = (W - L - R) / Math.max(1, groups.length);
+    const labelStep = Math.max(1, Math.ceil(groups.length / 12));
     const bw = Math.min(36, (gw * 0.8) / Math.max(1, series.length));
     groups.forEach((g, gi) => {
       const x0 = L + gi * gw + (gw - bw * series.length) / 2;
@@ -79,7 +80,7 @@ const charts = (() => {
         root.append(svg("rect", { x: x0 + si * bw, y: y(v), width: bw - 2, height: Math.max(0, y(0) - y(v)), fill: color },
           svg("title", {}, `${g} · ${s.name}：${fmt(v)}`)));
       });
-      root.append(svg("text", { x: L + gi * gw + gw / 2, y: H - 8, "text-anchor": "middle" }, g));
+      if (gi % labelStep === 0) root.append(svg("text", { x: L + gi * gw + gw / 2, y: H - 8, "text-anchor": "middle" }, g));
     });
     return paintLegend(el("div", { class: "chart" }, legend(series), root));
   }

@@ -98,7 +98,7 @@
         { name: "服务水平", values: hours.map((h) => h.values.service_level) }],
     }));
     clear($("chart-speed")).append(charts.line({
-      labels, fmt: (v) => String(Math.round(v)), title: "按小时速度",
+      labels, fmt: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)), title: "按小时速度",
       series: [{ name: "平均应答速度", values: hours.map((h) => h.values.asa_s) },
         { name: "首次响应", values: hours.map((h) => h.values.first_response_s) }],
     }));

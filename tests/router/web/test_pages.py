@@ -77,6 +77,61 @@ def test_shopper_asks_an_faq_and_keeps_the_conversation_after_reload(web_stack: 
     assert not page.js_errors and not phone.js_errors
 
 
+def test_widget_embeds_in_another_sites_page(web_stack: WebStack, new_page: Any) -> None:
+    """A merchant's page on another origin (localhost vs 127.0.0.1) embeds the widget with one script tag."""
+    port = web_stack.url.rsplit(":", 1)[1]
+    shop_url = f"http://localhost:{port}/some-merchant/index.html"
+    customer = f"shop-user-{uuid.uuid4().hex[:6]}"
+    html = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>别家小店</title></head>'
+        f'<body><h1>别家小店</h1><script src="{web_stack.url}/widget.js" data-customer-id="{customer}" '
+        'data-title="联系客服" data-position="left"></script></body></html>'
+    )
+    page = new_page(1280, 800)
+    page.route(shop_url, lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html))
+    page.goto(shop_url)
+    button = page.locator("#kefu-widget-button")
+    assert button.text_content() == "联系客服"
+    button.click()
+    frame = page.frame_locator("#kefu-widget-frame")
+    chat_say(frame, "你好")
+    frame.locator(".msg-bot").first.wait_for(timeout=60_000)
+    state = web_stack.http.get(f"/api/v1/customers/{customer}/state").json()
+    assert state["conversation_id"]  # the merchant's own customer id was used
+    assert not page.js_errors
+
+
+VAGUE_QUESTIONS = ["怎么退", "退一下", "钱怎么退回", "怎么弄", "那个东西怎么退啊"]
+
+
+def test_quick_reply_buttons_for_an_unclear_question(web_stack: WebStack, new_page: Any) -> None:
+    """"您是不是想问…": a vague question gets the top FAQ candidates as buttons; a click answers with that entry."""
+
+    def with_buttons(question: str) -> list[dict[str, Any]]:
+        res = web_stack.http.post("/api/v1/messages", json={
+            "channel": "web", "customer_id": f"probe-{uuid.uuid4().hex[:8]}", "text": question})
+        return [b for r in res.json()["replies"] for b in r["buttons"]]
+
+    question = next((q for q in VAGUE_QUESTIONS if with_buttons(q)), None)
+    assert question is not None, "none of the vague questions made the bot ask back with buttons"
+    page = new_page(1280, 800)
+    frame = open_widget(page, web_stack)
+    chat_say(frame, question)
+    buttons = frame.locator(".quick button")
+    buttons.first.wait_for(timeout=60_000)
+    assert frame.locator(".quick-label").first.text_content() == "您是不是想问："
+    title = buttons.first.text_content() or ""
+    screenshot(page, "chat_quick_replies")
+    bot_before = frame.locator(".msg-bot").count()
+    buttons.first.click()
+    # the shopper sees the title they clicked (not the payload), then the answer of that entry
+    frame.locator(".msg-me .msg-text", has_text=title).wait_for()
+    assert not any(t.startswith("/") for t in frame.locator(".msg-me .msg-text").all_text_contents())
+    frame.locator(".msg-bot").nth(bot_before).wait_for(timeout=60_000)
+    assert buttons.first.is_disabled()
+    assert not page.js_errors
+
+
 def test_shopper_to_agent_and_back_with_survey(web_stack: WebStack, new_page: Any) -> None:
     agent = new_page(1400, 900)
     go_online(agent, web_stack)
@@ -86,6 +141,10 @@ def test_shopper_to_agent_and_back_with_survey(web_stack: WebStack, new_page: An
         chat_say(shopper, "我要转人工客服")
         offer = agent.locator(".offer")
         offer.wait_for(timeout=60_000)
+        # until the agent accepts, the shopper waits in the queue and sees the place and the estimated wait
+        shopper.locator("#chat-queue-text", has_text="排队中").wait_for()
+        assert shopper.locator("#chat-owner").get_attribute("data-owner") == "queue"
+        screenshot(shopper, "chat_queue")
         assert int(agent.locator(".offer .count").text_content() or "0") > 0  # the countdown runs
         screenshot(agent, "agent_console_offer")
         offer.locator("button.success").click()
