@@ -126,14 +126,20 @@ def create_app(
     @app.exception_handler(RoutingError)
     async def _routing_error(_request: Request, exc: RoutingError) -> JSONResponse:
         return JSONResponse(
-            {"detail": exc.message, "code": type(exc).__name__, "context": _jsonable(exc.context)},
+            {
+                "detail": exc.message,
+                "code": type(exc).__name__,
+                "message": exc.message_zh,
+                "context": _jsonable(exc.context),
+            },
             status_code=exc.status,
         )
 
     @app.exception_handler(AuthError)
     async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"detail": exc.message, "code": type(exc).__name__}, exc.status, headers=headers)
+        body = {"detail": exc.message, "code": type(exc).__name__, "message": exc.message_zh}
+        return JSONResponse(body, exc.status, headers=headers)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz(request: Request) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class AuthError(Exception):
     """Missing, malformed, expired or wrong credentials (HTTP 401)."""
 
     status = 401
+    message_zh = "请先登录，或登录已过期，请重新登录。"
 
     def __init__(self, message: str = "not authenticated") -> None:
         super().__init__(message)
@@ -44,6 +45,7 @@ class Forbidden(AuthError):
     """Authenticated but the role does not allow this (HTTP 403)."""
 
     status = 403
+    message_zh = "您的账号没有权限执行此操作。"
 
 
 class UserExists(Exception):

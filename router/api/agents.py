@@ -191,7 +191,7 @@ async def _handle(data: Any, user: Principal, engine: RoutingEngine, hub: AgentH
             await hub.agent_message(user.id, conversation_id, text)
             return {"type": "message_ack", "conversation_id": conversation_id, "client_id": data.get("client_id")}
     except RoutingError as exc:
-        return {"type": "error", "reason": exc.message, "code": type(exc).__name__}
+        return {"type": "error", "reason": exc.message, "code": type(exc).__name__, "message": exc.message_zh}
     except NoMessageHandler:
         return {"type": "error", "reason": "messages cannot be delivered right now"}
     except Exception as exc:  # a fault in a handler must not kill the agent's socket

@@ -7,6 +7,7 @@ class RoutingError(Exception):
     """Base class; ``status`` is the HTTP status the edge should answer with."""
 
     status = 400
+    message_zh = "操作未能完成，请稍后再试。"
 
     def __init__(self, message: str, **context: object) -> None:
         super().__init__(message)
@@ -18,6 +19,7 @@ class NoAgentOnline(RoutingError):
     """Nobody who could ever take this conversation is online: offer the shopper to leave a message."""
 
     status = 409
+    message_zh = "当前没有在线的客服，您可以先留言，我们会尽快联系您。"
 
     def __init__(self, skill: str | None = None) -> None:
         super().__init__(f"no agent online for skill {skill or 'any'}", skill=skill)
@@ -26,6 +28,7 @@ class NoAgentOnline(RoutingError):
 
 class UnknownAgent(RoutingError):
     status = 404
+    message_zh = "找不到该客服账号。"
 
     def __init__(self, agent_id: int) -> None:
         super().__init__(f"unknown agent {agent_id}", agent_id=agent_id)
@@ -33,6 +36,7 @@ class UnknownAgent(RoutingError):
 
 class UnknownConversation(RoutingError):
     status = 404
+    message_zh = "该会话已结束或不在排队中。"
 
     def __init__(self, conversation_id: str) -> None:
         super().__init__(f"conversation {conversation_id} is not with the router", conversation_id=conversation_id)
@@ -40,6 +44,7 @@ class UnknownConversation(RoutingError):
 
 class UnknownOffer(RoutingError):
     status = 404
+    message_zh = "找不到该会话邀请。"
 
     def __init__(self, offer_id: str) -> None:
         super().__init__(f"unknown offer {offer_id}", offer_id=offer_id)
@@ -49,6 +54,7 @@ class OfferNotPending(RoutingError):
     """The offer was already accepted, rejected, timed out or rescinded (e.g. lost a race)."""
 
     status = 409
+    message_zh = "该会话邀请已失效（已被接入、拒绝或超时）。"
 
     def __init__(self, offer_id: str, state: str) -> None:
         super().__init__(f"offer {offer_id} is {state}, not pending", offer_id=offer_id, state=state)
@@ -56,6 +62,7 @@ class OfferNotPending(RoutingError):
 
 class NotYourOffer(RoutingError):
     status = 403
+    message_zh = "该会话邀请不是发给您的。"
 
     def __init__(self, offer_id: str, agent_id: int) -> None:
         super().__init__(f"offer {offer_id} was not made to agent {agent_id}", offer_id=offer_id, agent_id=agent_id)
@@ -63,6 +70,7 @@ class NotYourOffer(RoutingError):
 
 class NotAssigned(RoutingError):
     status = 409
+    message_zh = "您当前没有接待该会话。"
 
     def __init__(self, conversation_id: str, agent_id: int) -> None:
         super().__init__(
@@ -74,6 +82,7 @@ class NotAssigned(RoutingError):
 
 class AlreadyQueued(RoutingError):
     status = 409
+    message_zh = "该会话已经在排队或接待中。"
 
     def __init__(self, conversation_id: str, state: str) -> None:
         super().__init__(f"conversation {conversation_id} is already {state}", conversation_id=conversation_id)
@@ -81,3 +90,4 @@ class AlreadyQueued(RoutingError):
 
 class InvalidTransfer(RoutingError):
     status = 422
+    message_zh = "无法转接：请检查目标客服是否在线且有空闲，或目标技能组是否存在。"

@@ -101,6 +101,7 @@ def test_auth_failures(client: TestClient, settings: Settings, users: dict[str, 
     expired = issue_token(Principal(users["wang"], "wang", "agent", "小王"), settings, now=time.time() - 10 * 3600)
     response = client.get("/api/v1/agents/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401 and response.json()["detail"] == "token expired"
+    assert response.json()["message"].startswith("请先登录")
     forged = issue_token(
         Principal(users["wang"], "wang", "admin", "x"),
         Settings(secret_key="another-secret-key-that-is-long-enough-0002"),
@@ -170,6 +171,7 @@ def test_offer_accept_message_transfer_close(
         assert next_event(ws, "assigned")["conversation_id"] == "conv-1"
         again = client.post(f"/api/v1/agents/offers/{offer['offer_id']}/accept", headers=wang)
         assert again.status_code == 409 and again.json()["code"] == "OfferNotPending"
+        assert again.json()["message"] == "该会话邀请已失效（已被接入、拒绝或超时）。"
         assert [c["conversation_id"] for c in client.get("/api/v1/agents/me/conversations", headers=wang).json()] == [
             "conv-1"
         ]
