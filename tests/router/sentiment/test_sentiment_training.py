@@ -32,6 +32,12 @@ def _write_small_datasets(root: Path) -> Path:
             label = "anger" if i % 4 == 0 else "happiness"
             text = f"气死我了{i}" if label == "anger" else f"今天真开心{i}"
             fh.write(json.dumps({"id": i, "content": text, "label": label}, ensure_ascii=False) + "\n")
+    (root / "BQ_corpus").mkdir()
+    with (root / sdata.BQ_DEV).open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sentence1", "sentence2", "label"])
+        for i in range(20):
+            w.writerow([f"为什么还款失败{i}", f"借款怎么取消{i}", i % 2])
     return root
 
 
