@@ -1,8 +1,9 @@
 """Wiring of the operations side (tickets, KPIs and /metrics, learning loop, risk alerts) into the router app.
 
-``create_app`` includes :data:`ROUTERS` and runs :func:`install_operations` in its lifespan (after the gateway,
-which takes the ticket service from :func:`ticket_service_for_app`). Background work: SLA breach sweeps, tickets
-for unresolved conversations, alert evaluation and a periodic learning refresh.
+``router.api.ROUTERS`` mounts :data:`ROUTERS`; the first of them carries a lifespan that FastAPI merges into the
+app's, so once the app has its sessions (and the gateway its ticket sink, :func:`ticket_service_for_app`), the
+services are built and the background work starts: SLA breach sweeps, tickets for unresolved conversations, alert
+evaluation and a periodic learning refresh (``KEFU_ROUTER_OPERATIONS_BACKGROUND=false`` turns them off).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from knowledge_base.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
-ROUTERS: list[APIRouter] = [tickets_router, reports_router, learning_router, alerts_router]
 LEARNING_REFRESH_S = 900.0
 
 
@@ -67,9 +68,12 @@ def _kb_provider(app: FastAPI) -> Callable[[], KnowledgeBase]:
 def ticket_service_for_app(app: FastAPI) -> TicketService:
     """The app's ticket service (created once; the gateway's ``TicketSink``)."""
     existing = getattr(app.state, "tickets", None)
-    if isinstance(existing, TicketService):
-        return existing
     settings: Settings = app.state.settings
+    if isinstance(existing, TicketService):
+        if existing.assigner is None:  # built bare elsewhere: route through the engine, SLA from the settings
+            existing.assigner = SkillAssigner(engine_directory(app.state.engine))
+            existing.sla = SlaPolicy.from_settings(settings)
+        return existing
     service = TicketService(
         session_factory=app.state.sessions,
         sla=SlaPolicy.from_settings(settings),
@@ -149,17 +153,16 @@ async def install_operations(
     return teardown
 
 
-def operations_hooks(
-    *, background: bool = True
-) -> tuple[Callable[[FastAPI], Awaitable[None]], Callable[[FastAPI], Awaitable[None]]]:
-    """``on_startup`` / ``on_shutdown`` hooks for ``create_app`` (used by the tests; the lead may use them too)."""
+@asynccontextmanager
+async def operations_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Runs inside the app's lifespan (after its startup), so ``app.state`` already has settings and sessions."""
+    settings: Settings = app.state.settings
+    teardown = await install_operations(app, settings, background=settings.operations_background)
+    try:
+        yield
+    finally:
+        await teardown()
 
-    async def start(app: FastAPI) -> None:
-        app.state.operations_teardown = await install_operations(app, background=background)
 
-    async def stop(app: FastAPI) -> None:
-        teardown = getattr(app.state, "operations_teardown", None)
-        if teardown is not None:
-            await teardown()
-
-    return start, stop
+lifecycle = APIRouter(lifespan=operations_lifespan)
+ROUTERS: list[APIRouter] = [lifecycle, tickets_router, reports_router, learning_router, alerts_router]

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     alert_interval_s: float = 60.0
     alert_webhook_url: str | None = None
     alert_webhook_timeout_s: float = 5.0
+    # background loops of the operations side (alert evaluation, SLA sweeps, unresolved tickets, learning refresh)
+    operations_background: bool = True
     # learning loop: which bot answers count as weak, and how questions are clustered
     learning_low_confidence: float = 0.5
     learning_distance_threshold: float = 0.5

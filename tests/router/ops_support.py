@@ -18,7 +18,7 @@ from router.app import create_app
 from router.auth import Principal, create_user, issue_token
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
-from router.operations import ROUTERS, operations_hooks
+from router.operations import ROUTERS
 from router.settings import Settings
 
 
@@ -78,16 +78,14 @@ def ops_app(settings: Settings, engine: Engine, **state: Any) -> FastAPI:
 
     ``state`` is put on ``app.state`` before the services are built (e.g. ``kb=`` a test knowledge base).
     """
-    start, stop = operations_hooks(background=False)
 
     async def preset(app: FastAPI) -> None:
         for key, value in state.items():
             setattr(app.state, key, value)
 
     extra = [r for r in ROUTERS if r not in API_ROUTERS]  # normally mounted by router.api already
-    return create_app(
-        settings, db_engine=engine, with_gateway=False, routers=extra, on_startup=[preset, start], on_shutdown=[stop]
-    )
+    settings = settings.model_copy(update={"operations_background": False})
+    return create_app(settings, db_engine=engine, with_gateway=False, routers=extra, on_startup=[preset])
 
 
 @contextmanager

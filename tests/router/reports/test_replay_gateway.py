@@ -19,7 +19,7 @@ from router.app import create_app
 from router.db import session_scope
 from router.gateway.models import ConversationEvent, Message
 from router.gateway.schemas import InboundMessage
-from router.operations import ROUTERS, operations_hooks
+from router.operations import ROUTERS
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from router.traffic import generate_scripts, make_script, replay
@@ -48,10 +48,9 @@ def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> Non
     rng = random.Random(8)
     scripts = [make_script(rng, "faq_answered", topic="package_lost") for _ in range(10)]
     scripts += generate_scripts(10, seed=5, mix={"faq_answered": 0.5, "order_status": 0.5})
-    start, stop = operations_hooks(background=False)
     extra = [r for r in ROUTERS if r not in API_ROUTERS]
-    app = create_app(settings, db_engine=engine, with_gateway=True, routers=extra, on_startup=[start],
-                     on_shutdown=[stop])
+    app = create_app(settings.model_copy(update={"operations_background": False}), db_engine=engine,
+                     with_gateway=True, routers=extra)
     began = datetime.now(UTC)
     with running(app) as client:
         results = replay("", scripts, client=client)
@@ -83,6 +82,9 @@ def test_a_message_left_while_nobody_is_online_becomes_a_ticket(tmp_path: Path) 
         pytest.skip("the sentiment model is built by `make setup`")
     engine, sessions = migrated(tmp_path)
     sup = add_user(sessions, "sue", role="supervisor", status="offline")
+    # off shift now: nobody is online, yet tickets still go to whoever has the skill (picked up next shift)
+    liu = add_user(sessions, "liu", skills={"logistics": 4}, status="offline")
+    add_user(sessions, "ma", skills={"billing": 4}, status="offline")
     app = create_app(settings, db_engine=engine, with_gateway=True)
     with running(app) as client:
         angry = client.post("/api/v1/messages", json={
@@ -102,6 +104,7 @@ def test_a_message_left_while_nobody_is_online_becomes_a_ticket(tmp_path: Path) 
     assert ticket["category"] == "logistics" and ticket["topic"] == "package_lost"
     assert ticket["priority"] >= 5  # angry (+3) and a lost package (+2)
     assert ticket["customer_id"] == "u-angry" and ticket["channel"] == "app"
+    assert ticket["assignee_id"] == liu and ticket["status"] == "assigned"
     with session_scope(sessions) as s:
         event = s.scalar(select(ConversationEvent).where(ConversationEvent.type == "ticket_created"))
         assert event is not None and event.data["ticket_id"] == ticket["ref"]
