@@ -445,3 +445,42 @@ def replay(base_url: str, scripts: Sequence[Script], *, client: httpx.Client | N
         if own:
             http.close()
     return results
+
+
+# ------------------------------------------------------------------ demo history
+def seed_history(
+    database_url: str,
+    *,
+    conversations: int = 600,
+    days: float = 7.0,
+    seed: int = 0,
+    spike_topic: str | None = "package_lost",
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Fill a migrated database with ``days`` of history ending ``now`` (for ``kefu demo seed`` and dashboards):
+    conversations with events and surveys, tickets from left messages and unresolved chats (assigned to the agents
+    in the users table), SLA breaches marked, and optionally a topic spike in the last ten minutes."""
+    from router.db import make_engine, make_session_factory
+    from router.routing.store import SqlStore
+    from router.tickets.assign import SkillAssigner, store_directory
+    from router.tickets.service import TicketService
+
+    end = _aware(now or datetime.now(UTC))
+    engine = make_engine(database_url)
+    try:
+        sessions = make_session_factory(engine)
+        store = SqlStore(engine)
+        agent_ids = [a.id for a in store.load_agents()] or [1, 2, 3]
+        tickets = TicketService(sessions, assigner=SkillAssigner(store_directory(store)))
+        writer = TrafficWriter(sessions, seed=seed, agent_ids=agent_ids, tickets=tickets)
+        ids = writer.write(conversations, start=end - timedelta(days=days), end=end - timedelta(minutes=15))
+        spiked = []
+        if spike_topic:
+            spiked = writer.write_spike(topic=spike_topic, start=end - timedelta(minutes=10), duration_s=480,
+                                        count=max(12, conversations // 40))
+        unresolved = tickets.sweep_unresolved()
+        breaches = tickets.check_breaches(now=end)
+    finally:
+        engine.dispose()
+    return {"conversations": len(ids) + len(spiked), "unresolved_tickets": len(unresolved),
+            "sla_breaches": len(breaches)}

@@ -165,3 +165,18 @@ def test_report_cli_prints_the_table_and_writes_csv(traffic, tmp_path: Path) -> 
     backwards = runner.invoke(cli_app, ["report", "--since", "2026-11-24", "--until", "2026-11-23",
                                         "--database-url", url])
     assert backwards.exit_code != 0
+
+
+def test_seed_history_fills_a_demo_database(tmp_path: Path) -> None:
+    from router.traffic import seed_history
+
+    engine, sessions = migrated(tmp_path, "demo.db")
+    add_user(sessions, "amy", skills={"logistics": 4, "after_sales": 3, "billing": 2})
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    summary = seed_history(str(engine.url), conversations=200, days=2, seed=1, now=now)
+    assert summary["conversations"] == 212 and summary["sla_breaches"] > 0
+    with session_scope(sessions) as s:
+        report = compute_kpis(s, since=now - timedelta(days=2), until=now, now=now)
+    assert report.totals.conversations == 212 and report.totals.tickets > 0
+    assert report.totals.csat_avg is not None and report.totals.containment_rate is not None
+    engine.dispose()
