@@ -184,7 +184,7 @@ def latency_section(n_agents: int, n_queued: int, ops: int, store_kind: str) -> 
                 ],
             )
         store = SqlStore(db)
-    engine = RoutingEngine(store, config=EngineConfig(require_online_agent=False), clock=clock)
+    engine = RoutingEngine(store, config=EngineConfig(), clock=clock)  # production defaults
     for i in range(n_agents):
         picked = rng.sample(SKILLS + ("general", "vip"), k=rng.randint(2, 3))
         engine.upsert_agent(

@@ -4,7 +4,7 @@ capacity per channel, language and status.  Keeps the index of agents with free 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from router.routing.models import AgentState, AgentStatus, WorkItem
@@ -95,6 +95,10 @@ class AgentIndex:
         self._free_by_channel: dict[str, set[int]] = defaultdict(set)
         self._free_by_skill: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._memberships: dict[int, list[tuple[str, str | None]]] = {}
+        # online agents overall and per skill (any proficiency), kept so "is anyone online?" costs O(1)
+        self._online: set[int] = set()
+        self._online_by_skill: dict[str, set[int]] = defaultdict(set)
+        self._online_skills: dict[int, list[str]] = {}
 
     def upsert(self, agent: AgentState) -> None:
         self.agents[agent.id] = agent
@@ -106,8 +110,15 @@ class AgentIndex:
                 self._free_by_channel[channel].discard(agent.id)
             else:
                 self._free_by_skill[(channel, skill)].discard(agent.id)
+        for skill in self._online_skills.pop(agent.id, []):
+            self._online_by_skill[skill].discard(agent.id)
+        self._online.discard(agent.id)
         if agent.status is not AgentStatus.online:
             return
+        self._online.add(agent.id)
+        self._online_skills[agent.id] = [s for s, p in agent.skills.items() if p > 0]
+        for skill in self._online_skills[agent.id]:
+            self._online_by_skill[skill].add(agent.id)
         members: list[tuple[str, str | None]] = []
         for channel in agent.capacity:
             if agent.free(channel) <= 0:
@@ -124,11 +135,9 @@ class AgentIndex:
         return (self.agents[i] for i in ids or ())
 
     def online(self, skill: str | None = None) -> list[AgentState]:
-        return [
-            a
-            for a in self.agents.values()
-            if a.status is AgentStatus.online and (skill is None or a.proficiency(skill) > 0)
-        ]
+        """Online agents, or online agents having ``skill`` (any proficiency)."""
+        ids = self._online if skill is None else self._online_by_skill.get(skill, set())
+        return [self.agents[i] for i in ids]
 
-    def counts(self, skills: Sequence[str]) -> dict[str, int]:
-        return {s: len(self.online(s)) for s in skills}
+    def online_count(self, skill: str | None = None) -> int:
+        return len(self._online if skill is None else self._online_by_skill.get(skill, ()))

@@ -198,11 +198,11 @@ class RoutingEngine:
 
     def agents_online(self, skill: str | None = None) -> int:
         """Online agents having ``skill`` (any proficiency), or all online agents."""
-        return len(self.agents.online(skill))
+        return self.agents.online_count(skill)
 
     def _could_serve(self, skill: str) -> bool:
         if self.config.ignore_skills or self.config.relaxation.any_agent_after_s is not None:
-            return bool(self.agents.online())
+            return self.agents.online_count() > 0
         floor = self.config.relaxation.steps[-1][1]
         return any(a.proficiency(skill) >= floor for a in self.agents.online(skill))
 
