@@ -20,7 +20,7 @@ def test_angry_now_boosts_at_least_three() -> None:
 
 def test_negative_trend_raises_priority() -> None:
     calm = [r("neutral"), r("positive", 0.8), r("neutral")]
-    sour = [r("neutral"), r("negative", -0.7), r("negative", -0.8)]
+    sour = [r("negative", -0.7), r("neutral"), r("negative", -0.6)]
     bitter = [r("negative", -0.9), r("negative", -0.9), r("negative", -0.95)]
     assert priority_boost(calm) == 0
     assert priority_boost(sour) == 1
