@@ -14,13 +14,12 @@ import random
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from router.routing.eligibility import AgentIndex, RelaxationPolicy, agent_can_take
+from router.routing.config import Clock, EngineConfig, EventBus
+from router.routing.eligibility import AgentIndex, agent_can_take
 from router.routing.errors import (
     AlreadyQueued,
     InvalidTransfer,
@@ -30,6 +29,7 @@ from router.routing.errors import (
     UnknownAgent,
     UnknownConversation,
 )
+from router.routing.feedback import AnswerLog, QueueStatus, overview_by_skill, position
 from router.routing.models import (
     KNOWN_SKILLS,
     AgentState,
@@ -41,69 +41,12 @@ from router.routing.models import (
     WorkItem,
 )
 from router.routing.reservation import OfferBook, Timers
-from router.routing.selection import AgentChoice, QueueIndex, choose_agent, sort_key
+from router.routing.selection import QueueIndex, choose_agent, sort_key
 from router.routing.store import EphemeralStore, RoutingStore, StoreTx
 
-if TYPE_CHECKING:
-    from router.settings import Settings
-
-Clock = Callable[[], float]
+__all__ = ["Clock", "EngineConfig", "EventBus", "QueueStatus", "RoutingEngine"]
 TRANSFER_PRIORITY_BONUS = 2
 NEVER_AGAIN_S = 24 * 3600.0
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    offer_timeout_s: float = 30.0
-    relaxation: RelaxationPolicy = field(default_factory=RelaxationPolicy)
-    # one priority point is worth this many seconds of waiting in the queue order
-    priority_weight_s: float = 30.0
-    # when an agent frees up, each point of their proficiency in an item's skill counts as this many seconds of
-    # waiting, so specialists serve their own skill first and take other skills' overflow when they have none
-    proficiency_weight_s: float = 60.0
-    # after a reject / timeout the same agent is not offered that conversation again for this long
-    reoffer_cooldown_s: float = 120.0
-    agent_choice: AgentChoice = AgentChoice.best
-    ignore_skills: bool = False  # FIFO / random baselines: every item is open to every agent at once
-    ignore_priority: bool = False
-    require_online_agent: bool = True
-    eta_window_s: float = 900.0
-    seed: int | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EngineConfig:
-        return cls(
-            offer_timeout_s=settings.offer_timeout_s,
-            priority_weight_s=settings.priority_weight_s,
-            reoffer_cooldown_s=settings.reoffer_cooldown_s,
-            relaxation=RelaxationPolicy(
-                steps=tuple((float(t), int(p)) for t, p in settings.relaxation_steps),
-                any_agent_after_s=settings.relax_any_agent_after_s,
-            ),
-        )
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    """What the shopper is told: place in the queue (1 = next), estimated wait, whether anyone is online."""
-
-    state: ItemState
-    position: int
-    eta_s: float | None
-    agents_online: int
-
-
-class EventBus:
-    def __init__(self) -> None:
-        self._subscribers: list[Callable[[RoutingEvent], None]] = []
-
-    def subscribe(self, callback: Callable[[RoutingEvent], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
-
-    def publish(self, event: RoutingEvent) -> None:
-        for callback in list(self._subscribers):
-            callback(event)
 
 
 class RoutingEngine:
@@ -123,7 +66,7 @@ class RoutingEngine:
         self.items: dict[str, WorkItem] = {}  # live items by conversation id
         self._by_id: dict[str, WorkItem] = {}
         self._assigned: dict[int, set[str]] = {}
-        self._answers: deque[tuple[float, str, float]] = deque(maxlen=2000)  # (accepted at, skill, wait)
+        self._answers = AnswerLog(self.config.eta_window_s)
         self._rng = random.Random(self.config.seed)
         self._lock = threading.RLock()
         self._outbox: list[RoutingEvent] = []
@@ -373,7 +316,7 @@ class RoutingEngine:
                 tx.save_agent(agent)
             self.offers.decide(offer, OfferState.accepted, now)
             self._assigned.setdefault(agent_id, set()).add(item.conversation_id)
-            self._answers.append((now, item.skill, now - item.enqueued_at))
+            self._answers.record(now, item.skill, now - item.enqueued_at)
             self._emit(
                 "assigned",
                 item,
@@ -591,28 +534,8 @@ class RoutingEngine:
             online = self.agents_online()
             if item.state is not ItemState.waiting:
                 return QueueStatus(item.state, 0, 0.0, online)
-            ahead = sum(
-                1
-                for other in self.items.values()
-                if other.state is ItemState.waiting
-                and other.skill == item.skill
-                and other.channel == item.channel
-                and (other.sort_key, other.seq) < (item.sort_key, item.seq)
-            )
-            return QueueStatus(item.state, ahead + 1, self._eta(item.skill, ahead + 1), online)
-
-    def _eta(self, skill: str, position: int) -> float | None:
-        """Seconds until answered, from the rate at which conversations were answered recently."""
-        now = self.clock()
-        window = self.config.eta_window_s
-        recent = [(t, s, w) for t, s, w in self._answers if now - t <= window]
-        same = [r for r in recent if r[1] == skill]
-        basis = same if len(same) >= 5 else recent
-        if not basis:
-            return None
-        span = max(now - min(t for t, _, _ in basis), 60.0)
-        rate = len(basis) / span
-        return round(position / rate, 1)
+            place = position(item, self.items.values())
+            return QueueStatus(item.state, place, self._answers.eta(self.clock(), item.skill, place), online)
 
     def offers_for(self, agent_id: int) -> list[Offer]:
         with self._lock:
@@ -626,18 +549,9 @@ class RoutingEngine:
         """Queue overview for supervisors: per skill waiting / offered / assigned, oldest wait, agents online."""
         with self._lock:
             now = self.clock()
-            skills: dict[str, dict[str, Any]] = {}
-            for item in self.items.values():
-                row = skills.setdefault(item.skill, {"waiting": 0, "offered": 0, "assigned": 0, "oldest_wait_s": 0.0})
-                row[item.state.value] += 1
-                if item.state is ItemState.waiting:
-                    row["oldest_wait_s"] = max(row["oldest_wait_s"], round(now - item.enqueued_at, 1))
-            for skill, row in skills.items():
-                row["agents_online"] = self.agents_online(skill)
-            recent = [w for t, _, w in self._answers if now - t <= self.config.eta_window_s]
             return {
-                "skills": skills,
+                "skills": overview_by_skill(self.items.values(), now, self.agents_online),
                 "agents_online": self.agents_online(),
                 "pending_offers": len(self.offers.pending),
-                "asa_recent_s": round(sum(recent) / len(recent), 1) if recent else None,
+                "asa_recent_s": self._answers.recent_asa(now),
             }
