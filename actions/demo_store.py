@@ -36,6 +36,14 @@ CST = timezone(timedelta(hours=8))
 POLICY_PATH = Path(__file__).resolve().parent / "data" / "policy.yml"
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite") or "///" not in url:
+        return None
+    path = url.split("///", 1)[1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def now_cst() -> datetime:
     """The shop's local wall-clock time (naive, UTC+8)."""
     return datetime.now(CST).replace(tzinfo=None, microsecond=0)
@@ -164,13 +172,20 @@ class DemoOrderStore:
         *,
         clock: Callable[[], datetime] = now_cst,
         policy_path: Path = POLICY_PATH,
+        missing: Path | None = None,
     ) -> None:
+        self._missing = missing
         self._factory = factory
         self._clock = clock
         self._policy = load_policy(policy_path)
 
     @classmethod
     def from_url(cls, url: str, *, clock: Callable[[], datetime] = now_cst, create: bool = True) -> DemoOrderStore:
+        """Open the store at ``url``; ``create=False`` never creates a missing SQLite file (the action server must
+        not leave an empty ``var/demo/orders.db`` behind that would stop ``make`` from seeding it)."""
+        path = _sqlite_file(url)
+        if not create and path is not None and not path.exists():
+            return cls(sessionmaker(expire_on_commit=False), clock=clock, missing=path)
         engine = make_engine(url)
         if create:
             DemoBase.metadata.create_all(engine)
@@ -187,9 +202,12 @@ class DemoOrderStore:
             bind.dispose()
 
     def is_empty(self) -> bool:
-        """True when the store holds no order (not seeded yet)."""
-        with self._session() as session:
-            return session.scalars(select(OrderRow.id).limit(1)).first() is None
+        """True when the store holds no order (file missing, no tables, or not seeded yet)."""
+        try:
+            result: bool = self._run(lambda s: s.scalars(select(OrderRow.id).limit(1)).first() is None)
+        except OrderServiceUnavailable:
+            return True
+        return result
 
     # ------------------------------------------------------------ helpers
     def _session(self) -> Session:
@@ -207,6 +225,10 @@ class DemoOrderStore:
 
     def _run(self, fn: Callable[[Session], Any]) -> Any:
         """One transaction; database failures become OrderServiceUnavailable, domain errors pass through."""
+        if self._missing is not None:
+            if not self._missing.exists():
+                raise OrderServiceUnavailable(f"demo store {self._missing} does not exist (run `kefu demo seed`)")
+            raise OrderServiceUnavailable(f"demo store {self._missing} appeared after start: restart the actions")
         session = self._session()
         try:
             result = fn(session)

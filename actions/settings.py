@@ -47,7 +47,7 @@ def build_order_service(settings: Settings) -> OrderService:
         )
     from actions.demo_store import DemoOrderStore
 
-    store = DemoOrderStore.from_url(settings.orders_db_url)
+    store = DemoOrderStore.from_url(settings.orders_db_url, create=False)
     if store.is_empty():
         logger.warning("the demo order store %s has no orders: run `kefu demo seed --db <file>`",
                        settings.orders_db_url)

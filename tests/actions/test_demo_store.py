@@ -19,6 +19,7 @@ from actions.orders import (
     OrderNotFound,
     OrderNotOwned,
     OrderService,
+    OrderServiceUnavailable,
     ReturnRefused,
 )
 from tests.actions.conftest import NOW, OWNER, delivered_order, find_order
@@ -180,8 +181,12 @@ def test_backend_choice_from_settings(tmp_path: Path, store: DemoOrderStore) -> 
     from actions.order_http import HttpOrderService
     from actions.settings import Settings, build_order_service
 
-    empty = build_order_service(Settings(orders_db_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    missing = tmp_path / "never-seeded" / "orders.db"
+    empty = build_order_service(Settings(orders_db_url=f"sqlite:///{missing}"))
     assert isinstance(empty, DemoOrderStore) and empty.is_empty()
+    with pytest.raises(OrderServiceUnavailable, match="kefu demo seed"):
+        empty.get_order("2026112400012345", customer_id=OWNER)
+    assert not missing.exists(), "the action server must not create an empty demo database"
     assert not store.is_empty()
     http = build_order_service(Settings(order_api_url="http://127.0.0.1:9/shop/", order_api_timeout_s=1))
     assert isinstance(http, HttpOrderService)
