@@ -228,7 +228,9 @@ class DemoOrderStore:
         if self._missing is not None:
             if not self._missing.exists():
                 raise OrderServiceUnavailable(f"demo store {self._missing} does not exist (run `kefu demo seed`)")
-            raise OrderServiceUnavailable(f"demo store {self._missing} appeared after start: restart the actions")
+            # seeded after the action server started: open it now
+            self._factory = sessionmaker(make_engine(f"sqlite:///{self._missing}"), expire_on_commit=False)
+            self._missing = None
         session = self._session()
         try:
             result = fn(session)

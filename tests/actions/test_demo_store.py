@@ -187,6 +187,8 @@ def test_backend_choice_from_settings(tmp_path: Path, store: DemoOrderStore) -> 
     with pytest.raises(OrderServiceUnavailable, match="kefu demo seed"):
         empty.get_order("2026112400012345", customer_id=OWNER)
     assert not missing.exists(), "the action server must not create an empty demo database"
+    seed_demo_store(DemoOrderStore.from_url(f"sqlite:///{missing}"), n_orders=20, seed=1, now=NOW)
+    assert not empty.is_empty()  # seeded after start: picked up without a restart
     assert not store.is_empty()
     http = build_order_service(Settings(order_api_url="http://127.0.0.1:9/shop/", order_api_timeout_s=1))
     assert isinstance(http, HttpOrderService)
