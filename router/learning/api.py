@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import Principal, require_role
@@ -51,7 +51,9 @@ class AcceptIn(BaseModel):
 
     faq_id: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,63}$")
     question: str | None = Field(default=None, min_length=2, max_length=200)
-    paraphrases: list[str] | None = Field(default=None, max_length=50)
+    paraphrases: list[Annotated[str, StringConstraints(min_length=2, max_length=200)]] | None = Field(
+        default=None, max_length=50
+    )
     answer: str | None = Field(default=None, min_length=2, max_length=2000)
     category: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
 

@@ -122,11 +122,24 @@ class LearningService:
             )
         proposals = self._propose(candidates) if candidates else []
         with session_scope(self.sessions) as s:
-            s.execute(delete(Proposal).where(Proposal.status == "pending"))
+            pending = list(s.scalars(select(Proposal).where(Proposal.status == "pending")).all())
+            kept: list[Proposal] = []
             for p in proposals:
-                s.add(p)
+                # a cluster that is mostly the same questions keeps its proposal (and id) while staff review it
+                match = max(pending, key=lambda old: _overlap(old.message_ids, p.message_ids), default=None)
+                if match is not None and _overlap(match.message_ids, p.message_ids) >= 0.5:
+                    pending.remove(match)
+                    for attr in ("kind", "faq_id", "category", "question", "paraphrases", "answer", "similarity",
+                                 "size", "message_ids", "conversation_ids"):
+                        setattr(match, attr, getattr(p, attr))
+                    kept.append(match)
+                else:
+                    s.add(p)
+                    kept.append(p)
+            if pending:
+                s.execute(delete(Proposal).where(Proposal.id.in_([old.id for old in pending])))
             s.flush()
-            return list(proposals)
+            return kept
 
     def _propose(self, candidates: list[Candidate]) -> list[Proposal]:
         kb = self.kb()
@@ -246,6 +259,12 @@ class LearningService:
                 raise ProposalDecided(f"proposal {proposal_id} is already {p.status}", proposal_id=proposal_id)
             p.status, p.decided_at, p.decided_by = "rejected", self.clock(), user_id
             return p
+
+
+def _overlap(a: list[int] | None, b: list[int] | None) -> float:
+    """Jaccard overlap of two proposals' question sets."""
+    sa, sb = set(a or []), set(b or [])
+    return len(sa & sb) / len(sa | sb) if sa or sb else 0.0
 
 
 def suggest_id(question: str) -> str:

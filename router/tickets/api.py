@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from router.auth import CurrentAgent, Principal
 from router.tickets.errors import NotAllowed, TicketError
@@ -160,7 +160,11 @@ def create_ticket(body: TicketCreate, service: TicketsDep, user: CurrentAgent) -
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, summary="One ticket with its full history")
-def get_ticket(ticket_id: Annotated[str, "id or ref"], service: TicketsDep, _user: CurrentAgent) -> TicketDetail:
+def get_ticket(
+    ticket_id: Annotated[str, Path(max_length=24, description="numeric id or ref (e.g. T2026112400042)")],
+    service: TicketsDep,
+    _user: CurrentAgent,
+) -> TicketDetail:
     with http_errors():
         ticket, _ = service.get(ticket_id)
         return _detail(service, ticket.id)

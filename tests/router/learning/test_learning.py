@@ -84,6 +84,9 @@ def test_proposals_accept_into_corpus_and_live_index(db, kb: KnowledgeBase) -> N
         assert listed.status_code == 200, listed.text
         proposals = listed.json()
         assert proposals and all(p["status"] == "pending" and p["size"] >= 3 for p in proposals)
+        # re-mining the same conversations keeps the proposals (and their ids) staff are looking at
+        again = client.post("/api/v1/learning/proposals/refresh", headers=h).json()
+        assert sorted(p["id"] for p in again) == sorted(p["id"] for p in proposals)
 
         def theme_of(p: dict[str, Any]) -> set[str]:
             asked = {p["question"], *p["paraphrases"]}
