@@ -78,8 +78,9 @@
   }
 
   // ------------------------------------------------------------------ rendering
-  function quickReplies(buttons) {
-    const box = el("div", { class: "quick" }, el("div", { class: "quick-label", text: "您是不是想问：" }));
+  function quickReplies(buttons, asked) {
+    // the bot usually asks "您是不是想问…" itself; only label the buttons when it did not
+    const box = el("div", { class: "quick" }, asked ? null : el("div", { class: "quick-label", text: "您是不是想问：" }));
     for (const b of buttons) {
       payloadTitles.set(b.payload, b.title);
       box.append(el("button", {
@@ -103,7 +104,9 @@
     const bubble = el("div", { class: `msg msg-${sender}`, dataset: { id: message.id ?? "", sender } });
     if (sender === "agent") bubble.append(el("div", { class: "msg-who", text: "人工客服" }));
     bubble.append(el("div", { class: "msg-text", text: message.text }));
-    if (message.buttons && message.buttons.length) bubble.append(quickReplies(message.buttons));
+    if (message.buttons && message.buttons.length) {
+      bubble.append(quickReplies(message.buttons, /是不是想问|您想问的是/.test(message.text)));
+    }
     if (sender !== "system" && message.created_at) bubble.append(el("div", { class: "msg-time", text: fmtTime(message.created_at) }));
     log.append(bubble);
     scrollDown();

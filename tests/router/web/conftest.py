@@ -26,7 +26,8 @@ DEMO_DB = ROOT / "var" / "demo" / "orders.db"
 USERS: list[dict[str, Any]] = [
     {"username": "xiaowang", "display_name": "小王", "role": "agent",
      "skills": {"general": 5, "after_sales": 5, "logistics": 5, "billing": 5, "product": 5, "vip": 5}},
-    {"username": "editor", "display_name": "内容小李", "role": "content"},
+    {"username": "xiaoli", "display_name": "小李", "role": "agent", "skills": {"after_sales": 5, "general": 2}},
+    {"username": "editor", "display_name": "内容小周", "role": "content"},
     {"username": "boss", "display_name": "值班主管", "role": "supervisor", "skills": {"general": 3}},
 ]
 
