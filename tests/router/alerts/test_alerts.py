@@ -177,3 +177,28 @@ def test_alerts_api(baseline) -> None:
         assert client.get("/api/v1/alerts", params={"status": "weird"}, headers=h).status_code == 422
         metrics = client.get("/metrics").text
         assert 'kefu_alerts{signal="topic",status=' in metrics
+
+
+def test_the_running_app_raises_and_sends_alerts_by_itself(tmp_path: Path) -> None:
+    import time
+
+    from router.app import create_app
+    from router.migrate import upgrade
+
+    engine, sessions = migrated(tmp_path, "live.db")
+    now = datetime.now(UTC)
+    writer = TrafficWriter(sessions, seed=3)
+    writer.write(60, start=now - timedelta(hours=6), end=now - timedelta(minutes=15))
+    writer.write_spike(topic="package_lost", start=now - timedelta(minutes=6), duration_s=300, count=20)
+    with Receiver() as hook:
+        settings = Settings(database_url="sqlite://", alert_interval_s=0.3, alert_baseline_s=6 * 3600,
+                            alert_webhook_url=hook.url)
+        upgrade(engine=engine)
+        with running(create_app(settings, db_engine=engine)):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not hook.received:
+                time.sleep(0.2)
+        assert any(p["signal"] == "topic" and p["key"] == "package_lost" for p in hook.received)
+    stored = AlertService(session_factory=sessions).list_alerts(signal="topic")
+    assert [a.key for a in stored] == ["package_lost"] and stored[0].webhook_status == "sent"
+    engine.dispose()
