@@ -122,7 +122,8 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # model not found, no network, bad files: all mean "cannot use this spec"
             raise EmbedderError(f"cannot load sentence-transformers model: {exc}", spec=f"st:{model}") from exc
         self.name = f"st:{Path(model).name if Path(model).exists() else model}"
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         self.dim = int(dim) if dim is not None else int(self._model.encode(["x"]).shape[1])
         self._cache = _QueryCache(cache_size)
         self._lock = threading.Lock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import shutil
 import threading
 from pathlib import Path
 from typing import Literal
@@ -70,8 +71,16 @@ def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSetting
     kb.models = train_models(kb, negatives)
     if save:
         kb.save(directory)
-        (settings.home / "CURRENT").write_text(key)
+        _prune_builds(settings.home / "builds", keep=4)
     return kb
+
+
+def _prune_builds(builds: Path, *, keep: int) -> None:
+    """Drop all but the newest ``keep`` builds (another process may still serve one of the recent ones)."""
+    dirs = sorted((d for d in builds.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                  key=lambda d: d.stat().st_mtime, reverse=True)
+    for d in dirs[keep:]:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _with_entries(idx: KbIndex, entries: list[FaqEntry]) -> KbIndex:
