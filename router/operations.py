@@ -134,6 +134,16 @@ async def install_operations(
     tickets = ticket_service_for_app(app)
     alerts = alert_service_for_app(app)
     learning = learning_service_for_app(app)
+    loop = asyncio.get_running_loop()
+    hub = getattr(app.state, "hub", None)
+
+    def push_to_agent(agent_id: int, notice: dict[str, Any]) -> None:
+        """Ticket assignments reach the agent console like offers do (called from worker threads)."""
+        if hub is None:
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(hub.send_to_agent(agent_id, notice)))
+
+    tickets.listeners.append(push_to_agent)
     tasks: list[asyncio.Task[None]] = []
     if background:
         tasks = [
@@ -144,6 +154,8 @@ async def install_operations(
         ]
 
     async def teardown() -> None:
+        if push_to_agent in tickets.listeners:
+            tickets.listeners.remove(push_to_agent)
         for task in tasks:
             task.cancel()
         for task in tasks:

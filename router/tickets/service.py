@@ -8,13 +8,14 @@ lock, so it passes its session and the ticket commits (or rolls back) with the m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import event, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.db import session_scope
@@ -26,6 +27,8 @@ from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAg
 from router.tickets.models import Ticket, TicketEvent
 from router.tickets.sla import SlaPolicy, aware, sla_state
 
+log = logging.getLogger(__name__)
+
 # Allowed status changes. "assigned" means an agent works on it; a customer reply moves waiting_customer back.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"assigned", "resolved", "closed"}),
@@ -36,6 +39,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 URGENT_TOPICS = {"package_lost": 2, "payment_failed": 2, "package_damaged": 1, "wrong_item": 1, "quality_issue": 1}
 TopicLookup = Callable[[str], tuple[str, str] | None]  # text -> (faq id, category) from the knowledge base
+# (agent id, event) after the transaction that assigned a ticket commits, e.g. pushed to the agent console
+Notify = Callable[[int, dict[str, Any]], None]
+NOTICES_KEY = "kefu_ticket_notices"
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class TicketService:
         self.assigner = assigner
         self.topic_lookup = topic_lookup
         self.clock = clock
+        self.listeners: list[Notify] = []
 
     @contextmanager
     def _tx(self, session: Session | None) -> Iterator[Session]:
@@ -488,8 +495,32 @@ class TicketService:
         old = ticket.assignee_id
         ticket.assignee_id = agent_id
         self._log(s, ticket, "assigned", actor, old=old, new=agent_id, how=how, note=note)
+        self._notify_after_commit(s, agent_id, {
+            "type": "ticket_assigned", "ticket_id": ticket.id, "ref": ticket.ref, "subject": ticket.subject,
+            "category": ticket.category, "priority": ticket.priority,
+        })
         if ticket.status == "new":
             self._transition(s, ticket, "assigned", actor)
+
+    def _notify_after_commit(self, s: Session, agent_id: int, notice: dict[str, Any]) -> None:
+        """Tell listeners only once the assignment is durable (the caller's transaction may still roll back)."""
+        if not self.listeners:
+            return
+        pending: list[tuple[int, dict[str, Any]]] = s.info.setdefault(NOTICES_KEY, [])
+        if not pending:
+            event.listen(s, "after_commit", self._flush_notices, once=True)
+            event.listen(s, "after_rollback", _drop_notices, once=True)
+        pending.append((agent_id, notice))
+
+    def _flush_notices(self, s: Session) -> None:
+        for agent_id, notice in s.info.pop(NOTICES_KEY, []):
+            if notice.get("ref") is None:
+                continue
+            for listener in list(self.listeners):
+                try:
+                    listener(agent_id, notice)
+                except Exception:  # a failing push must not undo or block the ticket
+                    log.exception("ticket notice to agent %s failed", agent_id)
 
     def _auto_assign(self, s: Session, ticket: Ticket, *, actor: int | None, exclude: int | None = None) -> bool:
         if self.assigner is None:
@@ -525,6 +556,10 @@ class TicketService:
         ticket.status = target
         ticket.updated_at = now
         self._log(s, ticket, "status_changed", actor, old=old, new=target, note=note)
+
+
+def _drop_notices(s: Session) -> None:
+    s.info.pop(NOTICES_KEY, None)
 
 
 def _subject(text: str) -> str:

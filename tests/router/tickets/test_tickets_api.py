@@ -121,3 +121,24 @@ def test_bad_input_is_a_clear_4xx(api) -> None:
     assert client.get("/api/v1/tickets", headers=h["amy"], params={"assignee": "everyone"}).status_code == 422
     sla = client.get("/api/v1/tickets/sla", headers=h["amy"]).json()
     assert sla["targets"]["logistics"]["first_response_s"] == 7200
+
+
+def test_assignment_is_pushed_to_the_agent_console(api) -> None:
+    import time
+
+    client, users, h = api
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    queue = client.portal.call(lambda: _connect(hub, users["amy"]))  # type: ignore[union-attr]
+    created = client.post("/api/v1/tickets", headers=h["bob"], json={"subject": "快递三天没更新了"}).json()
+    assert created["assignee_id"] == users["amy"]
+    deadline = time.monotonic() + 5
+    while queue.empty() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    notice = queue.get_nowait()
+    assert notice["type"] == "ticket_assigned" and notice["ref"] == created["ref"]
+    assert notice["category"] == "logistics"
+
+
+async def _connect(hub, agent_id: int):  # type: ignore[no-untyped-def]
+    return hub.connect(agent_id)
+

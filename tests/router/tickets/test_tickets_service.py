@@ -219,3 +219,19 @@ def test_unresolved_conversations_get_one_ticket_each(env) -> None:
         events = s.scalars(select(ConversationEvent).where(ConversationEvent.type == "ticket_created")).all()
     assert ticketed == abandoned
     assert {e.data["source"] for e in events} == {"unresolved"}
+
+
+def test_assignment_notices_follow_the_transaction(env) -> None:
+    engine, sessions, service, clock, ids = env
+    seen: list[tuple[int, dict]] = []
+    service.listeners.append(lambda agent, notice: seen.append((agent, notice)))
+    with pytest.raises(RuntimeError), session_scope(sessions) as s:
+        service.create(source="agent", subject="物流一直不更新", category="logistics", session=s)
+        assert seen == []  # not before the commit
+        raise RuntimeError("the caller's transaction fails")
+    assert seen == []
+    with session_scope(sessions) as s:
+        assert s.scalar(select(Ticket.id)) is None  # rolled back with it
+    ticket = service.create(source="agent", subject="物流一直不更新", category="logistics")
+    assert seen == [(ids["logi"], {"type": "ticket_assigned", "ticket_id": ticket.id, "ref": ticket.ref,
+                                   "subject": "物流一直不更新", "category": "logistics", "priority": 0})]
