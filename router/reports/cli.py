@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from router.db import make_engine, make_session_factory, session_scope
 from router.reports.kpis import KpiReport, compute_kpis, fmt, table_rows
@@ -73,6 +74,10 @@ def report(
                 session, since=start, until=end, channel=channel, service_level_s=settings.service_level_s,
                 service_level_target=settings.service_level_target, timezone=tz,
             )
+    except SQLAlchemyError as exc:
+        typer.echo(f"cannot read the KPIs from {engine.url.render_as_string(hide_password=True)}: "
+                   f"{type(exc).__name__} (is the database migrated?)", err=True)
+        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
     header, rows = table_rows(result)

@@ -165,6 +165,9 @@ def test_report_cli_prints_the_table_and_writes_csv(traffic, tmp_path: Path) -> 
     backwards = runner.invoke(cli_app, ["report", "--since", "2026-11-24", "--until", "2026-11-23",
                                         "--database-url", url])
     assert backwards.exit_code != 0
+    empty = runner.invoke(cli_app, ["report", "--since", "2026-11-23", "--database-url",
+                                    f"sqlite:///{tmp_path / 'never-migrated.db'}"])
+    assert empty.exit_code == 2 and "migrated" in empty.output
 
 
 def test_seed_history_fills_a_demo_database(tmp_path: Path) -> None:
