@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from router.gateway.ports import NoAgentsOnline, QueueStatus
 from router.routing.engine import RoutingEngine
 from router.routing.errors import AlreadyQueued, NoAgentOnline, RoutingError, UnknownConversation
 from router.routing.models import ItemState, RoutingEvent
+
+if TYPE_CHECKING:
+    from router.gateway.service import GatewayService
 
 log = logging.getLogger(__name__)
 ROUTING_CHANNEL = "chat"  # web, app and mini-program all count against an agent's chat capacity
@@ -60,30 +64,41 @@ class EngineQueue:
 def bridge_events(
     engine: RoutingEngine,
     loop: asyncio.AbstractEventLoop,
-    *,
-    on_assigned: Callable[[str, int], object],
-    on_closed: Callable[[str, int | None], object],
-    on_requeued: Callable[[str], object],
+    gateway: GatewayService,
+    agent_name: Callable[[int], str],
 ) -> Callable[[], None]:
-    """Subscribe to the engine; engine callbacks run in any thread, gateway coroutines run on ``loop``."""
+    """Subscribe the gateway to the engine.
 
-    def schedule(coro_factory: Callable[[], object]) -> None:
-        def run() -> None:
-            result = coro_factory()
-            if asyncio.iscoroutine(result):
-                task = loop.create_task(result)
-                task.add_done_callback(_log_failure)
-
-        loop.call_soon_threadsafe(run)
+    The ownership change is written synchronously in the engine's callback (the accept/close call returns only after
+    the gateway routes by the new owner); pushes and Rasa pause/resume follow on ``loop``.
+    """
 
     def on_event(event: RoutingEvent) -> None:
-        if event.type == "assigned" and event.agent_id is not None:
-            agent_id = event.agent_id
-            schedule(lambda: on_assigned(event.conversation_id, agent_id))
-        elif event.type == "closed":
-            schedule(lambda: on_closed(event.conversation_id, event.agent_id))
-        elif event.type == "transferred":
-            schedule(lambda: on_requeued(event.conversation_id))
+        conv = event.conversation_id
+        try:
+            if event.type == "assigned" and event.agent_id is not None:
+                followup = gateway.apply_assigned(
+                    conversation_id=conv, agent_id=event.agent_id, agent_name=agent_name(event.agent_id)
+                )
+            elif event.type == "closed":
+                followup = gateway.apply_closed(conversation_id=conv, agent_id=event.agent_id)
+            elif event.type == "transferred":
+                followup = gateway.apply_requeued(conversation_id=conv)
+            else:
+                return
+        except Exception:  # never break the routing engine's operation because the gateway's bookkeeping failed
+            log.exception("gateway could not apply routing event %s for %s", event.type, conv)
+            return
+        if followup is None:
+            return
+
+        def run() -> None:
+            loop.create_task(gateway.follow_up(followup)).add_done_callback(_log_failure)
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # loop closed during shutdown
+            pass
 
     return engine.events.subscribe(on_event)
 

@@ -67,6 +67,19 @@ def format_eta(eta_s: float | None) -> str:
 
 
 @dataclass
+class Followup:
+    """Async work left after an ownership change was written: tell Rasa, push to the shopper."""
+
+    customer_id: str
+    conversation_id: str
+    owner: str
+    replies: list[Reply]
+    pause: bool = False
+    resume: bool = False
+    survey: bool = False
+
+
+@dataclass
 class Outcome:
     """What handling one inbound message produced (before it is turned into the wire response)."""
 
@@ -646,10 +659,12 @@ class GatewayService:
         return priority_boost(results) if results else 0
 
     # ------------------------------------------------------------------ agent side
-    async def on_assigned(self, *, conversation_id: str, agent_id: int, agent_name: str) -> None:
-        """The router says an agent accepted: the agent owns the conversation, the shopper is told."""
-
-        def apply(session: Session) -> tuple[str, list[Reply]] | None:
+    # Ownership changes from the routing engine happen in two steps: the database change runs synchronously in the
+    # engine's callback (so the accept/close API call returns only once the gateway routes by the new owner), and the
+    # follow-up (pause/resume Rasa, pushes to the shopper) runs afterwards on the event loop.
+    def apply_assigned(self, *, conversation_id: str, agent_id: int, agent_name: str) -> Followup | None:
+        """An agent accepted: the agent owns the conversation."""
+        with session_scope(self.sessions) as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None or conv.status != "open":
                 return None
@@ -659,33 +674,25 @@ class GatewayService:
                 conv.assigned_at = utcnow()
             self._event(session, conv, "assigned", agent_id=agent_id, first=first)
             reply = Reply(text=self.text("agent_joined", agent_name=agent_name), sender="system")
-            return conv.customer_id, self._store_out(session, conv, [reply], "system")
+            replies = self._store_out(session, conv, [reply], "system")
+            return Followup(conv.customer_id, conversation_id, "agent", replies, pause=True)
 
-        result = await self._db(apply)
-        if result is not None:
-            await self._pause_bot(conversation_id)
-            await self._push_replies(result[0], conversation_id, "agent", result[1])
-
-    async def on_requeued(self, *, conversation_id: str) -> None:
+    def apply_requeued(self, *, conversation_id: str) -> Followup | None:
         """Transferred to another skill or agent: back to the queue until someone accepts."""
-
-        def apply(session: Session) -> tuple[str, list[Reply]] | None:
+        with session_scope(self.sessions) as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None or conv.status != "open":
                 return None
             conv.owner, conv.agent_id = "queue", None
             self._event(session, conv, "transferred")
-            reply = Reply(text=self.text("agent_transferred"), sender="system")
-            return conv.customer_id, self._store_out(session, conv, [reply], "system")
+            replies = self._store_out(
+                session, conv, [Reply(text=self.text("agent_transferred"), sender="system")], "system"
+            )
+            return Followup(conv.customer_id, conversation_id, "queue", replies)
 
-        result = await self._db(apply)
-        if result is not None:
-            await self._push_replies(result[0], conversation_id, "queue", result[1])
-
-    async def on_closed(self, *, conversation_id: str, agent_id: int | None) -> None:
-        """The agent closed: the bot gets the customer back (Rasa resumed) and the shopper is asked to rate us."""
-
-        def apply(session: Session) -> tuple[str, list[Reply]] | None:
+    def apply_closed(self, *, conversation_id: str, agent_id: int | None) -> Followup | None:
+        """The agent closed: the bot gets the customer back and the shopper is asked to rate the service."""
+        with session_scope(self.sessions) as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None or conv.status != "open":
                 return None
@@ -698,17 +705,39 @@ class GatewayService:
                 Reply(text=self.text("agent_left"), sender="system"),
                 Reply(text=self.text("survey"), sender="system"),
             ]
-            return conv.customer_id, self._store_out(session, conv, replies, "system")
+            stored = self._store_out(session, conv, replies, "system")
+            return Followup(conv.customer_id, conversation_id, "bot", stored, resume=True, survey=True)
 
-        result = await self._db(apply)
-        if result is None:
+    async def follow_up(self, followup: Followup | None) -> None:
+        if followup is None:
             return
-        try:
-            await self.rasa.resume(conversation_id)
-        except RasaUnavailable as exc:
-            log.warning("could not resume rasa for %s: %s", conversation_id, exc.reason)
-        await self._push_replies(result[0], conversation_id, "bot", result[1])
-        await self.push.to_customer(result[0], {"type": "survey", "conversation_id": conversation_id})
+        if followup.pause:
+            await self._pause_bot(followup.conversation_id)
+        if followup.resume:
+            try:
+                await self.rasa.resume(followup.conversation_id)
+            except RasaUnavailable as exc:
+                log.warning("could not resume rasa for %s: %s", followup.conversation_id, exc.reason)
+        await self._push_replies(followup.customer_id, followup.conversation_id, followup.owner, followup.replies)
+        if followup.survey:
+            await self.push.to_customer(
+                followup.customer_id, {"type": "survey", "conversation_id": followup.conversation_id}
+            )
+
+    async def on_assigned(self, *, conversation_id: str, agent_id: int, agent_name: str) -> None:
+        followup = await run_in_threadpool(
+            lambda: self.apply_assigned(conversation_id=conversation_id, agent_id=agent_id, agent_name=agent_name)
+        )
+        await self.follow_up(followup)
+
+    async def on_requeued(self, *, conversation_id: str) -> None:
+        await self.follow_up(await run_in_threadpool(lambda: self.apply_requeued(conversation_id=conversation_id)))
+
+    async def on_closed(self, *, conversation_id: str, agent_id: int | None) -> None:
+        followup = await run_in_threadpool(
+            lambda: self.apply_closed(conversation_id=conversation_id, agent_id=agent_id)
+        )
+        await self.follow_up(followup)
 
     async def agent_message(self, *, conversation_id: str, agent_id: int, text: str) -> Reply:
         """An agent's reply: only the agent who owns the conversation may send; the shopper gets it pushed."""

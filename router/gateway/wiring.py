@@ -81,15 +81,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         except UnknownAgent:
             return ""
 
-    unsubscribe = bridge_events(
-        engine,
-        asyncio.get_running_loop(),
-        on_assigned=lambda conv, agent: gateway.on_assigned(
-            conversation_id=conv, agent_id=agent, agent_name=agent_name(agent)
-        ),
-        on_closed=lambda conv, agent: gateway.on_closed(conversation_id=conv, agent_id=agent),
-        on_requeued=lambda conv: gateway.on_requeued(conversation_id=conv),
-    )
+    unsubscribe = bridge_events(engine, asyncio.get_running_loop(), gateway, agent_name)
     idle_task = asyncio.create_task(_idle_closer(gateway, settings.conversation_idle_close_s))
 
     async def teardown() -> None:
