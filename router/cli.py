@@ -18,13 +18,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
 ]
 
 for _name, _module in SUBCOMMANDS:
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as exc:  # a package not written yet; anything else is a real error
-        if exc.name != _module:
-            raise
-        continue
-    app.add_typer(_mod.app, name=_name)
+    app.add_typer(importlib.import_module(_module).app, name=_name)
 
 
 if __name__ == "__main__":  # pragma: no cover
