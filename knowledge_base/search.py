@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -31,6 +32,21 @@ from knowledge_base.settings import KbSettings
 FORMAT_VERSION = 3
 # a single query is tiny: threads only add synchronisation cost (measured in bench/kb_bench.py)
 faiss.omp_set_num_threads(1)
+
+
+_threadpools: Any = None
+
+
+def _single_thread_blas() -> Any:
+    """A context that limits BLAS to one thread for one query: a matrix-vector product is too small to share, and
+    on a busy machine the second BLAS thread spin-waits for a core (measured: 2.6 ms vs 9.3 ms CPU per query on a
+    10k-entry corpus, bench/kb_bench.py). Costs ~0.01 ms."""
+    global _threadpools
+    if _threadpools is None:
+        from threadpoolctl import ThreadpoolController
+
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1, user_api="blas")
 
 
 def build_key(entries: list[FaqEntry], embedder_name: str) -> str:
@@ -222,6 +238,11 @@ class KbIndex:
     def rank(self, query: str, *, mode: Mode = "hybrid",
              qvec: np.ndarray | None = None) -> tuple[Candidates, np.ndarray, np.ndarray, float]:
         """Candidates, their ranking scores, the order (best first) and the calibrated confidence of the best."""
+        with _single_thread_blas():
+            return self._rank(query, mode=mode, qvec=qvec)
+
+    def _rank(self, query: str, *, mode: Mode, qvec: np.ndarray | None) -> tuple[Candidates, np.ndarray, np.ndarray,
+                                                                                   float]:
         c = self.candidates(query, mode=mode, qvec=qvec)
         model = self.models.get(mode)
         if model is None:

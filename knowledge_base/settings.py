@@ -21,9 +21,10 @@ class KbSettings(BaseSettings):
     corpus_dir: Path = PACKAGE_DIR / "data"
     # "use" (multilingual USE, offline default) or "st:<model path or name>" (sentence-transformers)
     embedder: str = "use"
-    # one thread is faster for single-sentence queries; batch encoding at build time uses build_threads
+    # USE threads for single queries and for batch encoding. One thread for both: on this shared 2-core machine
+    # (load average ~17) a 256-sentence batch took 0.49 s with 1 thread and 7.3 s with 2 (threads spin on busy cores)
     use_threads: int = 1
-    build_threads: int = 2
+    build_threads: int = 1
     # above this many sentence vectors the dense index switches from exact inner product to HNSW (see bench/kb_bench.py)
     exact_max_vectors: int = 20_000
     hnsw_m: int = 32

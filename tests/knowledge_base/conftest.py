@@ -21,7 +21,7 @@ SMALL_IDS = ["refund_time", "invoice_apply", "logistics_track", "password_reset"
 
 @pytest.fixture(scope="session")
 def use_embedder() -> Embedder:
-    return make_embedder("use", threads=2, query_threads=1)
+    return make_embedder("use", threads=1, query_threads=1)
 
 
 @pytest.fixture(scope="session")
