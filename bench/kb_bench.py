@@ -220,7 +220,8 @@ def section_latency(kb: Any, sizes: list[int], raw_sizes: list[int]) -> dict[str
         t = [texts[i % len(texts)] + ("" if i < len(texts) else f" {i // len(texts)}") for i in range(n_sent)]
         rng.shuffle(t)
         entries = [FaqEntry(id=f"e{i}", category="general", question=t[per * i],
-                            paraphrases=t[per * i + 1 : per * i + per], answer="您好，这是合成条目。", updated_at=NOW) for i in range(n_entries)]
+                            paraphrases=t[per * i + 1 : per * i + per], answer="您好，这是合成条目。",
+                            updated_at=NOW) for i in range(n_entries)]
         noise = rng.standard_normal((n_sent, base.shape[1])).astype(np.float32) * (0.8 / np.sqrt(base.shape[1]))
         vecs = base[rng.integers(0, base.shape[0], n_sent)] + noise
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
