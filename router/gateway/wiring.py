@@ -53,7 +53,9 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         )
     else:
         limiter = LocalRateLimiter(limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s)
-    tickets = app.state.tickets if hasattr(app.state, "tickets") else _ticket_service(app)
+    from router.operations import ticket_service_for_app
+
+    tickets = ticket_service_for_app(app)
     gateway = GatewayService(
         session_factory=app.state.sessions,
         rasa=rasa,
@@ -96,14 +98,6 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
             await limiter.aclose()
 
     return teardown
-
-
-def _ticket_service(app: FastAPI) -> Any:
-    from router.tickets.service import TicketService
-
-    service = TicketService(session_factory=app.state.sessions)
-    app.state.tickets = service
-    return service
 
 
 async def _idle_closer(gateway: GatewayService, idle_s: float) -> None:
