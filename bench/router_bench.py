@@ -309,7 +309,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "### (3) Decision latency, 1,000 agents (capacity 3) and 10,000 waiting",
         "",
-        "| store | queued | ops | close+pick next p50 / p99 / max ms | accept p50 / p99 ms | enqueue p50 / p99 ms |",
+        "| store | load avg | queued | ops | close + pick next: wall p50 / p99 / max ms (CPU p50 / p99) | "
+        "accept: wall p50 / p99 (CPU p99) | enqueue: wall p50 / p99 (CPU p99) |",
         "|---|---|---|---|---|---|---|",
     ]
     for lat in result["latency"]:
