@@ -129,7 +129,8 @@ def ranks_for_split(split: Split, emb: np.ndarray, lex: Lexical, fusion: LinearM
 
 def train_retrieval_fusion(split: Split, emb: np.ndarray, lex: Lexical, *, limit: int = 3000,
                            negatives_per_query: int = 30) -> LinearModel:
-    """Pointwise LR over retrieval features: the partner vs the top dense/BM25 competitors (AFQMC train only)."""
+    """Pointwise LR over retrieval features: the partner vs the top dense/BM25 competitors plus as many random
+    sentences (so the model also sees the bulk of the ranking it is applied to), AFQMC train only."""
     rng = random.Random(1)
     idx = list(range(len(split.queries)))
     if len(idx) > limit:
@@ -145,6 +146,7 @@ def train_retrieval_fusion(split: Split, emb: np.ndarray, lex: Lexical, *, limit
         bm = bm.astype(np.float64)
         bm[qi] = -np.inf
         cands = set(np.argsort(-cos)[:negatives_per_query]) | set(np.argsort(-bm)[:negatives_per_query])
+        cands |= {int(x) for x in rng.sample(range(len(cos)), min(negatives_per_query, len(cos)))}
         cands.discard(qi)
         cands.add(ti)
         for c in cands:
