@@ -274,52 +274,57 @@ def latency_section(n_agents: int, n_queued: int, ops: int, store_kind: str) -> 
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [
-        "### (1) M/M/N through the engine vs Erlang C",
-        "",
-        "| N | A (Erl) | AHT s | conversations | SL20 sim | SL20 Erlang C | diff pp | ASA sim s | ASA Erlang C s "
-        "| ASA diff | P(wait) sim | P(wait) EC | occupancy sim |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in result["erlang"]:
-        s, e = r["sim"], r["erlang_c"]
-        lines.append(
-            f"| {r['agents']} | {r['erlangs']} | {r['aht_s']:.0f} | {r['conversations']} | "
-            f"{s['service_level_20s']:.4f} | {e['service_level_20s']:.4f} | {r['sl_diff_pp']:+.2f} | "
-            f"{s['asa_s']:.2f} | {e['asa_s']:.2f} | {r['asa_rel_diff']:+.1%} | {s['p_wait']:.4f} | "
-            f"{e['p_wait']:.4f} | {s['occupancy']:.4f} |"
-        )
-    ms = result["multi_skill"]
-    lines += [
-        "",
-        f"### (2) Multi-skill centre: {ms['agents']} agents, 4 skills, {MULTI_SKILL_ERLANGS:.0f} Erlangs at AHT "
-        f"{ms['base_aht_s']:.0f} s; aht_by_proficiency: AHT x1 at proficiency 5, x1.5 at 3, x2 at 1, x2.5 without "
-        "the skill; equal_aht: the same AHT for everyone",
-        "",
-        "| AHT model | policy | conversations | ASA s | SL20 | P(wait) | wait p90 s | occupancy | by best skill |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for variant, table in ms["variants"].items():
-        for name, p in table.items():
+    lines: list[str] = []
+    if result["erlang"]:
+        lines += [
+            "### (1) M/M/N through the engine vs Erlang C",
+            "",
+            "| N | A (Erl) | AHT s | conversations | SL20 sim | SL20 Erlang C | diff pp | ASA sim s | ASA Erlang C s "
+            "| ASA diff | P(wait) sim | P(wait) EC | occupancy sim |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in result["erlang"]:
+            s, e = r["sim"], r["erlang_c"]
             lines.append(
-                f"| {variant} | {name} | {p['conversations']} | {p['asa_s']:.2f} | {p['service_level_20s']:.4f} | "
-                f"{p['p_wait']:.4f} | {p['wait_p90_s']:.1f} | {p['occupancy']:.4f} | {p['best_skill_share']:.1%} |"
+                f"| {r['agents']} | {r['erlangs']} | {r['aht_s']:.0f} | {r['conversations']} | "
+                f"{s['service_level_20s']:.4f} | {e['service_level_20s']:.4f} | {r['sl_diff_pp']:+.2f} | "
+                f"{s['asa_s']:.2f} | {e['asa_s']:.2f} | {r['asa_rel_diff']:+.1%} | {s['p_wait']:.4f} | "
+                f"{e['p_wait']:.4f} | {s['occupancy']:.4f} |"
             )
-    lines += [
-        "",
-        "### (3) Decision latency, 1,000 agents (capacity 3) and 10,000 waiting",
-        "",
-        "| store | load avg | queued | ops | close + pick next: wall p50 / p99 / max ms (CPU p50 / p99) | "
-        "accept: wall p50 / p99 (CPU p99) | enqueue: wall p50 / p99 (CPU p99) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for lat in result["latency"]:
-        c, a, q = lat["close_and_pick_next"], lat["accept"], lat["enqueue"]
-        lines.append(
-            f"| {lat['store']} | {lat['load_average_1m']} | {lat['queued']} | {lat['ops']} | {c['p50_ms']} / "
-            f"{c['p99_ms']} / {c['max_ms']} ({c['cpu_p50_ms']} / {c['cpu_p99_ms']}) | {a['p50_ms']} / {a['p99_ms']} "
-            f"({a['cpu_p99_ms']}) | {q['p50_ms']} / {q['p99_ms']} ({q['cpu_p99_ms']}) |"
-        )
+    if result["multi_skill"]["variants"]:
+        ms = result["multi_skill"]
+        lines += [
+            "",
+            f"### (2) Multi-skill centre: {ms['agents']} agents, 4 skills, {MULTI_SKILL_ERLANGS:.0f} Erlangs at AHT "
+            f"{ms['base_aht_s']:.0f} s; aht_by_proficiency: AHT x1 at proficiency 5, x1.5 at 3, x2 at 1, x2.5 without "
+            "the skill; equal_aht: the same AHT for everyone",
+            "",
+            "| AHT model | policy | conversations | ASA s | SL20 | P(wait) | wait p90 s | occupancy | by best skill |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for variant, table in ms["variants"].items():
+            for name, p in table.items():
+                lines.append(
+                    f"| {variant} | {name} | {p['conversations']} | {p['asa_s']:.2f} | {p['service_level_20s']:.4f} | "
+                    f"{p['p_wait']:.4f} | {p['wait_p90_s']:.1f} | {p['occupancy']:.4f} | {p['best_skill_share']:.1%} |"
+                )
+    if result["latency"]:
+        lines += [
+            "",
+            "### (3) Decision latency, 1,000 agents (capacity 3) and 10,000 waiting",
+            "",
+            "| store | load avg | queued | ops | close + pick next: wall p50 / p99 / max ms (CPU p50 / p99) | "
+            "accept: wall p50 / p99 (CPU p99) | enqueue: wall p50 / p99 (CPU p99) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for lat in result["latency"]:
+            c, a, q = lat["close_and_pick_next"], lat["accept"], lat["enqueue"]
+            lines.append(
+                f"| {lat['store']} | {lat['load_average_1m']} | {lat['queued']} | {lat['ops']} | {c['p50_ms']} / "
+                f"{c['p99_ms']} / {c['max_ms']} ({c['cpu_p50_ms']} / {c['cpu_p99_ms']}) | "
+                f"{a['p50_ms']} / {a['p99_ms']} ({a['cpu_p99_ms']}) | "
+                f"{q['p50_ms']} / {q['p99_ms']} ({q['cpu_p99_ms']}) |"
+            )
     return "\n".join(lines)
 
 
@@ -328,26 +333,40 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test, not for RESULTS.md)")
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     parser.add_argument("--calls-per-seed", type=int, default=100_000, help="Erlang C runs: conversations per seed")
+    parser.add_argument(
+        "--sections", default="erlang,multi,latency", help="comma-separated subset of: erlang, multi, latency"
+    )
     args = parser.parse_args()
+    sections = {x.strip() for x in args.sections.split(",") if x.strip()}
+    unknown = sections - {"erlang", "multi", "latency"}
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     quick = args.quick
     seeds = [1, 2] if quick else [1, 2, 3, 4, 5]
     started = time.perf_counter()
-    print("router bench: Erlang C runs ...", file=sys.stderr)
-    loads = [(54, 48.0, 180.0), (20, 16.0, 240.0), (100, 92.0, 300.0)]
-    result: dict[str, Any] = {"erlang": erlang_section(loads, 20_000 if quick else args.calls_per_seed, seeds)}
-    print("router bench: multi-skill ...", file=sys.stderr)
-    result["multi_skill"] = multi_skill_section(100_000 if quick else 200_000, seeds[:3])
-    print("router bench: latency ...", file=sys.stderr)
-    ops = 1000 if quick else 5000
-    result["latency"] = [latency_section(1000, 10_000, ops, "memory"), latency_section(1000, 10_000, ops, "sqlite")]
+    result: dict[str, Any] = {"erlang": [], "multi_skill": {"variants": {}}, "latency": []}
+    checks: dict[str, bool] = {}
+    if "erlang" in sections:
+        print("router bench: Erlang C runs ...", file=sys.stderr)
+        loads = [(54, 48.0, 180.0), (20, 16.0, 240.0), (100, 92.0, 300.0)]
+        result["erlang"] = erlang_section(loads, 20_000 if quick else args.calls_per_seed, seeds)
+        checks["erlang_sl_within_3pp"] = all(abs(r["sl_diff_pp"]) <= 3 for r in result["erlang"])
+        checks["erlang_asa_within_15pct"] = all(abs(r["asa_rel_diff"]) <= 0.15 for r in result["erlang"])
+    if "multi" in sections:
+        print("router bench: multi-skill ...", file=sys.stderr)
+        result["multi_skill"] = multi_skill_section(100_000 if quick else 200_000, seeds[:3])
+    if "latency" in sections:
+        print("router bench: latency ...", file=sys.stderr)
+        ops = 1000 if quick else 5000
+        result["latency"] = [
+            latency_section(1000, 10_000, ops, "memory"),
+            latency_section(1000, 10_000, ops, "sqlite"),
+        ]
+        lat = result["latency"][0]["close_and_pick_next"]
+        checks["decision_p99_le_5ms_wall"] = lat["p99_ms"] <= 5.0
+        checks["decision_p99_le_5ms_cpu"] = lat["cpu_p99_ms"] <= 5.0
     result["seconds"] = round(time.perf_counter() - started, 1)
-    lat = result["latency"][0]["close_and_pick_next"]
-    result["checks"] = {
-        "erlang_sl_within_3pp": all(abs(r["sl_diff_pp"]) <= 3 for r in result["erlang"]),
-        "erlang_asa_within_15pct": all(abs(r["asa_rel_diff"]) <= 0.15 for r in result["erlang"]),
-        "decision_p99_le_5ms_wall": lat["p99_ms"] <= 5.0,
-        "decision_p99_le_5ms_cpu": lat["cpu_p99_ms"] <= 5.0,
-    }
+    result["checks"] = checks
     print(markdown(result))
     print(json.dumps(result, ensure_ascii=False))
     if args.json:
