@@ -333,13 +333,16 @@ class FaqAdmin:
                                                 other_sentence=idx.sentences[int(j)],
                                                 similarity=round(float(sims[i, j]), 4)))
             return out[:limit]
-        sims = emb @ emb.T
-        mask = (sims >= self.duplicate_threshold) & (owner[:, None] < owner[None, :])
-        rows, cols = np.nonzero(mask)
-        order = np.argsort(-sims[rows, cols])
-        for k in order[:limit]:
-            i, j = int(rows[k]), int(cols[k])
+        pairs: list[tuple[float, int, int]] = []
+        block = 1024  # row blocks keep memory at block x n even for a corpus of many thousand sentences
+        for start in range(0, emb.shape[0], block):
+            sims = emb[start:start + block] @ emb.T
+            mask = (sims >= self.duplicate_threshold) & (owner[start:start + block, None] < owner[None, :])
+            rows, cols = np.nonzero(mask)
+            pairs.extend((float(sims[r, c]), start + int(r), int(c)) for r, c in zip(rows, cols, strict=True))
+        pairs.sort(key=lambda p: -p[0])
+        for sim, i, j in pairs[:limit]:
             out.append(DuplicateWarning(entry_id=ids[int(owner[i])], sentence=idx.sentences[i],
                                         other_id=ids[int(owner[j])], other_sentence=idx.sentences[j],
-                                        similarity=round(float(sims[i, j]), 4)))
+                                        similarity=round(sim, 4)))
         return out

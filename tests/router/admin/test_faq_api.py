@@ -88,33 +88,33 @@ def test_edit_answer_goes_live_and_history_diff_rollback(
 
 
 def test_create_paraphrases_delete_and_restore(client: TestClient, editor: dict[str, str], kb: KnowledgeBase) -> None:
-    body = {"id": "gift_box_custom", "category": "product", "question": "可以提供礼品包装吗？",
-            "paraphrases": ["能包装成礼物吗", "有没有礼盒包装"],
-            "answer": "您好，部分商品支持礼品包装，下单时勾选即可。", "tags": ["包装"]}
+    body = {"id": "engraving_custom", "category": "product", "question": "可以给商品刻字吗？",
+            "paraphrases": ["能定制刻字吗", "刻名字要加钱吗"],
+            "answer": "您好，部分首饰和钢笔支持免费刻字，下单时在备注里写明内容即可。", "tags": ["定制"]}
     res = client.post(f"{API}/entries", json=body, headers=editor)
     assert res.status_code == 201, res.text
     assert client.post(f"{API}/entries", json=body, headers=editor).status_code == 409
     bad = client.post(f"{API}/entries", json={**body, "id": "Bad Id!"}, headers=editor)
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "id"
 
-    entry = _entry(client, editor, "gift_box_custom")
-    entry["paraphrases"].append("送人的话能帮忙包一下吗")
-    res = client.put(f"{API}/entries/gift_box_custom", json=_editable(entry), headers=editor)
-    assert res.status_code == 200 and "送人的话能帮忙包一下吗" in res.json()["entry"]["paraphrases"]
+    entry = _entry(client, editor, "engraving_custom")
+    entry["paraphrases"].append("戒指内圈能刻英文名吗")
+    res = client.put(f"{API}/entries/engraving_custom", json=_editable(entry), headers=editor)
+    assert res.status_code == 200 and "戒指内圈能刻英文名吗" in res.json()["entry"]["paraphrases"]
     client.post(f"{API}/publish", headers=editor)
-    assert kb.entry("gift_box_custom") is not None
-    assert kb.search("送人的话能帮忙包一下吗", 1)[0].id == "gift_box_custom"
+    assert kb.entry("engraving_custom") is not None
+    assert kb.search("戒指内圈能刻英文名吗", 1)[0].id == "engraving_custom"
 
-    assert client.delete(f"{API}/entries/gift_box_custom", headers=editor).status_code == 204
-    assert client.get(f"{API}/entries/gift_box_custom", headers=editor).status_code == 404
+    assert client.delete(f"{API}/entries/engraving_custom", headers=editor).status_code == 204
+    assert client.get(f"{API}/entries/engraving_custom", headers=editor).status_code == 404
     client.post(f"{API}/publish", headers=editor)
-    assert kb.entry("gift_box_custom") is None
-    history = client.get(f"{API}/entries/gift_box_custom/history", headers=editor).json()
+    assert kb.entry("engraving_custom") is None
+    history = client.get(f"{API}/entries/engraving_custom/history", headers=editor).json()
     assert [r["action"] for r in history] == ["create", "update", "delete"]
-    restored = client.post(f"{API}/entries/gift_box_custom/rollback", json={"rev": 2}, headers=editor)
+    restored = client.post(f"{API}/entries/engraving_custom/rollback", json={"rev": 2}, headers=editor)
     assert restored.status_code == 200, restored.text
-    assert "送人的话能帮忙包一下吗" in _entry(client, editor, "gift_box_custom")["paraphrases"]
-    assert client.post(f"{API}/entries/gift_box_custom/rollback", json={"rev": 3}, headers=editor).status_code == 422
+    assert "戒指内圈能刻英文名吗" in _entry(client, editor, "engraving_custom")["paraphrases"]
+    assert client.post(f"{API}/entries/engraving_custom/rollback", json={"rev": 3}, headers=editor).status_code == 422
 
 
 def test_near_duplicate_questions_are_flagged(client: TestClient, editor: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from tests.router.web.helpers import PASSWORD, WebStack, eventually, login, screenshot
 
@@ -293,6 +294,25 @@ def test_content_staff_edit_reaches_shoppers_without_restart(web_stack: WebStack
     chat_say(frame, REFUND_QUESTION)
     frame.locator(".msg-bot .msg-text", has_text=new_answer).wait_for(timeout=60_000)
     assert not editor.js_errors and not shopper.js_errors
+
+
+def test_faq_admin_shows_markup_as_text(web_stack: WebStack, new_page: Any) -> None:
+    token = web_stack.login("editor")
+    question = '<img src=x onerror="window.__pwned = 4">能开发票吗'
+    res = web_stack.http.post("/api/v1/admin/faq/entries", headers={"Authorization": f"Bearer {token}"}, json={
+        "id": f"markup_{uuid.uuid4().hex[:6]}", "category": "billing", "question": question,
+        "paraphrases": ["<script>window.__pwned = 5</script>"], "answer": "<b>可以</b>，订单完成后申请。"})
+    assert res.status_code == 201, res.text
+    page = new_page(1400, 900)
+    login(page, f"{web_stack.url}/admin/faq", "editor")
+    page.fill("#search", "onerror")
+    item = page.locator("#entries li", has_text=question)
+    item.click()
+    expect(page.locator("#f-answer")).to_have_value("<b>可以</b>，订单完成后申请。")
+    expect(page.locator("#f-paraphrases")).to_have_value("<script>window.__pwned = 5</script>")
+    expect(page.locator("#editor-title")).to_have_text(f"编辑：{question}")
+    assert page.locator("#entries img, #editor-title img, #entries script").count() == 0
+    assert page.evaluate("window.__pwned") is None
 
 
 def test_agents_cannot_use_the_faq_admin(web_stack: WebStack, new_page: Any) -> None:
