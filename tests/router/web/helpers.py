@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ import httpx
 
 from tests.procs import ROOT, Proc
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# committed screenshots are refreshed on request only, so a test run never dirties the work tree
+SCREENSHOTS = ROOT / ("docs" if os.environ.get("KEFU_UPDATE_SCREENSHOTS") else "var") / "screenshots"
 PASSWORD = "web-test-pass-123"
 
 
