@@ -290,7 +290,7 @@ class GatewayService:
             "channel": channel,
             "customer_id": customer_id,
             "conversation_id": conv_id,
-            "sentiment": {"label": result.label, "score": result.score},
+            "sentiment": sentiment,
             **{k: v for k, v in inbound.metadata.items() if k not in {"channel", "customer_id", "conversation_id"}},
         }
         try:
