@@ -198,6 +198,45 @@ def test_shopper_to_agent_and_back_with_survey(web_stack: WebStack, new_page: An
         go_offline(web_stack)
 
 
+def test_agent_holds_several_conversations(web_stack: WebStack, new_page: Any) -> None:
+    agent = new_page(1400, 900)
+    go_online(agent, web_stack)
+    customers = [f"multi-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    try:
+        conversations = []
+        for customer in customers:
+            res = web_stack.http.post("/api/v1/messages", json={"channel": "app", "customer_id": customer,
+                                                                "text": "我要找人工客服"})
+            conversations.append(res.json()["conversation_id"])
+            agent.locator(f".offer[data-conversation-id='{conversations[-1]}'] button.success").click(timeout=60_000)
+        expect(agent.locator("#conversations li")).to_have_count(2)
+        assert agent.locator("#conv-count").text_content() == "2"
+        # reply in the second, then switch to the first: each reply reaches only its own shopper
+        agent.locator(f"#conversations li[data-conversation-id='{conversations[1]}']").click()
+        agent.fill("#reply-text", "第二位顾客您好")
+        agent.click("#reply-send")
+        agent.locator(".line.agent .text", has_text="第二位顾客您好").wait_for()
+        agent.locator(f"#conversations li[data-conversation-id='{conversations[0]}']").click()
+        expect(agent.locator(".line.agent .text", has_text="第二位顾客您好")).to_have_count(0)
+        agent.fill("#reply-text", "第一位顾客您好")
+        agent.click("#reply-send")
+        agent.locator(".line.agent .text", has_text="第一位顾客您好").wait_for()
+
+        def agent_lines(conversation_id: str) -> list[str]:
+            rows = web_stack.http.get(f"/api/v1/conversations/{conversation_id}/history").json()
+            return [m["text"] for m in rows if m["sender"] == "agent"]
+
+        assert agent_lines(conversations[0]) == ["第一位顾客您好"]
+        assert agent_lines(conversations[1]) == ["第二位顾客您好"]
+        for conversation_id in conversations:
+            agent.locator(f"#conversations li[data-conversation-id='{conversation_id}']").click()
+            agent.click("#close")
+            agent.locator(f"#conversations li.closed[data-conversation-id='{conversation_id}']").wait_for()
+        assert not agent.js_errors
+    finally:
+        go_offline(web_stack)
+
+
 def test_agent_transfers_to_a_skill_with_a_note(web_stack: WebStack, new_page: Any) -> None:
     first = new_page(1400, 900)
     go_online(first, web_stack)
