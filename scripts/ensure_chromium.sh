@@ -5,10 +5,10 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium from Debian's packages"
   $SUDO apt-get update -qq
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
 # CJK glyphs for readable screenshots
 if ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null || true
 fi
 /usr/bin/chromium --version

@@ -11,7 +11,7 @@ redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && head -
 if ! pg_up; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     echo "installing PostgreSQL from Debian's packages"
-    $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
   ver=$(ls /etc/postgresql | sort -V | tail -n 1)
   conf=/etc/postgresql/$ver/main/pg_hba.conf
@@ -29,7 +29,7 @@ psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='tes
 if ! redis_up; then
   if ! command -v redis-server >/dev/null; then
     echo "installing Redis from Debian's packages"
-    $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   fi
   mkdir -p var/redis
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$(pwd)/var/redis" \
