@@ -29,7 +29,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     sessions = make_session_factory(make_engine(url))
     for role in ROLES:
         create_user(sessions, username=f"u-{role}", password=PASSWORD, role=role, skills={"general": 3})
-    settings = Settings(database_url=url, rasa_url="http://127.0.0.1:9", secret_key="role-test-secret-0123456789-abcdefghij")
+    settings = Settings(
+        database_url=url, rasa_url="http://127.0.0.1:9", secret_key="role-test-secret-0123456789-abcdefghij"
+    )
     with TestClient(create_app(settings, with_gateway=True)) as c:
         yield c
 
