@@ -73,7 +73,7 @@ def section_rasa(epochs: int) -> dict[str, Any]:
         log(f"training Rasa ResponseSelector ({epochs} epochs)")
         subprocess.run([str(ROOT / ".venv-rasa" / "bin" / "rasa"), "train", "nlu", "--config", "config.yml",
                         "--nlu", "nlu.yml", "--domain", "domain.yml", "--out", "models", "--fixed-model-name",
-                        f"rs-{key}", "--num-threads", "2"], cwd=proj, env=env, check=True,
+                        f"rs-{key}", "--num-threads", "1"], cwd=proj, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         train_s = round(time.perf_counter() - t0, 1)
     res: dict[str, Any] = {"model": str(model.relative_to(ROOT)), "epochs": epochs, "train_seconds": train_s}
