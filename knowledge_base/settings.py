@@ -41,7 +41,8 @@ class KbSettings(BaseSettings):
     reload_poll_s: float = 1.0
     query_cache_size: int = 4096
     # negatives for the calibrator (never an evaluated split; see knowledge_base/calibrate.py)
-    negatives_file: Path = Path("/work/shared/datasets/LCQMC/dev.txt")
+    # (the public data sets sit beside the checkout in shared/; without them only the project's own negatives are used)
+    negatives_file: Path = ROOT.parent / "shared" / "datasets" / "LCQMC" / "dev.txt"
 
 
 @lru_cache
