@@ -127,6 +127,10 @@ def main() -> int:
             },
         )
         try:
+            single = [
+                asyncio.run(run_mode(rasa.url, "rasa", 1, len(SCRIPT), orders)),
+                asyncio.run(run_mode(router.url, "gateway", 1, len(SCRIPT), orders)),
+            ]
             results = [
                 asyncio.run(run_mode(rasa.url, "rasa", args.shoppers, args.turns, orders)),
                 asyncio.run(run_mode(router.url, "gateway", args.shoppers, args.turns, orders)),
@@ -139,6 +143,7 @@ def main() -> int:
     summary = {
         "shoppers": args.shoppers,
         "turns": args.turns,
+        "one_shopper": {"rasa_rest_alone": single[0], "through_gateway": single[1]},
         "rasa_rest_alone": rasa_r,
         "through_gateway": gw,
         "gateway_overhead_p50_ms": round(gw["p50_ms"] - rasa_r["p50_ms"], 1),
@@ -146,9 +151,9 @@ def main() -> int:
         "ratio_p99": round(gw["p99_ms"] / rasa_r["p99_ms"], 2),
     }
     print(json.dumps(summary, ensure_ascii=False, indent=2))
-    print("\n| path | requests | p50 ms | p99 ms | mean ms | req/s |\n|---|---|---|---|---|---|")
-    for r in results:
-        cells = [r["mode"], r["requests"], r["p50_ms"], r["p99_ms"], r["mean_ms"], r["throughput_rps"]]
+    print("\n| shoppers | path | requests | p50 ms | p99 ms | mean ms | req/s |\n|---|---|---|---|---|---|---|")
+    for n, r in [(1, single[0]), (1, single[1]), (args.shoppers, results[0]), (args.shoppers, results[1])]:
+        cells = [n, r["mode"], r["requests"], r["p50_ms"], r["p99_ms"], r["mean_ms"], r["throughput_rps"]]
         print("| " + " | ".join(str(c) for c in cells) + " |")
     return 0
 
