@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
@@ -135,6 +137,15 @@ def create_app(
             status_code=exc.status,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the default handler echoes the input back and fails (500) on a binary body it cannot encode
+        errors = [
+            {**{k: v for k, v in e.items() if k not in ("input", "ctx", "url")}, "input": _safe_input(e.get("input"))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
     @app.exception_handler(AuthError)
     async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
@@ -156,6 +167,16 @@ def create_app(
     for api_router in [*ROUTERS, *gateway_routers, *routers]:
         app.include_router(api_router)
     return app
+
+
+def _safe_input(value: object) -> object:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value[:200]).decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value[:200]
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    return str(value)[:200]
 
 
 def _jsonable(context: dict[str, object]) -> dict[str, object]:

@@ -114,9 +114,10 @@ def start_rasa(
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` (it trains bot/ + nlu_data/)")
     port = port or free_port()
-    endpoints = log_dir / "endpoints.yml"
     log_dir.mkdir(parents=True, exist_ok=True)
-    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}/webhook"\n', encoding="utf-8")
+    if endpoints is None:
+        endpoints = log_dir / "endpoints.yml"
+        endpoints.write_text(f'action_endpoint:\n  url: "{action_url}/webhook"\n', encoding="utf-8")
     proc = _spawn(
         "rasa",
         [

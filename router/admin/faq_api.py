@@ -28,7 +28,7 @@ from router.admin.faq_service import (
     InvalidEntry,
     VersionConflict,
 )
-from router.admin.history import FieldDiff, Revision, RevisionNotFound, RevisionStore
+from router.admin.history import FieldDiff, Revision, RevisionNotFound, RevisionStore, UnknownEntryId
 from router.admin.transfer import ImportFormatError, export_csv, export_xlsx
 from router.auth import Principal, require_role
 
@@ -147,14 +147,20 @@ class ImportOut(BaseModel):
 def _domain_errors() -> Iterator[None]:
     try:
         yield
-    except (EntryNotFound, RevisionNotFound) as exc:
+    except (EntryNotFound, RevisionNotFound, UnknownEntryId) as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     except EntryExists as exc:
         raise HTTPException(status_code=409, detail={"message": "该 id 已存在", "entry_id": exc.entry_id}) from exc
     except VersionConflict as exc:
-        raise HTTPException(status_code=409, detail={
-            "message": "该条目已被他人修改，请刷新后再编辑", "entry_id": exc.entry_id,
-            "expected": exc.expected, "current": exc.current}) from exc
+        raise HTTPException(
+            status_code=409,
+            detail={
+                "message": "该条目已被他人修改，请刷新后再编辑",
+                "entry_id": exc.entry_id,
+                "expected": exc.expected,
+                "current": exc.current,
+            },
+        ) from exc
     except InvalidEntry as exc:
         raise HTTPException(status_code=422, detail=[_error(exc)]) from exc
     except ImportRejected as exc:
@@ -162,8 +168,9 @@ def _domain_errors() -> Iterator[None]:
     except ImportFormatError as exc:
         raise HTTPException(status_code=422, detail=[{"message": exc.message, "file": exc.filename}]) from exc
     except CorpusError as exc:
-        raise HTTPException(status_code=500, detail={"message": exc.message, "file": exc.file, "entry": exc.entry,
-                                                     "field": exc.field}) from exc
+        raise HTTPException(
+            status_code=500, detail={"message": exc.message, "file": exc.file, "entry": exc.entry, "field": exc.field}
+        ) from exc
 
 
 def _error(exc: InvalidEntry) -> dict[str, Any]:
@@ -182,8 +189,12 @@ def list_entries(
     with _domain_errors():
         everything = admin.entries()
         found = admin.find(query=q, category=category, tag=tag)
-    return EntryList(entries=found, total=len(everything), categories=sorted({e.category for e in everything}),
-                     tags=sorted({t for e in everything for t in e.tags}))
+    return EntryList(
+        entries=found,
+        total=len(everything),
+        categories=sorted({e.category for e in everything}),
+        tags=sorted({t for e in everything for t in e.tags}),
+    )
 
 
 @router.get("/entries/{entry_id}", response_model=FaqEntry)
@@ -220,7 +231,10 @@ def history(entry_id: str, admin: AdminDep, user: ContentUser) -> list[Revision]
 
 @router.get("/entries/{entry_id}/diff", response_model=list[FieldDiff], summary="Diff of two revisions")
 def diff(
-    entry_id: str, admin: AdminDep, user: ContentUser, from_rev: Annotated[int, Query(ge=1)],
+    entry_id: str,
+    admin: AdminDep,
+    user: ContentUser,
+    from_rev: Annotated[int, Query(ge=1)],
     to_rev: Annotated[int | None, Query(ge=1, description="default: the entry as it is now")] = None,
 ) -> list[FieldDiff]:
     with _domain_errors():
@@ -235,9 +249,9 @@ def rollback(entry_id: str, body: RollbackIn, admin: AdminDep, user: ContentUser
 
 
 @router.get("/duplicates", response_model=list[DuplicateWarning], summary="Near-duplicate questions across entries")
-def duplicates(admin: AdminDep, user: ContentUser, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[
-    DuplicateWarning
-]:
+def duplicates(
+    admin: AdminDep, user: ContentUser, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[DuplicateWarning]:
     return admin.duplicates(limit=limit)
 
 
@@ -268,8 +282,11 @@ def export(admin: AdminDep, user: ContentUser, format: Literal["csv", "xlsx"] = 
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="faq-{stamp}.xlsx"'},
         )
-    return Response(export_csv(entries), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="faq-{stamp}.csv"'})
+    return Response(
+        export_csv(entries),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="faq-{stamp}.csv"'},
+    )
 
 
 @router.post("/import", response_model=ImportOut, summary="Import CSV / XLSX (all rows valid or nothing written)")

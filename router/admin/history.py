@@ -53,6 +53,14 @@ class FieldDiff(BaseModel):
     removed: list[str] = []
 
 
+class UnknownEntryId(LookupError):
+    """An id that no entry can have (it would not be a safe directory name): nothing is stored for it."""
+
+    def __init__(self, *, entry_id: str) -> None:
+        super().__init__(f"no FAQ entry has the id {entry_id!r}")
+        self.entry_id = entry_id
+
+
 class RevisionNotFound(LookupError):
     def __init__(self, *, entry_id: str, rev: int) -> None:
         super().__init__(f"revision {rev} of entry {entry_id} not found")
@@ -69,14 +77,14 @@ class RevisionStore:
 
     def _dir(self, entry_id: str) -> Path:
         if not ID_PATTERN.match(entry_id):  # the id becomes a directory name: never let a path through
-            raise ValueError(f"invalid entry id {entry_id!r}")
+            raise UnknownEntryId(entry_id=entry_id)
         return self.root / entry_id
 
     def all(self, entry_id: str) -> list[Revision]:
         """Every revision of an entry, oldest first."""
         try:
             d = self._dir(entry_id)
-        except ValueError:
+        except UnknownEntryId:
             return []
         if not d.is_dir():
             return []
@@ -94,15 +102,23 @@ class RevisionStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and ID_PATTERN.match(p.name))
 
-    def append(self, *, entry_id: str, action: Action, user: str, entry: FaqEntry | None,
-               note: str | None = None) -> Revision:
+    def append(
+        self, *, entry_id: str, action: Action, user: str, entry: FaqEntry | None, note: str | None = None
+    ) -> Revision:
         d = self._dir(entry_id)
         with self._lock:
             d.mkdir(parents=True, exist_ok=True)
             existing = [int(p.stem) for p in d.glob("*.json") if p.stem.isdigit()]
             rev = max(existing, default=0) + 1
-            revision = Revision(entry_id=entry_id, rev=rev, action=action, user=user,
-                                at=datetime.now(UTC).replace(microsecond=0), note=note, entry=entry)
+            revision = Revision(
+                entry_id=entry_id,
+                rev=rev,
+                action=action,
+                user=user,
+                at=datetime.now(UTC).replace(microsecond=0),
+                note=note,
+                entry=entry,
+            )
             data = revision.model_dump_json(indent=1).encode("utf-8")
             fd = os.open(d / f"{rev:06d}.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
@@ -143,6 +159,13 @@ def diff_entries(before: FaqEntry | None, after: FaqEntry | None) -> list[FieldD
         old_l, new_l = list(a.get(name) or []), list(b.get(name) or [])
         if old_l == new_l:
             continue
-        out.append(FieldDiff(field=name, before=old_l if before else None, after=new_l if after else None,
-                             added=[s for s in new_l if s not in old_l], removed=[s for s in old_l if s not in new_l]))
+        out.append(
+            FieldDiff(
+                field=name,
+                before=old_l if before else None,
+                after=new_l if after else None,
+                added=[s for s in new_l if s not in old_l],
+                removed=[s for s in old_l if s not in new_l],
+            )
+        )
     return out

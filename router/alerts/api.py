@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +14,7 @@ from router.alerts.service import AlertNotFound, AlertService
 from router.auth import Principal, require_role
 from router.tickets.sla import aware
 
+DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 
@@ -54,11 +55,22 @@ class AlertStatusIn(BaseModel):
 
 def alert_out(alert: Alert) -> AlertOut:
     return AlertOut(
-        id=alert.id, signal=alert.signal, key=alert.key, severity=alert.severity, message=alert.message,  # type: ignore[arg-type]
-        value=alert.value, baseline=alert.baseline, threshold=alert.threshold,
-        window_start=aware(alert.window_start), window_end=aware(alert.window_end), status=alert.status,  # type: ignore[arg-type]
-        acknowledged_by=alert.acknowledged_by, webhook_status=alert.webhook_status, webhook_error=alert.webhook_error,
-        details=dict(alert.details or {}), created_at=aware(alert.created_at),
+        id=alert.id,
+        signal=alert.signal,  # type: ignore[arg-type]
+        key=alert.key,
+        severity=alert.severity,  # type: ignore[arg-type]
+        message=alert.message,
+        value=alert.value,
+        baseline=alert.baseline,
+        threshold=alert.threshold,
+        window_start=aware(alert.window_start),
+        window_end=aware(alert.window_end),
+        status=alert.status,  # type: ignore[arg-type]
+        acknowledged_by=alert.acknowledged_by,
+        webhook_status=alert.webhook_status,
+        webhook_error=alert.webhook_error,
+        details=dict(alert.details or {}),
+        created_at=aware(alert.created_at),
     )
 
 
@@ -82,7 +94,7 @@ async def evaluate(service: AlertsDep, _user: CurrentSupervisor) -> list[AlertOu
 
 
 @router.post("/{alert_id}/status", response_model=AlertOut, summary="Acknowledge or resolve an alert")
-def set_status(alert_id: int, body: AlertStatusIn, service: AlertsDep, user: CurrentSupervisor) -> AlertOut:
+def set_status(alert_id: DbId, body: AlertStatusIn, service: AlertsDep, user: CurrentSupervisor) -> AlertOut:
     try:
         return alert_out(service.set_status(alert_id, status=body.status, user_id=user.id))
     except AlertNotFound as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +15,7 @@ from router.learning.models import Proposal
 from router.learning.service import LearningError, LearningService, ProposalEdits
 from router.tickets.sla import aware
 
+DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
 router = APIRouter(prefix="/api/v1/learning", tags=["learning"])
 CurrentContent = Annotated[Principal, Depends(require_role("content"))]
 
@@ -66,10 +67,20 @@ class AcceptOut(BaseModel):
 
 def proposal_out(p: Proposal) -> ProposalOut:
     return ProposalOut(
-        id=p.id, kind=p.kind, status=p.status, faq_id=p.faq_id, category=p.category,  # type: ignore[arg-type]
-        question=p.question, paraphrases=list(p.paraphrases or []), answer=p.answer, similarity=p.similarity,
-        size=p.size, conversation_ids=list(p.conversation_ids or []), created_at=aware(p.created_at),
-        decided_at=aware(p.decided_at) if p.decided_at else None, decided_by=p.decided_by,
+        id=p.id,
+        kind=p.kind,  # type: ignore[arg-type]
+        status=p.status,  # type: ignore[arg-type]
+        faq_id=p.faq_id,
+        category=p.category,
+        question=p.question,
+        paraphrases=list(p.paraphrases or []),
+        answer=p.answer,
+        similarity=p.similarity,
+        size=p.size,
+        conversation_ids=list(p.conversation_ids or []),
+        created_at=aware(p.created_at),
+        decided_at=aware(p.decided_at) if p.decided_at else None,
+        decided_by=p.decided_by,
         result_faq_id=p.result_faq_id,
     )
 
@@ -96,7 +107,7 @@ async def refresh(service: LearningDep, _user: CurrentContent) -> list[ProposalO
 
 
 @router.post("/proposals/{proposal_id}/accept", response_model=AcceptOut, summary="Write to the corpus and reload")
-async def accept(proposal_id: int, body: AcceptIn, service: LearningDep, user: CurrentContent) -> AcceptOut:
+async def accept(proposal_id: DbId, body: AcceptIn, service: LearningDep, user: CurrentContent) -> AcceptOut:
     edits = ProposalEdits(**body.model_dump())
     try:
         p, entry = await run_in_threadpool(service.accept, proposal_id, user_id=user.id, edits=edits)
@@ -106,7 +117,7 @@ async def accept(proposal_id: int, body: AcceptIn, service: LearningDep, user: C
 
 
 @router.post("/proposals/{proposal_id}/reject", response_model=ProposalOut, summary="Dismiss a proposal")
-def reject(proposal_id: int, service: LearningDep, user: CurrentContent) -> ProposalOut:
+def reject(proposal_id: DbId, service: LearningDep, user: CurrentContent) -> ProposalOut:
     try:
         return proposal_out(service.reject(proposal_id, user_id=user.id))
     except LearningError as exc:

@@ -454,20 +454,29 @@ class TicketService:
                 state = sla_state(ticket, now)
                 if state.first_response_breached and not ticket.first_response_breached:
                     ticket.first_response_breached = True
-                    self._log(s, ticket, "sla_breached", None, timer="first_response",
-                              due_at=state.first_response_due_at.isoformat())
+                    self._log(
+                        s,
+                        ticket,
+                        "sla_breached",
+                        None,
+                        timer="first_response",
+                        due_at=state.first_response_due_at.isoformat(),
+                    )
                     found.append((str(ticket.ref), "first_response"))
                 if state.resolution_breached and not ticket.resolution_breached:
                     ticket.resolution_breached = True
-                    self._log(s, ticket, "sla_breached", None, timer="resolution",
-                              due_at=state.resolution_due_at.isoformat())
+                    self._log(
+                        s, ticket, "sla_breached", None, timer="resolution", due_at=state.resolution_due_at.isoformat()
+                    )
                     found.append((str(ticket.ref), "resolution"))
         return found
 
     # ------------------------------------------------------------------ internals
     def _load(self, s: Session, ticket_id: int | str, *, for_update: bool = False) -> Ticket:
         query = select(Ticket)
-        if isinstance(ticket_id, int) or str(ticket_id).isdigit():
+        if isinstance(ticket_id, int) or (str(ticket_id).isascii() and str(ticket_id).isdigit()):
+            if not 0 < int(ticket_id) < 2**62:  # no row has such an id (and SQLite cannot bind it)
+                raise TicketNotFound(ticket_id)
             query = query.where(Ticket.id == int(ticket_id))
         else:
             query = query.where(Ticket.ref == str(ticket_id))
@@ -495,10 +504,18 @@ class TicketService:
         old = ticket.assignee_id
         ticket.assignee_id = agent_id
         self._log(s, ticket, "assigned", actor, old=old, new=agent_id, how=how, note=note)
-        self._notify_after_commit(s, agent_id, {
-            "type": "ticket_assigned", "ticket_id": ticket.id, "ref": ticket.ref, "subject": ticket.subject,
-            "category": ticket.category, "priority": ticket.priority,
-        })
+        self._notify_after_commit(
+            s,
+            agent_id,
+            {
+                "type": "ticket_assigned",
+                "ticket_id": ticket.id,
+                "ref": ticket.ref,
+                "subject": ticket.subject,
+                "category": ticket.category,
+                "priority": ticket.priority,
+            },
+        )
         if ticket.status == "new":
             self._transition(s, ticket, "assigned", actor)
 
@@ -565,4 +582,3 @@ def _drop_notices(s: Session) -> None:
 def _subject(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= 60 else line[:59] + "…"
-
