@@ -105,7 +105,7 @@ async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> No
             await asyncio.sleep(rng.uniform(3.5, 8.0))  # people read and type (and stay under the rate limit)
 
 
-async def agent(idx: int, urls: list[str], stop_at: float, stats: Stats) -> None:
+async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats) -> None:
     base = urls[idx % len(urls)]
     username = f"load-agent-{idx}"
     async with httpx.AsyncClient(base_url=base, timeout=90) as client:
@@ -117,7 +117,7 @@ async def agent(idx: int, urls: list[str], stop_at: float, stats: Stats) -> None
         replies: Counter[str] = Counter()
         ws_url = base.replace("http://", "ws://") + f"/api/v1/agents/ws?token={token}"
         async with websockets.connect(ws_url) as ws:
-            while time.monotonic() < stop_at + 5:
+            while time.monotonic() < until["agents"]:  # agents stay until every shopper request was answered
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
                 except TimeoutError:
@@ -169,10 +169,12 @@ def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
 async def run_load(urls: list[str], shoppers: int, agents: int, duration: float) -> Stats:
     stats = Stats()
     stop_at = time.monotonic() + duration
-    tasks = [asyncio.create_task(agent(i, urls, stop_at, stats)) for i in range(agents)]
+    until = {"agents": float("inf")}
+    agent_tasks = [asyncio.create_task(agent(i, urls, until, stats)) for i in range(agents)]
     await asyncio.sleep(2)
-    tasks += [asyncio.create_task(shopper(i, urls, stop_at, stats)) for i in range(shoppers)]
-    await asyncio.gather(*tasks, return_exceptions=False)
+    await asyncio.gather(*(shopper(i, urls, stop_at, stats) for i in range(shoppers)))
+    until["agents"] = time.monotonic() + 10  # pushes still in flight reach the agents
+    await asyncio.gather(*agent_tasks)
     return stats
 
 
