@@ -163,6 +163,7 @@ def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
         "duplicated": len(duplicated),
         "agent_owned_messages": len(stats.to_agents),
         "not_delivered_to_agent": len(undelivered),
+        "not_delivered_examples": undelivered[:5],
     }
 
 
