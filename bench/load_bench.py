@@ -58,6 +58,7 @@ class Stats:
     to_agents: set[str] = field(default_factory=set)  # texts that went to an agent
     agent_received: set[str] = field(default_factory=set)
     handoffs: int = 0
+    retries: int = 0
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -71,6 +72,7 @@ async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> No
     base = urls[idx % len(urls)]
     wants_human = rng.random() < 0.15
     turn = 0
+    last_owner = "bot"
     async with httpx.AsyncClient(base_url=base, timeout=90) as client:
         while time.monotonic() < stop_at:
             if wants_human and turn == 2:
@@ -85,11 +87,16 @@ async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> No
                 "client_msg_id": msg_id,
             }
             start = time.perf_counter()
-            try:
-                resp = await client.post("/api/v1/messages", json=body)
-            except httpx.HTTPError as exc:
-                stats.errors[type(exc).__name__] += 1
-                await asyncio.sleep(1)
+            resp = None
+            for _attempt in range(3):  # a dropped keep-alive connection: resend the same client_msg_id, as apps do
+                try:
+                    resp = await client.post("/api/v1/messages", json=body)
+                    break
+                except httpx.TransportError:
+                    stats.retries += 1
+                    await asyncio.sleep(0.5)
+            if resp is None:
+                stats.errors["transport error after 3 attempts"] += 1
                 continue
             stats.latencies.append((time.perf_counter() - start) * 1000)
             if resp.status_code != 200:
@@ -97,8 +104,11 @@ async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> No
             else:
                 owner = resp.json()["owner"]
                 stats.sent[msg_id] = owner
-                if owner == "agent":
+                # an agent owned the conversation before and after this message: it must reach that agent (the
+                # message that asked for a human went to the bot, even when an agent accepted before the reply)
+                if owner == "agent" and last_owner == "agent":
                     stats.to_agents.add(text)
+                last_owner = owner
                 if text == "转人工":
                     stats.handoffs += 1
             turn += 1
@@ -244,6 +254,7 @@ def main() -> int:
         "p99_ms": round(pct(stats.latencies, 0.99), 1),
         "handoffs": stats.handoffs,
         "errors": dict(stats.errors),
+        "retried_requests": stats.retries,
         **checks,
     }
     print(json.dumps(summary, ensure_ascii=False, indent=2))
