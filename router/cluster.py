@@ -14,7 +14,6 @@ WebSocket is on replica B.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from router.hub import LocalHub
+from router.redis_fanout import RedisSubscription
 from router.routing.engine import EngineConfig, EventBus, RoutingEngine
 from router.routing.store import RoutingStore
 
@@ -127,35 +127,15 @@ class RedisHub(LocalHub):
         super().__init__()
         self.CHANNEL = f"{namespace}:push:agent"
         self._redis = aioredis.from_url(redis_url)
-        self._task: asyncio.Task[None] | None = None
+        self._subscription = RedisSubscription(
+            self._redis, self.CHANNEL, lambda env: self.deliver_nowait(int(env["agent_id"]), env["event"])
+        )
 
     async def start(self) -> None:
-        ready = asyncio.Event()
-        self._task = asyncio.create_task(self._listen(ready))
-        await asyncio.wait_for(ready.wait(), timeout=10)
-
-    async def _listen(self, ready: asyncio.Event) -> None:
-        while True:
-            try:
-                pubsub = self._redis.pubsub()
-                await pubsub.subscribe(self.CHANNEL)
-                ready.set()
-                async for raw in pubsub.listen():
-                    if raw.get("type") != "message":
-                        continue
-                    envelope = json.loads(raw["data"])
-                    self.deliver_nowait(int(envelope["agent_id"]), envelope["event"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis restarted: resubscribe, never take the replica down
-                log.warning("redis hub listener error: %s; reconnecting", exc)
-                await asyncio.sleep(1.0)
+        await self._subscription.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._subscription.stop()
         await self._redis.aclose()
 
     async def send_to_agent(self, agent_id: int, event: dict[str, Any]) -> None:

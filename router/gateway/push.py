@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -11,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.websockets import WebSocket
+
+from router.redis_fanout import RedisSubscription
 
 log = logging.getLogger(__name__)
 AgentSender = Callable[[int, dict[str, Any]], Awaitable[None]]
@@ -69,35 +69,15 @@ class RedisPush:
         self.sockets = sockets
         self._agent_sender = agent_sender
         self._redis = aioredis.from_url(redis_url)
-        self._task: asyncio.Task[None] | None = None
+        self._subscription = RedisSubscription(
+            self._redis, self.CHANNEL, lambda env: self.sockets.deliver(env["customer_id"], env["event"])
+        )
 
     async def start(self) -> None:
-        ready = asyncio.Event()
-        self._task = asyncio.create_task(self._listen(ready))
-        await asyncio.wait_for(ready.wait(), timeout=10)
-
-    async def _listen(self, ready: asyncio.Event) -> None:
-        while True:
-            try:
-                pubsub = self._redis.pubsub()
-                await pubsub.subscribe(self.CHANNEL)
-                ready.set()
-                async for raw in pubsub.listen():
-                    if raw.get("type") != "message":
-                        continue
-                    envelope = json.loads(raw["data"])
-                    await self.sockets.deliver(envelope["customer_id"], envelope["event"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis restarted: resubscribe after a pause, never crash the gateway
-                log.warning("redis push listener error: %s; reconnecting", exc)
-                await asyncio.sleep(1.0)
+        await self._subscription.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._subscription.stop()
         await self._redis.aclose()
 
     async def to_customer(self, customer_id: str, event: dict[str, Any]) -> None:
