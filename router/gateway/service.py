@@ -159,6 +159,32 @@ class GatewayService:
             created_at=msg.created_at.isoformat() if msg.created_at else None,
         )
 
+    @staticmethod
+    def _store_in(
+        session: Session,
+        conversation_id: str,
+        customer_id: str,
+        inbound: InboundMessage,
+        sentiment: SentimentResult | None = None,
+    ) -> Message:
+        """Persist one shopper message (flushed, so it has its id)."""
+        msg = Message(
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            direction="in",
+            sender="customer",
+            channel=inbound.channel,
+            text=inbound.text,
+            client_msg_id=inbound.client_msg_id,
+            sentiment_label=sentiment.label if sentiment else None,
+            sentiment_score=sentiment.score if sentiment else None,
+            anger=sentiment.anger if sentiment else None,
+            created_at=utcnow(),
+        )
+        session.add(msg)
+        session.flush()
+        return msg
+
     def _store_out(self, session: Session, conv: Conversation, replies: list[Reply], sender: str) -> list[Reply]:
         stored: list[Reply] = []
         for reply in replies:
@@ -361,22 +387,8 @@ class GatewayService:
                 previous_texts=list(reversed(previous)), consecutive_fallbacks=conv.consecutive_fallbacks
             ),
         )
-        msg = Message(
-            conversation_id=conv.id,
-            customer_id=customer_id,
-            direction="in",
-            sender="customer",
-            channel=inbound.channel,
-            text=inbound.text,
-            client_msg_id=inbound.client_msg_id,
-            sentiment_label=result.label,
-            sentiment_score=result.score,
-            anger=result.anger,
-            created_at=utcnow(),
-        )
-        session.add(msg)
         try:
-            session.flush()
+            msg = self._store_in(session, conv.id, customer_id, inbound, result)
         except IntegrityError:  # the same client_msg_id raced in from another request: the first one wins
             session.rollback()
             raise
@@ -402,18 +414,7 @@ class GatewayService:
         if open_conv is not None:
             return None
         rating, comment = int(match.group(1)), (match.group(2) or "").strip() or None
-        session.add(
-            Message(
-                conversation_id=conv.id,
-                customer_id=customer_id,
-                direction="in",
-                sender="customer",
-                channel=inbound.channel,
-                text=inbound.text,
-                client_msg_id=inbound.client_msg_id,
-                created_at=utcnow(),
-            )
-        )
+        self._store_in(session, conv.id, customer_id, inbound)
         self._record_survey(session, conv, rating, comment)
         replies = self._store_out(session, conv, [Reply(text=self.text("survey_thanks"), sender="system")], "system")
         return Outcome(conv.id, "bot", replies)
@@ -453,18 +454,7 @@ class GatewayService:
         )
         if conv is None:
             return None
-        msg = Message(
-            conversation_id=conv.id,
-            customer_id=customer_id,
-            direction="in",
-            sender="customer",
-            channel=inbound.channel,
-            text=inbound.text,
-            client_msg_id=inbound.client_msg_id,
-            created_at=utcnow(),
-        )
-        session.add(msg)
-        session.flush()
+        msg = self._store_in(session, conv.id, customer_id, inbound)
         ticket_id = self.tickets.create_from_conversation(
             conversation_id=conv.id,
             customer_id=customer_id,
