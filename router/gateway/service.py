@@ -159,15 +159,21 @@ class GatewayService:
             created_at=msg.created_at.isoformat() if msg.created_at else None,
         )
 
-    @staticmethod
     def _store_in(
+        self,
         session: Session,
         conversation_id: str,
         customer_id: str,
         inbound: InboundMessage,
         sentiment: SentimentResult | None = None,
     ) -> Message:
-        """Persist one shopper message (flushed, so it has its id)."""
+        """Persist one shopper message (flushed, so it has its id) with its sentiment.
+
+        Survey comments and left messages come without conversation signals; they are scored here on their text
+        alone, so that every stored shopper message carries a score (KPIs and agents read it).
+        """
+        if sentiment is None:
+            sentiment = self.sentiment.score(inbound.text)
         msg = Message(
             conversation_id=conversation_id,
             customer_id=customer_id,
@@ -176,9 +182,9 @@ class GatewayService:
             channel=inbound.channel,
             text=inbound.text,
             client_msg_id=inbound.client_msg_id,
-            sentiment_label=sentiment.label if sentiment else None,
-            sentiment_score=sentiment.score if sentiment else None,
-            anger=sentiment.anger if sentiment else None,
+            sentiment_label=sentiment.label,
+            sentiment_score=sentiment.score,
+            anger=sentiment.anger,
             created_at=utcnow(),
         )
         session.add(msg)
