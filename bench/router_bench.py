@@ -370,6 +370,7 @@ def main() -> int:
     print(markdown(result))
     print(json.dumps(result, ensure_ascii=False))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0
 
