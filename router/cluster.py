@@ -1,12 +1,19 @@
 """Several router replicas on one PostgreSQL + Redis: a shared routing state and agent push across processes.
 
-Each replica keeps the routing engine's fast in-memory indexes, but the database is the source of truth:
+Each replica keeps the routing engine's in-memory indexes; the database is the source of truth, and a change log in
+Redis (a stream of numbered entries) tells every replica which part of it changed:
 
-* every engine call runs under one Redis lock, so two replicas never decide at the same time;
-* a Redis counter names the version of the routing state; a replica whose copy is older than the counter rebuilds
-  its engine from the database (``recover``) before it acts, and bumps the counter after any change;
-* claims stay atomic in SQL as well (conditional UPDATE of the offer row), so even a lock lost to a timeout cannot
-  let two agents hold one conversation.
+* a *decision* (an engine call that may change routing state) runs under one Redis lock, so two replicas never decide
+  at the same time.  Before deciding, the replica replays the log entries it has not seen; afterwards it appends what
+  its call committed (the conversations and agents it wrote, recorded by :class:`RecordingStore`), if anything.
+* replaying an entry reloads only those conversations and agents from the database (``RoutingEngine.refresh``), so
+  an entry applied twice does no harm; a gap in the numbering (log trimmed, Redis restarted) means a full reload.
+* *reads* (queue position, an agent's offers, agents online, next timer) take no Redis lock: they replay the log and
+  answer from memory.  A timer tick takes the lock only when one of this replica's timers is due.
+* claims stay atomic in SQL (conditional UPDATE of the offer row), so even a lock lost to a timeout cannot let two
+  agents hold one conversation; when SQL and memory disagree ("decided elsewhere") the replica reloads everything.
+* a replica that (re)starts recovers under the lock and appends a "reload everything" entry: a replica killed in the
+  middle of a call may have committed a change it never logged.
 
 Agent events go through Redis pub/sub (:class:`RedisHub`), so an offer made on replica A reaches the agent whose
 WebSocket is on replica B.
@@ -18,18 +25,22 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from router.hub import LocalHub
 from router.redis_fanout import RedisSubscription
+from router.routing.changes import Change, RecordingStore
 from router.routing.engine import EngineConfig, EventBus, RoutingEngine
+from router.routing.errors import OfferNotPending
 from router.routing.store import RoutingStore
 
 log = logging.getLogger(__name__)
 
-# engine methods that change routing state (the others only read it)
-MUTATING = frozenset(
+# engine methods that may change routing state: they run under the Redis lock (the others only read memory)
+DECISIONS = frozenset(
     {
         "enqueue",
         "accept",
@@ -42,9 +53,38 @@ MUTATING = frozenset(
         "upsert_agent",
         "reload_agent",
         "tick",
-        "recover",
     }
 )
+# numbering and appending in one step, so entries are numbered without gaps in the order they were appended
+APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'seq', seq, 'change', ARGV[2])
+return {seq, id}
+"""
+
+
+class RoutingLockTimeout(TimeoutError):
+    """The cluster-wide routing lock was not obtained in time (another replica holds it or Redis is unreachable)."""
+
+
+@dataclass
+class Cursor:
+    """The last change-log entry this replica's engine reflects."""
+
+    entry_id: str
+    seq: int
+
+
+@dataclass
+class ClusterStats:
+    """Counters of one replica, for tests and operators."""
+
+    decisions: int = 0
+    appended: int = 0
+    replayed: int = 0
+    full_reloads: int = 0
+    lock_wait_max_s: float = 0.0
+    lock_hold_max_s: float = 0.0
 
 
 class ClusteredEngine:
@@ -58,64 +98,186 @@ class ClusteredEngine:
         redis_url: str,
         namespace: str = "kefu",
         lock_timeout_s: float = 10.0,
+        log_max_len: int = 10_000,
         engine_factory: Callable[[RoutingStore, EngineConfig], RoutingEngine] | None = None,
     ) -> None:
         import redis
 
-        self._store = store
+        self._store = RecordingStore(store)
         self._config = config
         self._factory = engine_factory or (lambda s, c: RoutingEngine(s, config=c))
         self._redis = redis.Redis.from_url(redis_url)
-        self._version_key = f"{namespace}:routing:version"
+        self.lock_name = f"{namespace}:routing:lock"
+        self.log_key = f"{namespace}:routing:log"
+        self._seq_key = f"{namespace}:routing:seq"
+        self._log_max_len = log_max_len
+        self._append_script = self._redis.register_script(APPEND)
+        self._wait_s = lock_timeout_s * 2
+        # a lock that outlives a stuck holder; polled every 5 ms (the default 100 ms would dominate a decision)
         self._lock = self._redis.lock(
-            f"{namespace}:routing:lock", timeout=lock_timeout_s, blocking_timeout=lock_timeout_s * 2
+            self.lock_name, timeout=lock_timeout_s, blocking_timeout=self._wait_s, sleep=0.005
         )
-        self._local = threading.RLock()
+        self._decider = threading.Lock()  # this process's deciding threads queue here: only one polls Redis
+        self._local = threading.RLock()  # the engine and the cursor; never held while waiting for the Redis lock
+        # the thread running a decision; engine events fire during it, and their subscribers may call back in
+        self._decider_thread: int | None = None
         self.events = EventBus()
+        self.stats = ClusterStats()
         self._engine = self._new_engine()
-        self._version: int | None = None
+        self._cursor: Cursor | None = None  # None: reload everything before the next use
 
     def _new_engine(self) -> RoutingEngine:
         engine = self._factory(self._store, self._config)
-        engine.events = self.events  # subscribers (hub, gateway) survive rebuilds
+        engine.events = self.events  # subscribers (hub, gateway) survive reloads
         return engine
 
     @property
     def engine(self) -> RoutingEngine:
         return self._engine
 
-    def _sync(self) -> None:
-        current = int(self._redis.get(self._version_key) or 0)
-        if self._version is None or current != self._version:
-            engine = self._new_engine()
-            engine.recover()
-            self._engine = engine
-            self._version = int(self._redis.incr(self._version_key))  # recover may have timed offers out
+    def clock(self) -> float:
+        return self._engine.clock()
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def next_due(self) -> float | None:
+        """When this replica's next timer is due, from memory without waiting for anything: the timer loop asks from
+        the event loop.  (Replicas learn each other's timers when :meth:`tick` replays the log.)"""
+        with contextlib.suppress(IndexError):  # the heap emptied under us: nothing due
+            return self._engine.next_due()
+        return None
+
+    # ------------------------------------------------------------------ change log
+    def _reload(self, *, decide: bool) -> None:
+        """Rebuild the engine from the database and point the cursor at the log's current end."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._seq_key)
+        pipe.xrevrange(self.log_key, count=1)
+        head, tail = pipe.execute()
+        engine = self._new_engine()
+        engine.recover(decide=decide)
+        self._engine = engine
+        if tail:
+            entry_id, fields = tail[0]
+            self._cursor = Cursor(entry_id.decode(), int(fields[b"seq"]))
+        else:
+            self._cursor = Cursor("0-0", int(head or 0))
+        self.stats.full_reloads += 1
+
+    def _catch_up(self) -> None:
+        """Replay the entries appended since the cursor (one round trip to Redis when there are none)."""
+        cursor = self._cursor
+        if cursor is None:
+            self._reload(decide=False)
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._seq_key)
+        pipe.xrange(self.log_key, min=f"({cursor.entry_id}", max="+")
+        head_raw, entries = pipe.execute()
+        head = int(head_raw or 0)
+        if head == cursor.seq and not entries:
+            return
+        change, seq, entry_id = Change(), cursor.seq, cursor.entry_id
+        for raw_id, fields in entries:
+            if int(fields[b"seq"]) != seq + 1:
+                break
+            change.merge(Change.from_json(fields[b"change"]))
+            seq, entry_id = seq + 1, raw_id.decode()
+        if seq < head or change.full:  # a gap (trimmed log, Redis restarted) or someone asked for it
+            log.info("routing change log: reloading everything (at %d, log at %d)", seq, head)
+            self._reload(decide=False)
+            return
+        self._engine.refresh(conversation_ids=change.conversations, agent_ids=change.agents, decided=change.decided)
+        self._cursor = Cursor(entry_id, seq)
+        self.stats.replayed += len(entries)
+
+    def _append(self, change: Change) -> None:
+        if not change:
+            return
+        seq, entry_id = self._append_script(
+            keys=[self._seq_key, self.log_key], args=[self._log_max_len, change.to_json()]
+        )
+        self.stats.appended += 1
+        if self._cursor is not None and int(seq) == self._cursor.seq + 1:
+            self._cursor = Cursor(entry_id.decode(), int(seq))
+        # otherwise another replica appended in between (our lock expired): replay from the old cursor, which
+        # reloads our own entry as well, harmlessly
+
+    # ------------------------------------------------------------------ calls
+    def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._local:
+            if self._decider_thread is None:  # a subscriber reading during a decision sees the state being decided
+                self._catch_up()
+            return getattr(self._engine, name)(*args, **kwargs)
+
+    def _timer_due(self) -> bool:
+        with self._local:
+            self._catch_up()
+            due = self._engine.next_due()
+            return due is not None and due <= self._engine.clock()
+
+    def _decide(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self._decider_thread == threading.get_ident():  # called back from inside a decision: the lock is ours
+            return getattr(self._engine, name)(*args, **kwargs)
+        if name == "tick" and not self._timer_due():
+            return 0  # nothing due here: don't take the cluster lock just to find that out
+        waiting_since = time.monotonic()
+        if not self._decider.acquire(timeout=self._wait_s):
+            raise RoutingLockTimeout(f"routing lock not acquired within {self._wait_s:.0f}s")
+        try:
             if not self._lock.acquire():
-                raise TimeoutError("routing lock not acquired")
+                raise RoutingLockTimeout(f"routing lock not acquired within {self._wait_s:.0f}s")
+            held_since = time.monotonic()
             try:
-                if name == "recover":  # a rebuild from the database is exactly what recover means here
-                    self._version = None
-                    self._sync()
-                    return None
-                self._sync()
-                result = getattr(self._engine, name)(*args, **kwargs)
-                # a tick that fired nothing changed nothing: don't make the other replicas rebuild for it
-                if name in MUTATING and (name != "tick" or result):
-                    self._version = int(self._redis.incr(self._version_key))
-                return result
+                return self._decide_locked(name, *args, **kwargs)
             finally:
                 with contextlib.suppress(Exception):  # lock expired: the SQL claims still guard correctness
                     self._lock.release()
+                stats = self.stats
+                stats.decisions += 1
+                stats.lock_wait_max_s = max(stats.lock_wait_max_s, held_since - waiting_since)
+                stats.lock_hold_max_s = max(stats.lock_hold_max_s, time.monotonic() - held_since)
+        finally:
+            self._decider.release()
+
+    def _decide_locked(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        with self._local:
+            self._decider_thread = threading.get_ident()
+            try:
+                if name == "recover":
+                    self._reload(decide=True)
+                    return None
+                self._catch_up()
+                return getattr(self._engine, name)(*args, **kwargs)
+            except OfferNotPending as exc:
+                if exc.context.get("state") == "decided elsewhere":  # memory and database disagree: reload
+                    log.warning("routing state diverged from the database (%s); reloading", exc.message)
+                    self._cursor = None
+                raise
+            finally:
+                self._decider_thread = None
+                change = self._store.take()  # what committed, even when the call failed half-way
+                change.agents |= _profile_changes(name, args, kwargs)
+                change.full = name == "recover"
+                self._append(change)
+
+    def recover(self) -> None:
+        """Start-up: rebuild from the database under the lock and have every other replica reload as well."""
+        self._decide("recover")
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._engine, name)
         if not callable(attr) or name.startswith("_"):
             return attr
-        return lambda *args, **kwargs: self._call(name, *args, **kwargs)
+        call = self._decide if name in DECISIONS else self._read
+        return lambda *args, **kwargs: call(name, *args, **kwargs)
+
+
+def _profile_changes(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> set[int]:
+    """Agent profiles are read from the database outside a store transaction: name them on the log explicitly."""
+    if name == "reload_agent":
+        return {int(args[0] if args else kwargs["agent_id"])}
+    if name == "upsert_agent":
+        return {int((args[0] if args else kwargs["agent"]).id)}
+    return set()
 
 
 class RedisHub(LocalHub):

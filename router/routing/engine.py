@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -484,47 +484,106 @@ class RoutingEngine:
         return fired
 
     # ------------------------------------------------------------------ recovery
-    def recover(self) -> None:
+    def recover(self, *, decide: bool = True) -> None:
         """Rebuild the in-memory state from the store after a (re)start: agents, queue, pending offers, timers.
 
         Offers whose deadline passed while the process was down time out now and their items are offered again;
-        the others keep their remaining time.
+        the others keep their remaining time.  With ``decide=False`` the state is only loaded (a replica that may
+        not decide right now): nothing is offered, and expired offers time out at the next :meth:`tick`.
         """
         with self._op() as now:
             for agent in self.store.load_agents():
                 self.agents.upsert(agent)
             items, offers = self.store.load_live()
             pending = {o.item_id: o for o in offers}
-            expired: list[Offer] = []
             for item in items:
-                self._track(item)
-                holder = self.agents.agents.get(item.agent_id) if item.agent_id is not None else None
-                if item.state is ItemState.assigned and item.agent_id is not None:
-                    self._assigned.setdefault(item.agent_id, set()).add(item.conversation_id)
-                    if holder is not None:
-                        self._add_load(holder, item.channel, +1)
-                    continue
-                offer = pending.get(item.id)
-                if item.state is ItemState.offered and offer is not None:
-                    self.offers.restore(offer)
-                    owner = self.agents.agents.get(offer.agent_id)
-                    if owner is not None:
-                        self._add_load(owner, item.channel, +1)
-                    if offer.deadline <= now:
-                        expired.append(offer)
-                    else:
-                        self.timers.add(offer.deadline, "offer_deadline", offer.id)
-                    continue
-                item.target_agent_id = None
-                self._queue(item, now)
-                for until in item.excluded.values():
-                    if until > now:
-                        self.timers.add(until, "retry", item.id)
-            for offer in expired:
+                self._restore(item, pending.get(item.id), now)
+            if not decide:
+                return
+            for offer in [o for o in self.offers.pending.values() if o.deadline <= now]:
                 with self.store.transaction() as tx:
                     self._release(tx, offer, OfferState.timed_out, now)
             for item in sorted(self.items.values(), key=lambda i: i.sort_key):
                 self._dispatch_item(item, now)
+
+    def _restore(self, item: WorkItem, offer: Offer | None, now: float) -> None:
+        """Index one live item as the store has it (with its pending offer, if offered)."""
+        self._track(item)
+        if item.state is ItemState.assigned and item.agent_id is not None:
+            self._assigned.setdefault(item.agent_id, set()).add(item.conversation_id)
+            holder = self.agents.agents.get(item.agent_id)
+            if holder is not None:
+                self._add_load(holder, item.channel, +1)
+            return
+        if item.state is ItemState.offered and offer is not None:
+            self.offers.restore(offer)
+            owner = self.agents.agents.get(offer.agent_id)
+            if owner is not None:
+                self._add_load(owner, item.channel, +1)
+            self.timers.add(offer.deadline, "offer_deadline", offer.id)
+            return
+        item.target_agent_id = None
+        self._queue(item, now)
+        for until in item.excluded.values():
+            if until > now:
+                self.timers.add(until, "retry", item.id)
+
+    def _forget(self, conversation_id: str, decided: Mapping[str, OfferState], now: float) -> WorkItem | None:
+        """Drop a live item from every index, giving back the load it held; returns the dropped item."""
+        item = self.items.get(conversation_id)
+        if item is None:
+            return None
+        holder_id: int | None = None
+        if item.state is ItemState.offered:
+            offer = self.offers.for_item(item.id)
+            if offer is not None:
+                holder_id = offer.agent_id
+                final = decided.get(offer.id)
+                if final is not None:  # a late accept here learns what became of it
+                    self.offers.decide(offer, final, now)
+                else:
+                    self.offers.drop(offer)
+        elif item.state is ItemState.assigned and item.agent_id is not None:
+            holder_id = item.agent_id
+            self._assigned.get(item.agent_id, set()).discard(conversation_id)
+        holder = self.agents.agents.get(holder_id) if holder_id is not None else None
+        if holder is not None:
+            self._add_load(holder, item.channel, -1)
+        item.version += 1  # its queue entries go stale
+        self._untrack(item)
+        return item
+
+    def refresh(
+        self,
+        *,
+        conversation_ids: Collection[str] = (),
+        agent_ids: Collection[int] = (),
+        decided: Mapping[str, OfferState] | None = None,
+    ) -> None:
+        """Bring some conversations and agents in line with the store, after another replica changed them.
+
+        Only loads: no decision, no event (the replica that made the change decided and published).  Reloading what
+        the store already shows changes nothing, so replaying a change twice is harmless.  ``decided`` names the final
+        state of offers decided elsewhere, so that a late accept here is told "timed out" rather than "unknown".
+        """
+        with self._lock:
+            now = self.clock()
+            for agent_id in agent_ids:
+                for agent in self.store.load_agents(agent_id):
+                    old = self.agents.agents.get(agent.id)
+                    if old is not None:
+                        agent.load = old.load
+                    self.agents.upsert(agent)
+            if not conversation_ids:
+                return
+            items, offers = self.store.load_live(conversation_ids)
+            before = {c: self._forget(c, decided or {}, now) for c in conversation_ids}
+            pending = {o.item_id: o for o in offers}
+            for item in items:
+                self._restore(item, pending.get(item.id), now)
+                was = before.get(item.conversation_id)
+                if item.state is ItemState.assigned and was is not None and was.state is not ItemState.assigned:
+                    self._answers.record(now, item.skill, now - item.enqueued_at)  # keeps this replica's ETA honest
 
     # ------------------------------------------------------------------ queries
     def status_of(self, conversation_id: str) -> QueueStatus:

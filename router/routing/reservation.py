@@ -76,6 +76,13 @@ class OfferBook:
                 del self._decided[key]
         return offer
 
+    def drop(self, offer: Offer) -> None:
+        """Forget a pending offer without deciding it (its state is reloaded from the store right after)."""
+        self.pending.pop(offer.id, None)
+        self.by_agent.get(offer.agent_id, set()).discard(offer.id)
+        if self.by_item.get(offer.item_id) == offer.id:
+            del self.by_item[offer.item_id]
+
     def for_agent(self, agent_id: int) -> list[Offer]:
         return [self.pending[i] for i in self.by_agent.get(agent_id, ())]
 

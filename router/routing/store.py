@@ -7,7 +7,7 @@ whose row count decides the winner, so two sessions (or two replicas) can never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
@@ -42,7 +42,7 @@ class StoreTx(Protocol):
 class RoutingStore(Protocol):
     def transaction(self) -> AbstractContextManager[StoreTx]: ...
     def load_agents(self, agent_id: int | None = None) -> list[AgentState]: ...
-    def load_live(self) -> tuple[list[WorkItem], list[Offer]]: ...
+    def load_live(self, conversation_ids: Collection[str] | None = None) -> tuple[list[WorkItem], list[Offer]]: ...
 
 
 class _NoTx:
@@ -78,7 +78,7 @@ class EphemeralStore:
     def load_agents(self, agent_id: int | None = None) -> list[AgentState]:
         return []
 
-    def load_live(self) -> tuple[list[WorkItem], list[Offer]]:
+    def load_live(self, conversation_ids: Collection[str] | None = None) -> tuple[list[WorkItem], list[Offer]]:
         return [], []
 
 
@@ -203,9 +203,17 @@ class SqlStore:
         with self.sessions() as session:
             return [agent_from_row(row) for row in session.scalars(query)]
 
-    def load_live(self) -> tuple[list[WorkItem], list[Offer]]:
+    def load_live(self, conversation_ids: Collection[str] | None = None) -> tuple[list[WorkItem], list[Offer]]:
+        """Live hand-offs (waiting, offered, assigned) and pending offers, of ``conversation_ids`` only if given."""
         live = [s.value for s in ACTIVE_ITEM_STATES]
+        handoffs = select(Handoff).where(Handoff.state.in_(live)).order_by(Handoff.enqueued_at)
+        pending = select(OfferRow).where(OfferRow.state == OfferState.pending.value)
+        if conversation_ids is not None:
+            handoffs = handoffs.where(Handoff.conversation_id.in_(list(conversation_ids)))
+            pending = pending.where(OfferRow.conversation_id.in_(list(conversation_ids)))
         with self.sessions() as session:
+            if self.engine.dialect.name == "postgresql":  # both queries see one snapshot (no offer half-seen)
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             items = [
                 WorkItem(
                     id=h.id,
@@ -225,7 +233,7 @@ class SqlStore:
                     excluded={int(k): float(v) for k, v in (h.excluded or {}).items()},
                     context=dict(h.context or {}),
                 )
-                for h in session.scalars(select(Handoff).where(Handoff.state.in_(live)).order_by(Handoff.enqueued_at))
+                for h in session.scalars(handoffs)
             ]
             offers = [
                 Offer(
@@ -236,6 +244,6 @@ class SqlStore:
                     created_at=o.created_at,
                     deadline=o.deadline,
                 )
-                for o in session.scalars(select(OfferRow).where(OfferRow.state == OfferState.pending.value))
+                for o in session.scalars(pending)
             ]
         return items, offers

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 from router.auth import create_user
 from router.cluster import ClusteredEngine
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
-from router.routing.engine import EngineConfig
+from router.routing.engine import EngineConfig, RoutingEngine
 from router.routing.errors import RoutingError
 from router.routing.models import AgentStatus, ItemState
-from router.routing.store import SqlStore
+from router.routing.store import RoutingStore, SqlStore
 
 pytestmark = [pytest.mark.pg]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -35,16 +39,63 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _pair(url: str) -> tuple[ClusteredEngine, ClusteredEngine]:
+class Builds:
+    """Counts the routing engines a replica builds: one per full reload from the database."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, store: RoutingStore, config: EngineConfig) -> RoutingEngine:
+        self.count += 1
+        return RoutingEngine(store, config=config)
+
+
+def _pair(
+    url: str, builds: tuple[Builds, Builds] | None = None, **kwargs: Any
+) -> tuple[ClusteredEngine, ClusteredEngine]:
     namespace = "kefu-test-" + uuid.uuid4().hex[:8]
     config = EngineConfig(offer_timeout_s=30.0)
+    factories = builds or (Builds(), Builds())
     engines = tuple(
-        ClusteredEngine(SqlStore(make_engine(url)), config=config, redis_url=REDIS, namespace=namespace)
-        for _ in range(2)
+        ClusteredEngine(
+            SqlStore(make_engine(url)),
+            config=config,
+            redis_url=REDIS,
+            namespace=namespace,
+            engine_factory=factory,
+            **kwargs,
+        )
+        for factory in factories
     )
     for engine in engines:
         engine.recover()
     return engines[0], engines[1]
+
+
+def _agents(url: str, n: int) -> list[int]:
+    sessions = make_session_factory(make_engine(url))
+    return [
+        create_user(sessions, username=f"t{i}-{uuid.uuid4().hex[:6]}", password="cluster-pass", skills={"general": 5})
+        for i in range(n)
+    ]
+
+
+def _snapshot(engine: RoutingEngine) -> dict[str, Any]:
+    """What routing decisions depend on: live items, pending offers, agents' status and load."""
+    return {
+        "items": {c: (i.id, i.state.value, i.agent_id) for c, i in engine.items.items()},
+        "offers": sorted((o.id, o.conversation_id, o.agent_id) for o in engine.offers.pending.values()),
+        "agents": {
+            a.id: (a.status.value, {k: n for k, n in a.load.items() if n}) for a in engine.agents.agents.values()
+        },
+        "assigned": {k: sorted(v) for k, v in engine._assigned.items() if v},
+    }
+
+
+def _from_database(url: str) -> dict[str, Any]:
+    fresh = RoutingEngine(SqlStore(make_engine(url)), config=EngineConfig(offer_timeout_s=30.0))
+    fresh.recover(decide=False)
+    return _snapshot(fresh)
 
 
 def test_state_changed_on_one_replica_is_seen_by_the_other(pg_url: str) -> None:
@@ -90,3 +141,138 @@ def test_an_offer_is_claimed_once_across_replicas(pg_url: str) -> None:
             t.join()
         assert outcomes.count("won") == 1, outcomes
         b.close(conv, agent_id)
+
+
+def test_replicas_taking_turns_do_not_reload_when_nothing_changed(pg_url: str) -> None:
+    agent_ids = _agents(pg_url, 3)
+    builds = (Builds(), Builds())
+    a, b = _pair(pg_url, builds)
+    for agent_id in agent_ids:
+        a.reload_agent(agent_id)
+        a.set_status(agent_id, AgentStatus.online)
+    for n in range(12):  # 9 offered (capacity 3 each), 3 waiting
+        (a, b)[n % 2].enqueue(conversation_id=f"turn-{n}", customer_id=f"c{n}", skill="general")
+    b.agents_online()
+    before = (builds[0].count, builds[1].count)
+    for n in range(40):  # what the gateway and the timer loops do all the time, on both replicas in turn
+        replica = (a, b)[n % 2]
+        assert replica.agents_online() == 3
+        assert replica.status_of(f"turn-{n % 12}").state in (ItemState.offered, ItemState.waiting)
+        replica.offers_for(agent_ids[n % 3])
+        replica.next_due()
+        replica.tick()
+    assert (builds[0].count, builds[1].count) == before  # no reload: nobody changed anything
+
+
+def test_a_change_on_one_replica_is_replayed_on_the_other_without_a_reload(pg_url: str) -> None:
+    (agent_id,) = _agents(pg_url, 1)
+    builds = (Builds(), Builds())
+    a, b = _pair(pg_url, builds)
+    b.reload_agent(agent_id)
+    b.set_status(agent_id, AgentStatus.online)
+    a.agents_online()
+    before = (builds[0].count, builds[1].count)
+    a.enqueue(conversation_id="inc-1", customer_id="c1", skill="general")
+    (offer,) = b.offers_for(agent_id)
+    assert b.accept(offer.id, agent_id).state is ItemState.assigned
+    assert [i.conversation_id for i in a.conversations_for(agent_id)] == ["inc-1"]
+    assert a.get_agent(agent_id).load == {"chat": 1}
+    with pytest.raises(RoutingError) as late:  # a's copy knows the offer was accepted (not "unknown offer")
+        a.accept(offer.id, agent_id)
+    assert late.value.status == 409
+    a.close("inc-1", agent_id)
+    assert b.conversations_for(agent_id) == [] and b.get_agent(agent_id).load == {"chat": 0}
+    assert (builds[0].count, builds[1].count) == before
+
+
+def test_reads_take_no_cluster_lock_and_decisions_hold_it_briefly(pg_url: str) -> None:
+    (agent_id,) = _agents(pg_url, 1)
+    a, b = _pair(pg_url, lock_timeout_s=1.0)
+    a.reload_agent(agent_id)
+    a.set_status(agent_id, AgentStatus.online)
+    for n in range(20):
+        (a, b)[n % 2].enqueue(conversation_id=f"hold-{n}", customer_id=f"c{n}", skill="general")
+    # another process holds the routing lock: reads still answer at once, from memory
+    holder = redis.Redis.from_url(REDIS).lock(a.lock_name, timeout=5)
+    assert holder.acquire(blocking=False)
+    try:
+        started = time.monotonic()
+        assert b.agents_online() == 1 and b.status_of("hold-19").position >= 1
+        assert len(a.offers_for(agent_id)) == 3 and a.next_due() is not None
+        assert a.tick() == 0  # nothing due: no need for the lock
+        assert time.monotonic() - started < 0.5
+    finally:
+        holder.release()
+    assert max(a.stats.lock_hold_max_s, b.stats.lock_hold_max_s) < 0.5
+
+
+def test_gap_in_the_change_log_falls_back_to_a_full_reload(pg_url: str) -> None:
+    (agent_id,) = _agents(pg_url, 1)
+    builds = (Builds(), Builds())
+    a, b = _pair(pg_url, builds)
+    a.reload_agent(agent_id)
+    a.set_status(agent_id, AgentStatus.online)
+    b.agents_online()
+    before = builds[1].count
+    a.enqueue(conversation_id="gap-1", customer_id="c1", skill="general")
+    redis.Redis.from_url(REDIS).delete(a.log_key)  # the entry is lost (trimmed, or Redis restarted without it)
+    a.enqueue(conversation_id="gap-2", customer_id="c2", skill="general")
+    assert sorted(o.conversation_id for o in b.offers_for(agent_id)) == ["gap-1", "gap-2"]
+    assert builds[1].count == before + 1
+
+
+def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_url: str) -> None:
+    agent_ids = _agents(pg_url, 4)
+    a, b = _pair(pg_url)
+    rng = random.Random(9)
+    for agent_id in agent_ids:
+        rng.choice((a, b)).reload_agent(agent_id)
+    for step in range(150):
+        replica = rng.choice((a, b))
+        op = rng.random()
+        try:
+            if op < 0.15:
+                replica.set_status(rng.choice(agent_ids), rng.choice(list(AgentStatus)))
+            elif op < 0.45:
+                replica.enqueue(conversation_id=f"r-{step}", customer_id=f"c{step}", skill="general")
+            else:
+                replica.agents_online()  # catch up, then act on what this replica sees
+                engine = replica.engine
+                offers = list(engine.offers.pending.values())
+                assigned = [i for i in engine.items.values() if i.state is ItemState.assigned]
+                if op < 0.7 and offers:
+                    offer = rng.choice(offers)
+                    replica.accept(offer.id, offer.agent_id)
+                elif op < 0.8 and offers:
+                    offer = rng.choice(offers)
+                    replica.reject(offer.id, offer.agent_id)
+                elif op < 0.95 and assigned:
+                    item = rng.choice(assigned)
+                    assert item.agent_id is not None
+                    replica.close(item.conversation_id, item.agent_id)
+                elif engine.items:
+                    replica.abandon(rng.choice(list(engine.items)))
+        except RoutingError:
+            pass  # e.g. nobody online to enqueue for
+        if step % 10 == 9:
+            a.agents_online()
+            b.agents_online()
+            truth = _from_database(pg_url)
+            assert _snapshot(a.engine) == truth, step
+            assert _snapshot(b.engine) == truth, step
+
+
+def test_an_event_subscriber_reading_the_engine_during_a_decision_does_not_stall_it(pg_url: str) -> None:
+    # the gateway names the agent (get_agent) inside the "assigned" event; the old design waited for its own lock
+    (agent_id,) = _agents(pg_url, 1)
+    a, _b = _pair(pg_url, lock_timeout_s=5.0)
+    names: list[str] = []
+    a.events.subscribe(lambda event: event.type == "assigned" and names.append(a.get_agent(agent_id).name))
+    a.reload_agent(agent_id)
+    a.set_status(agent_id, AgentStatus.online)
+    a.enqueue(conversation_id="sub-1", customer_id="c1", skill="general")
+    (offer,) = a.offers_for(agent_id)
+    started = time.monotonic()
+    a.accept(offer.id, agent_id)
+    assert time.monotonic() - started < 1.0
+    assert len(names) == 1
