@@ -235,6 +235,8 @@ def main() -> int:
             stats = asyncio.run(run_load([r.url for r in routers], args.shoppers, args.agents, args.duration))
             wall = time.monotonic() - start
             checks = check_database(db_url, stats)
+            # each replica's routing-lock and change-log counters (absent with one router)
+            cluster = [httpx.get(f"{r.url}/healthz", timeout=30).json().get("cluster") for r in routers]
         finally:
             for proc in (*routers, rasa, actions):
                 proc.stop()
@@ -257,6 +259,8 @@ def main() -> int:
         "retried_requests": stats.retries,
         **checks,
     }
+    if args.scale:
+        summary["replicas"] = cluster
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     ok = checks["missing"] == 0 and checks["duplicated"] == 0 and checks["not_delivered_to_agent"] == 0
     return 0 if ok and not stats.errors else 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -157,7 +158,15 @@ def create_app(
         with request.app.state.db_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         routing: RoutingEngine = request.app.state.engine
-        return {"status": "ok", "agents_online": routing.agents_online(), "live_conversations": len(routing.items)}
+        health: dict[str, Any] = {
+            "status": "ok",
+            "agents_online": routing.agents_online(),
+            "live_conversations": len(routing.items),
+        }
+        cluster = getattr(routing, "stats", None)  # a ClusteredEngine: its lock and change-log counters
+        if dataclasses.is_dataclass(cluster):
+            health["cluster"] = dataclasses.asdict(cluster)  # type: ignore[arg-type]
+        return health
 
     gateway_routers: list[APIRouter] = []
     if with_gateway:

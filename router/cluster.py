@@ -83,8 +83,17 @@ class ClusterStats:
     appended: int = 0
     replayed: int = 0
     full_reloads: int = 0
+    lock_wait_total_s: float = 0.0
     lock_wait_max_s: float = 0.0
+    lock_hold_total_s: float = 0.0
     lock_hold_max_s: float = 0.0
+
+    def decided(self, *, waited: float, held: float) -> None:
+        self.decisions += 1
+        self.lock_wait_total_s += waited
+        self.lock_wait_max_s = max(self.lock_wait_max_s, waited)
+        self.lock_hold_total_s += held
+        self.lock_hold_max_s = max(self.lock_hold_max_s, held)
 
 
 class ClusteredEngine:
@@ -231,10 +240,7 @@ class ClusteredEngine:
             finally:
                 with contextlib.suppress(Exception):  # lock expired: the SQL claims still guard correctness
                     self._lock.release()
-                stats = self.stats
-                stats.decisions += 1
-                stats.lock_wait_max_s = max(stats.lock_wait_max_s, held_since - waiting_since)
-                stats.lock_hold_max_s = max(stats.lock_hold_max_s, time.monotonic() - held_since)
+                self.stats.decided(waited=held_since - waiting_since, held=time.monotonic() - held_since)
         finally:
             self._decider.release()
 
