@@ -40,7 +40,8 @@ COPY bot bot
 COPY nlu_data nlu_data
 RUN cd bot && rasa train --config config.yml --domain domain.yml --data data ../nlu_data \
       --out /srv/kefu/models --fixed-model-name kefu
+COPY scripts/rasa_server.py scripts/rasa_server.py
 WORKDIR /srv/kefu/bot
 EXPOSE 5005
-CMD ["rasa", "run", "--enable-api", "--model", "/srv/kefu/models/kefu.tar.gz", "--endpoints", "endpoints.docker.yml", \
+CMD ["python", "../scripts/rasa_server.py", "run", "--enable-api", "--model", "/srv/kefu/models/kefu.tar.gz", "--endpoints", "endpoints.docker.yml", \
      "--credentials", "credentials.yml", "--port", "5005"]

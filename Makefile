@@ -89,7 +89,7 @@ run: setup
 	$(BIN)/honcho -f Procfile start
 
 test: setup services browser
-	$(BIN)/ruff check knowledge_base actions router tests bench
+	$(BIN)/ruff check knowledge_base actions router tests bench scripts
 	$(BIN)/mypy
 	cd bot && ../$(RASA_BIN)/rasa data validate --domain domain.yml --data data ../nlu_data --fail-on-warnings
 	$(BIN)/pytest -p no:cacheprovider
@@ -98,7 +98,7 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 lint:
-	$(BIN)/ruff check knowledge_base actions router tests bench
+	$(BIN)/ruff check knowledge_base actions router tests bench scripts
 
 typecheck:
 	$(BIN)/mypy

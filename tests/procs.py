@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
+RASA_SERVER = ROOT / "scripts" / "rasa_server.py"  # `rasa` with its action-answer schema check cached
 APP_PY = ROOT / ".venv" / "bin" / "python"
 RASA_MODEL = ROOT / "var" / "rasa" / "models" / "kefu.tar.gz"
 RASA_TOKEN = "kefu-test-rasa-token"
@@ -121,7 +122,8 @@ def start_rasa(
     proc = _spawn(
         "rasa",
         [
-            str(RASA_BIN),
+            str(RASA_PY),
+            str(RASA_SERVER),
             "run",
             "--enable-api",
             "--auth-token",
