@@ -259,7 +259,10 @@ class GatewayService:
 
     # ------------------------------------------------------------------ inbound
     async def handle(self, inbound: InboundMessage) -> MessageResponse:
-        customer_id = await self._db(lambda s: self.resolve_customer_id(s, inbound.channel, inbound.customer_id))
+        if inbound.channel == "miniprogram":  # an openid names a customer only through the identity table
+            customer_id = await self._db(lambda s: self.resolve_customer_id(s, inbound.channel, inbound.customer_id))
+        else:  # web and app identities are customer ids; the row is made in the message's own transaction
+            customer_id = inbound.customer_id
         await self.rate_limiter.check(customer_id)  # raises RateLimited; the edge answers 429
         async with self._lock(customer_id):
             outcome = await self._handle_locked(inbound, customer_id)
@@ -339,6 +342,8 @@ class GatewayService:
     def _persist_inbound(
         self, session: Session, inbound: InboundMessage, customer_id: str
     ) -> Outcome | tuple[str, str, int | None, int, SentimentResult, str]:
+        if inbound.channel != "miniprogram":
+            self.resolve_customer_id(session, inbound.channel, customer_id)
         if inbound.client_msg_id:
             dup = session.scalar(
                 select(Message).where(
