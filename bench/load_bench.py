@@ -59,6 +59,8 @@ class Stats:
     agent_received: set[str] = field(default_factory=set)
     handoffs: int = 0
     retries: int = 0
+    accepts: list[float] = field(default_factory=list)  # ms per agent accept (a routing decision)
+    accept_status: Counter[int] = field(default_factory=Counter)
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -136,7 +138,10 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
                 kind = event.get("type")
                 if kind == "offer":
                     offer_id = event.get("offer_id") or event.get("offer", {}).get("id")
-                    await client.post(f"/api/v1/agents/offers/{offer_id}/accept", headers=auth)
+                    start = time.perf_counter()
+                    resp = await client.post(f"/api/v1/agents/offers/{offer_id}/accept", headers=auth)
+                    stats.accepts.append((time.perf_counter() - start) * 1000)
+                    stats.accept_status[resp.status_code] += 1
                 elif kind == "message":
                     conv = event["conversation_id"]
                     stats.agent_received.add(event["message"]["text"])
@@ -255,6 +260,10 @@ def main() -> int:
         "p50_ms": round(statistics.median(stats.latencies), 1) if stats.latencies else None,
         "p99_ms": round(pct(stats.latencies, 0.99), 1),
         "handoffs": stats.handoffs,
+        "accepts": len(stats.accepts),
+        "accept_p50_ms": round(statistics.median(stats.accepts), 1) if stats.accepts else None,
+        "accept_max_ms": round(max(stats.accepts), 1) if stats.accepts else None,
+        "accept_status": dict(stats.accept_status),
         "errors": dict(stats.errors),
         "retried_requests": stats.retries,
         **checks,

@@ -8,8 +8,11 @@ Redis (a stream of numbered entries) tells every replica which part of it change
   its call committed (the conversations and agents it wrote, recorded by :class:`RecordingStore`), if anything.
 * replaying an entry reloads only those conversations and agents from the database (``RoutingEngine.refresh``), so
   an entry applied twice does no harm; a gap in the numbering (log trimmed, Redis restarted) means a full reload.
-* *reads* (queue position, an agent's offers, agents online, next timer) take no Redis lock: they replay the log and
-  answer from memory.  A timer tick takes the lock only when one of this replica's timers is due.
+* *reads* (queue position, an agent's offers, agents online) take no Redis lock: they replay the log and answer from
+  memory; ``next_due`` answers from memory alone (the timer loop asks on the event loop).  A timer tick takes the
+  lock only when one of this replica's timers is due.
+* the engine's events (offers, assignments, ...) go to their subscribers (agent push, gateway) once the Redis lock is
+  released, in order and before the call returns: the gateway's database writes do not hold up the other replicas.
 * claims stay atomic in SQL (conditional UPDATE of the offer row), so even a lock lost to a timeout cannot let two
   agents hold one conversation; when SQL and memory disagree ("decided elsewhere") the replica reloads everything.
 * a replica that (re)starts recovers under the lock and appends a "reload everything" entry: a replica killed in the
@@ -35,6 +38,7 @@ from router.redis_fanout import RedisSubscription
 from router.routing.changes import Change, RecordingStore
 from router.routing.engine import EngineConfig, EventBus, RoutingEngine
 from router.routing.errors import OfferNotPending
+from router.routing.models import RoutingEvent
 from router.routing.store import RoutingStore
 
 log = logging.getLogger(__name__)
@@ -126,18 +130,19 @@ class ClusteredEngine:
         self._lock = self._redis.lock(
             self.lock_name, timeout=lock_timeout_s, blocking_timeout=self._wait_s, sleep=0.005
         )
-        self._decider = threading.Lock()  # this process's deciding threads queue here: only one polls Redis
+        self._decider = threading.RLock()  # this process's deciding threads queue here: only one polls Redis
         self._local = threading.RLock()  # the engine and the cursor; never held while waiting for the Redis lock
-        # the thread running a decision; engine events fire during it, and their subscribers may call back in
-        self._decider_thread: int | None = None
         self.events = EventBus()
+        # the engine's events wait here until the Redis lock is released (subscribers write to the database)
+        self._held: list[RoutingEvent] = []
         self.stats = ClusterStats()
         self._engine = self._new_engine()
         self._cursor: Cursor | None = None  # None: reload everything before the next use
 
     def _new_engine(self) -> RoutingEngine:
         engine = self._factory(self._store, self._config)
-        engine.events = self.events  # subscribers (hub, gateway) survive reloads
+        engine.events = EventBus()
+        engine.events.subscribe(self._held.append)  # only decisions emit events
         return engine
 
     @property
@@ -213,8 +218,7 @@ class ClusteredEngine:
     # ------------------------------------------------------------------ calls
     def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._local:
-            if self._decider_thread is None:  # a subscriber reading during a decision sees the state being decided
-                self._catch_up()
+            self._catch_up()
             return getattr(self._engine, name)(*args, **kwargs)
 
     def _timer_due(self) -> bool:
@@ -224,8 +228,6 @@ class ClusteredEngine:
             return due is not None and due <= self._engine.clock()
 
     def _decide(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if self._decider_thread == threading.get_ident():  # called back from inside a decision: the lock is ours
-            return getattr(self._engine, name)(*args, **kwargs)
         if name == "tick" and not self._timer_due():
             return 0  # nothing due here: don't take the cluster lock just to find that out
         waiting_since = time.monotonic()
@@ -241,12 +243,17 @@ class ClusteredEngine:
                 with contextlib.suppress(Exception):  # lock expired: the SQL claims still guard correctness
                     self._lock.release()
                 self.stats.decided(waited=held_since - waiting_since, held=time.monotonic() - held_since)
+                # Subscribers run now: the other replicas may decide meanwhile, but this process's events keep
+                # their order (the next local decision waits), and the call returns only once the gateway has
+                # applied them (e.g. the agent owns the conversation when accept answers).  They may call back in.
+                held, self._held[:] = list(self._held), []
+                for event in held:
+                    self.events.publish(event)
         finally:
             self._decider.release()
 
     def _decide_locked(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._local:
-            self._decider_thread = threading.get_ident()
             try:
                 if name == "recover":
                     self._reload(decide=True)
@@ -259,7 +266,6 @@ class ClusteredEngine:
                     self._cursor = None
                 raise
             finally:
-                self._decider_thread = None
                 change = self._store.take()  # what committed, even when the call failed half-way
                 change.agents |= _profile_changes(name, args, kwargs)
                 change.full = name == "recover"

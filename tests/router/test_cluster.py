@@ -19,7 +19,7 @@ from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
 from router.routing.engine import EngineConfig, RoutingEngine
 from router.routing.errors import RoutingError
-from router.routing.models import AgentStatus, ItemState
+from router.routing.models import AgentStatus, ItemState, RoutingEvent
 from router.routing.store import RoutingStore, SqlStore
 
 pytestmark = [pytest.mark.pg]
@@ -262,12 +262,25 @@ def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_u
             assert _snapshot(b.engine) == truth, step
 
 
-def test_an_event_subscriber_reading_the_engine_during_a_decision_does_not_stall_it(pg_url: str) -> None:
-    # the gateway names the agent (get_agent) inside the "assigned" event; the old design waited for its own lock
+def test_event_subscribers_run_after_the_lock_is_released_and_may_read_the_engine(pg_url: str) -> None:
+    # the gateway names the agent (get_agent) in the "assigned" event and writes to the database; the old design
+    # ran it under the Redis lock, and the read waited for the lock its own thread held (lock timeout)
     (agent_id,) = _agents(pg_url, 1)
     a, _b = _pair(pg_url, lock_timeout_s=5.0)
     names: list[str] = []
-    a.events.subscribe(lambda event: event.type == "assigned" and names.append(a.get_agent(agent_id).name))
+    lock_free: list[bool] = []
+    other = redis.Redis.from_url(REDIS)
+
+    def on_event(event: RoutingEvent) -> None:
+        if event.type != "assigned":
+            return
+        names.append(a.get_agent(agent_id).name)
+        probe = other.lock(a.lock_name, timeout=5)
+        lock_free.append(probe.acquire(blocking=False))
+        if lock_free[-1]:
+            probe.release()
+
+    a.events.subscribe(on_event)
     a.reload_agent(agent_id)
     a.set_status(agent_id, AgentStatus.online)
     a.enqueue(conversation_id="sub-1", customer_id="c1", skill="general")
@@ -275,4 +288,4 @@ def test_an_event_subscriber_reading_the_engine_during_a_decision_does_not_stall
     started = time.monotonic()
     a.accept(offer.id, agent_id)
     assert time.monotonic() - started < 1.0
-    assert len(names) == 1
+    assert len(names) == 1 and lock_free == [True]
