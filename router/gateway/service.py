@@ -759,6 +759,47 @@ class GatewayService:
         await self._push_replies(customer_id, conversation_id, "agent", [reply])
         return reply
 
+    async def ticket_reply(self, *, conversation_id: str, ticket_ref: str, agent_id: int, text: str) -> Reply | None:
+        """An agent's public reply to a ticket the shopper opened from a conversation (e.g. a left message).
+
+        It goes into that conversation's history, which the shopper sees on any channel, and is pushed to the
+        chat windows the shopper has open. The conversation's owner does not change (it is usually closed).
+        Returns None when the conversation no longer exists."""
+
+        def apply(session: Session) -> tuple[str, Reply] | None:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                return None
+            msg = Message(
+                conversation_id=conv.id,
+                customer_id=conv.customer_id,
+                direction="out",
+                sender="agent",
+                channel=conv.channel,
+                text=self.text("ticket_reply", ticket_ref=ticket_ref, text=text),
+                agent_id=agent_id,
+                created_at=utcnow(),
+            )
+            session.add(msg)
+            session.flush()
+            self._event(session, conv, "ticket_reply", ticket_ref=ticket_ref, agent_id=agent_id, message_id=msg.id)
+            return conv.customer_id, self._reply_of(msg)
+
+        stored = await self._db(apply)
+        if stored is None:
+            return None
+        customer_id, reply = stored
+        await self.push.to_customer(
+            customer_id,
+            {
+                "type": "ticket_reply",
+                "conversation_id": conversation_id,
+                "ticket": ticket_ref,
+                "reply": reply.model_dump(),
+            },
+        )
+        return reply
+
     async def shopper_left(self, *, conversation_id: str) -> bool:
         """The shopper left while waiting: the queue entry is abandoned and the conversation ends."""
 

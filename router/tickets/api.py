@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent, Principal
 from router.tickets.errors import NotAllowed, TicketError
@@ -189,13 +190,34 @@ def patch_ticket(ticket_id: str, body: TicketPatch, service: TicketsDep, user: C
         return _detail(service, ticket.id)
 
 
-@router.post("/{ticket_id}/comments", response_model=TicketDetail, status_code=201, summary="Reply or add a note")
-def comment_ticket(ticket_id: str, body: CommentIn, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
-    with http_errors():
-        ticket, _ = service.get(ticket_id)
-        _may_change(user, ticket)
-        service.comment(ticket.id, actor_id=user.id, text=body.text, public=body.public)
-        return _detail(service, ticket.id)
+@router.post(
+    "/{ticket_id}/comments",
+    response_model=TicketDetail,
+    status_code=201,
+    summary="Reply or add a note",
+    description="A public reply on a ticket that came from a shopper's conversation is also written into that "
+    "conversation's history and pushed to the shopper's open chat windows.",
+)
+async def comment_ticket(
+    ticket_id: str, body: CommentIn, service: TicketsDep, user: CurrentAgent, request: Request
+) -> TicketDetail:
+    def work() -> tuple[TicketDetail, Ticket]:
+        with http_errors():
+            ticket, _ = service.get(ticket_id)
+            _may_change(user, ticket)
+            service.comment(ticket.id, actor_id=user.id, text=body.text, public=body.public)
+            return _detail(service, ticket.id), ticket
+
+    detail, ticket = await run_in_threadpool(work)
+    gateway = getattr(request.app.state, "gateway", None)
+    if body.public and gateway is not None and ticket.conversation_id:
+        await gateway.ticket_reply(
+            conversation_id=ticket.conversation_id,
+            ticket_ref=ticket.ref or str(ticket.id),
+            agent_id=user.id,
+            text=body.text,
+        )
+    return detail
 
 
 @router.post("/{ticket_id}/assign", response_model=TicketDetail, summary="Assign (skill router when no agent given)")

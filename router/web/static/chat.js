@@ -200,6 +200,9 @@
       confirmMine(data.client_msg_id, data.message_id);
       setOwner(data.owner, data.queue);
       setTyping(false);
+    } else if (data.type === "ticket_reply") {
+      // an agent answered a left message: shown like any reply, the current conversation stays as it is
+      if (renderOut(data.reply)) notifyUnread();
     } else if (data.type === "survey") {
       showSurvey(data.conversation_id);
     } else if (data.type === "error") {
