@@ -6,6 +6,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -225,6 +226,7 @@ def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_u
     agent_ids = _agents(pg_url, 4)
     a, b = _pair(pg_url)
     rng = random.Random(9)
+    done: Counter[str] = Counter()
     for agent_id in agent_ids:
         rng.choice((a, b)).reload_agent(agent_id)
     for step in range(150):
@@ -233,8 +235,10 @@ def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_u
         try:
             if op < 0.15:
                 replica.set_status(rng.choice(agent_ids), rng.choice(list(AgentStatus)))
+                done["set_status"] += 1
             elif op < 0.45:
                 replica.enqueue(conversation_id=f"r-{step}", customer_id=f"c{step}", skill="general")
+                done["enqueue"] += 1
             else:
                 replica.agents_online()  # catch up, then act on what this replica sees
                 engine = replica.engine
@@ -243,15 +247,24 @@ def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_u
                 if op < 0.7 and offers:
                     offer = rng.choice(offers)
                     replica.accept(offer.id, offer.agent_id)
+                    done["accept"] += 1
                 elif op < 0.8 and offers:
                     offer = rng.choice(offers)
                     replica.reject(offer.id, offer.agent_id)
-                elif op < 0.95 and assigned:
+                    done["reject"] += 1
+                elif op < 0.88 and assigned:
                     item = rng.choice(assigned)
                     assert item.agent_id is not None
                     replica.close(item.conversation_id, item.agent_id)
+                    done["close"] += 1
+                elif op < 0.95 and assigned:
+                    item = rng.choice(assigned)
+                    assert item.agent_id is not None
+                    replica.transfer(item.conversation_id, item.agent_id, to_skill="general", note="转给同事")
+                    done["transfer"] += 1
                 elif engine.items:
                     replica.abandon(rng.choice(list(engine.items)))
+                    done["abandon"] += 1
         except RoutingError:
             pass  # e.g. nobody online to enqueue for
         if step % 10 == 9:
@@ -260,6 +273,7 @@ def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_u
             truth = _from_database(pg_url)
             assert _snapshot(a.engine) == truth, step
             assert _snapshot(b.engine) == truth, step
+    assert all(done[op] >= 3 for op in ("set_status", "enqueue", "accept", "reject", "close", "transfer", "abandon"))
 
 
 def test_event_subscribers_run_after_the_lock_is_released_and_may_read_the_engine(pg_url: str) -> None:
