@@ -30,8 +30,8 @@ class DenseIndex:
         self.kind = kind
 
     @classmethod
-    def build(cls, vectors: np.ndarray, *, kind: str = "auto", exact_max: int = 20_000, hnsw_m: int = 32,
-              ef_construction: int = 80, ef_search: int = 64) -> DenseIndex:
+    def build(cls, vectors: np.ndarray, *, kind: str = "auto", exact_max: int = 5_000, hnsw_m: int = 32,
+              ef_construction: int = 80, ef_search: int = 128) -> DenseIndex:
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError("vectors must be a 2-d array")

@@ -97,13 +97,20 @@ class KbIndex:
         self.bm25 = bm25
         self.entry_bm25 = entry_bm25
         self.clf = clf
-        self.sent_tokens = [frozenset(tokenize(s)) for s in sentences]
+        sent_tokens = [frozenset(tokenize(s)) for s in sentences]
         df: Counter[str] = Counter()
-        for toks in self.sent_tokens:
+        for toks in sent_tokens:
             df.update(toks)
         n = len(sentences)
         self._idf_unknown = math.log(1 + (n + 0.5) / 0.5)
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        # sentence -> word columns in CSR layout (sentence i owns word_cols[word_ptr[i]:word_ptr[i + 1]]): the coverage
+        # of all candidate sentences is a few vectorised gathers instead of a Python loop over set intersections
+        self.word_col = {t: j for j, t in enumerate(sorted(df))}
+        self.word_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in sent_tokens], out=self.word_ptr[1:])
+        self.word_cols = np.fromiter((self.word_col[t] for toks in sent_tokens for t in toks), dtype=np.int64,
+                                     count=int(self.word_ptr[-1]))
         self.models: dict[str, FusionModel] = models or {}
 
     # ------------------------------------------------------------------ build / save / load
@@ -225,15 +232,24 @@ class KbIndex:
             bsent = bm_scores[sids]
             bm = np.maximum.reduceat(bsent, offsets).astype(np.float32)
             ebm_c = ebm[cand].astype(np.float32)
-            weights = {t: self.idf.get(t, self._idf_unknown) for t in qset}
-            total = sum(weights.values()) or 1.0
-            owner = np.repeat(np.arange(n), lens)
-            for j in np.flatnonzero(bsent > 0):  # a sentence sharing no word with the query has coverage 0
-                c = sum(weights[t] for t in qset & self.sent_tokens[sids[j]]) / total
-                if c > cov[owner[j]]:
-                    cov[owner[j]] = c
+            known = [t for t in qset if t in self.word_col]
+            total = sum(self.idf[t] for t in known) + self._idf_unknown * (len(qset) - len(known))
+            if known and total > 0:
+                qw = np.zeros(len(self.word_col), dtype=np.float32)
+                for t in known:
+                    qw[self.word_col[t]] = self.idf[t] / total
+                cov = np.maximum.reduceat(self._sentence_sums(sids, qw), offsets).astype(np.float32)
         return Candidates(entries=cand, dense=dense, centroid=centroid, clf=clf, bm25=bm, entry_bm25=ebm_c,
                           coverage=cov, query_chars=len(query.strip()), oov=oov, neg_sim=neg_sim)
+
+    def _sentence_sums(self, sids: np.ndarray, qw: np.ndarray) -> np.ndarray:
+        """For each sentence in ``sids``, the sum of ``qw`` over its distinct words."""
+        lo, hi = self.word_ptr[sids], self.word_ptr[sids + 1]
+        lens = hi - lo
+        ends = np.cumsum(lens)
+        cols = np.repeat(lo - (ends - lens), lens) + np.arange(int(ends[-1]) if ends.size else 0)
+        owner = np.repeat(np.arange(sids.shape[0]), lens)
+        return np.bincount(owner, weights=qw[self.word_cols[cols]], minlength=sids.shape[0]).astype(np.float32)
 
     def rank(self, query: str, *, mode: Mode = "hybrid",
              qvec: np.ndarray | None = None) -> tuple[Candidates, np.ndarray, np.ndarray, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base import KnowledgeBase, get_knowledge_base, search
+from knowledge_base.bm25 import tokenize
 from knowledge_base.cli import evaluate, read_eval_tsv
 
 from .conftest import DEV_SET
@@ -41,3 +42,19 @@ def test_module_level_singleton(real_kb: KnowledgeBase) -> None:
         assert kb.ask("退款多久能到账").decision == "answer"
     finally:
         kb.close()
+
+
+@pytest.mark.slow
+def test_coverage_matches_a_set_oracle(real_kb: KnowledgeBase) -> None:
+    """The vectorised coverage signal equals its definition: the idf-weighted share of the query's words found in
+    the entry's best sentence."""
+    idx = real_kb.index
+    for q, _ in read_eval_tsv(DEV_SET)[:60]:
+        c = idx.candidates(q, mode="bm25")
+        qset = set(tokenize(q))
+        weights = {t: idx.idf.get(t, idx._idf_unknown) for t in qset}
+        total = sum(weights.values())
+        for e, cov in zip(c.entries, c.coverage, strict=True):
+            lo, hi = idx.starts[e], idx.starts[e + 1]
+            best = max(sum(weights[t] for t in qset & set(tokenize(s))) / total for s in idx.sentences[lo:hi])
+            assert cov == pytest.approx(best, abs=1e-5), (q, idx.entries[e].id)
