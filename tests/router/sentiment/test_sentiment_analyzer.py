@@ -131,6 +131,9 @@ def test_scoring_path_matches_training_matrix(analyzer: SentimentAnalyzer) -> No
     expected = (x @ model.weights.astype(np.float64)) / norms + model.bias
     got = [model.decision(*as_arrays(feature_counts(t))) for t in texts]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # the batch path used by model selection and evaluation gives the same numbers, and the bias for an empty text
+    np.testing.assert_allclose(model.decisions(tf), got, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.decisions(count_matrix([""])), [model.bias])
 
 
 def test_missing_model_is_a_domain_error(tmp_path: Path) -> None:

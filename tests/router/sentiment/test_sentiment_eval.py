@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from router.sentiment import EvalFileError, SentimentAnalyzer
+from router.sentiment import data as sdata
 from router.sentiment.evaluate import angry_metrics, evaluate, read_eval_tsv
+from router.sentiment.features import normalize
+from router.sentiment.linear import count_matrix
 
 DEV = Path(__file__).resolve().parents[3] / "router" / "eval" / "sentiment_dev.tsv"
 
@@ -49,3 +53,13 @@ def test_dev_set_goals(analyzer: SentimentAnalyzer) -> None:
     m = evaluate(read_eval_tsv(DEV), lambda t: analyzer.score(t).label == "angry")
     assert m["angry_recall"] >= 0.90, m
     assert m["false_alarm_rate"] <= 0.05, m
+
+
+@pytest.mark.slow
+def test_held_out_polarity_goal(analyzer: SentimentAnalyzer) -> None:
+    """Issue 4 goal: >= 0.94 accuracy on the held-out online_shopping split (md5 of the review starts with 0/1/2)."""
+    _, held_out = sdata.online_shopping(sdata.default_datasets_dir())
+    decisions = analyzer.polarity_model.decisions(count_matrix([normalize(e.text) for e in held_out]))
+    accuracy = float(np.mean((decisions > 0) == (np.asarray([e.label for e in held_out]) == 1)))
+    assert len(held_out) > 11_000
+    assert accuracy >= 0.94, accuracy
