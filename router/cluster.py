@@ -14,7 +14,8 @@ Redis (a stream of numbered entries) tells every replica which part of it change
 * the engine's events (offers, assignments, ...) go to their subscribers (agent push, gateway) once the Redis lock is
   released, in order and before the call returns: the gateway's database writes do not hold up the other replicas.
 * claims stay atomic in SQL (conditional UPDATE of the offer row), so even a lock lost to a timeout cannot let two
-  agents hold one conversation; when SQL and memory disagree ("decided elsewhere") the replica reloads everything.
+  agents hold one conversation; when the database refuses what memory allowed (offer "decided elsewhere", a unique
+  index violated) the replica reloads everything.
 * a replica that (re)starts recovers under the lock and appends a "reload everything" entry: a replica killed in the
   middle of a call may have committed a change it never logged.
 
@@ -32,6 +33,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from router.hub import LocalHub
 from router.redis_fanout import RedisSubscription
@@ -260,9 +263,11 @@ class ClusteredEngine:
                     return None
                 self._catch_up()
                 return getattr(self._engine, name)(*args, **kwargs)
-            except OfferNotPending as exc:
-                if exc.context.get("state") == "decided elsewhere":  # memory and database disagree: reload
-                    log.warning("routing state diverged from the database (%s); reloading", exc.message)
+            except (OfferNotPending, IntegrityError) as exc:
+                # the database refused what memory allowed (a change committed but never logged, e.g. by a replica
+                # killed in between): reload everything before the next call
+                if isinstance(exc, IntegrityError) or exc.context.get("state") == "decided elsewhere":
+                    log.warning("routing state diverged from the database (%s); reloading", exc)
                     self._cursor = None
                 raise
             finally:

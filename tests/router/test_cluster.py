@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from sqlalchemy.exc import IntegrityError
 
 from router.auth import create_user
 from router.cluster import ClusteredEngine
@@ -303,3 +304,20 @@ def test_event_subscribers_run_after_the_lock_is_released_and_may_read_the_engin
     a.accept(offer.id, agent_id)
     assert time.monotonic() - started < 1.0
     assert len(names) == 1 and lock_free == [True]
+
+
+def test_a_change_that_was_never_logged_is_picked_up_when_the_database_refuses_a_decision(pg_url: str) -> None:
+    # replica A commits and dies before appending to the log: its engine is driven directly here, bypassing the log
+    (agent_id,) = _agents(pg_url, 1)
+    a, b = _pair(pg_url)
+    a.reload_agent(agent_id)
+    a.set_status(agent_id, AgentStatus.online)
+    b.agents_online()
+    a.engine.enqueue(conversation_id="lost-1", customer_id="c1", skill="general")
+    with pytest.raises(IntegrityError):  # B does not know it and queues it again: the unique index says no
+        b.enqueue(conversation_id="lost-1", customer_id="c1", skill="general")
+    (offer,) = b.offers_for(agent_id)  # B reloaded from the database
+    a.engine.accept(offer.id, agent_id)
+    with pytest.raises(RoutingError):  # B still thinks the offer is pending; the SQL claim refuses it
+        b.reject(offer.id, agent_id)
+    assert [i.conversation_id for i in b.conversations_for(agent_id)] == ["lost-1"]
