@@ -2,8 +2,8 @@
 
 Retrieval: from the positive pairs of a split, every sentence of the split is indexed (one side plus all other
 sentences as distractors); each positive pair gives one query (sentence2) whose only relevant document is its
-partner (sentence1); the query's own exact text is removed from its ranking. Pair AUC: the similarity score of
-every labelled pair.
+partner (sentence1); the query's own exact text is removed from its ranking; a partner tied with other sentences
+counts as expected under a random order of the tie. Pair AUC: the similarity score of every labelled pair.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+from scipy.stats import rankdata
 
 from knowledge_base.bm25 import Bm25Index, tokenize
-from knowledge_base.fusion import LinearModel
 
 DATA = Path("/work/shared/datasets")
 
@@ -94,70 +94,47 @@ class Lexical:
         return inter / np.maximum(len(set(q)) + self.nchars - inter, 1)
 
 
-def retrieval_features(cos: np.ndarray, bm: np.ndarray, cj: np.ndarray) -> np.ndarray:
-    bmax = bm.max() if bm.size and bm.max() > 0 else 1.0
-    return np.stack([cos, cos - cos.max(), bm / bmax, bm / (bm + 5.0), cj], axis=1)
+def _ranks(s: np.ndarray) -> np.ndarray:
+    """1-based ranks, best first; tied scores share their average rank (no method gains from an arbitrary order)."""
+    return rankdata(-s, method="average")
 
 
-def ranks_for_split(split: Split, emb: np.ndarray, lex: Lexical, fusion: LinearModel | None,
-                    limit: int | None = None, seed: int = 0) -> dict[str, list[int]]:
-    """Rank of the partner for every query, per method (dense, bm25, rrf, hybrid)."""
+Rank = tuple[int, int]  # (candidates scored above the partner, candidates tied with it)
+
+
+def ranks_for_split(split: Split, emb: np.ndarray, lex: Lexical, emb_a: np.ndarray | None = None,
+                    limit: int | None = None, seed: int = 0) -> dict[str, list[Rank]]:
+    """Where the partner lands for every query, per method: dense (USE), dense_adapted (USE + adapter), bm25,
+    rrf (USE + BM25, the issue's baseline) and hybrid (reciprocal-rank fusion k=60 of the adapted dense ranking
+    and BM25: no weight fitted anywhere)."""
     idx = list(range(len(split.queries)))
     if limit is not None and len(idx) > limit:
         idx = sorted(random.Random(seed).sample(idx, limit))
-    out: dict[str, list[int]] = {"dense": [], "bm25": [], "rrf": [], "hybrid": []}
+    out: dict[str, list[Rank]] = {}
     for k in idx:
         qi, ti = split.queries[k], split.targets[k]
         q = split.sentences[qi]
-        cos = emb @ emb[qi]
-        bm = lex.bm25.scores(tokenize(q))
-        cj = lex.char_jaccard(q)
-        scores = {"dense": cos.copy(), "bm25": bm.astype(np.float64)}
-        rd = np.empty(len(cos))
-        rd[np.argsort(-cos, kind="stable")] = np.arange(1, len(cos) + 1)
-        rb = np.empty(len(bm))
-        rb[np.argsort(-bm, kind="stable")] = np.arange(1, len(bm) + 1)
-        scores["rrf"] = 1 / (60 + rd) + 1 / (60 + rb)
-        if fusion is not None:
-            scores["hybrid"] = fusion.logit(retrieval_features(cos, bm, cj))
+        scores = {"dense": emb @ emb[qi], "bm25": lex.bm25.scores(tokenize(q)).astype(np.float64)}
+        if emb_a is not None:
+            scores["dense_adapted"] = emb_a @ emb_a[qi]
+        for s in scores.values():
+            s[qi] = -np.inf  # the query's own text is not a candidate
+        r = {m: _ranks(s) for m, s in scores.items()}
+        scores["rrf"] = 1 / (60 + r["dense"]) + 1 / (60 + r["bm25"])
+        if emb_a is not None:
+            scores["hybrid"] = 1 / (60 + r["dense_adapted"]) + 1 / (60 + r["bm25"])
         for m, s in scores.items():
             s = np.asarray(s, dtype=np.float64)
-            s[qi] = -np.inf  # the query's own text is not a candidate
-            out[m].append(int((s > s[ti]).sum()) + 1)
+            s[qi] = -np.inf
+            out.setdefault(m, []).append((int((s > s[ti]).sum()), int((s == s[ti]).sum()) - 1))
     return out
 
 
-def train_retrieval_fusion(split: Split, emb: np.ndarray, lex: Lexical, *, limit: int = 3000,
-                           negatives_per_query: int = 30) -> LinearModel:
-    """Pointwise LR over retrieval features: the partner vs the top dense/BM25 competitors plus as many random
-    sentences (so the model also sees the bulk of the ranking it is applied to), AFQMC train only."""
-    rng = random.Random(1)
-    idx = list(range(len(split.queries)))
-    if len(idx) > limit:
-        idx = rng.sample(idx, limit)
-    xs, ys = [], []
-    for k in idx:
-        qi, ti = split.queries[k], split.targets[k]
-        q = split.sentences[qi]
-        cos = emb @ emb[qi]
-        bm = lex.bm25.scores(tokenize(q))
-        f = retrieval_features(cos, bm, lex.char_jaccard(q))
-        cos[qi] = -np.inf
-        bm = bm.astype(np.float64)
-        bm[qi] = -np.inf
-        cands = set(np.argsort(-cos)[:negatives_per_query]) | set(np.argsort(-bm)[:negatives_per_query])
-        cands |= {int(x) for x in rng.sample(range(len(cos)), min(negatives_per_query, len(cos)))}
-        cands.discard(qi)
-        cands.add(ti)
-        for c in cands:
-            xs.append(f[c])
-            ys.append(int(c == ti))
-    return LinearModel.fit(np.stack(xs), np.asarray(ys), balanced=False)
-
-
-def pair_features(split: Split, emb: np.ndarray, lex: Lexical) -> np.ndarray:
+def pair_features(split: Split, emb: np.ndarray, lex: Lexical,
+                  pairs: list[tuple[int, int, int]] | None = None) -> np.ndarray:
+    """Per labelled pair: cosine, BM25(b -> a) / BM25(a -> a), character Jaccard, word Jaccard, length difference."""
     feats = []
-    for i, j, _ in split.pairs:
+    for i, j, _ in split.pairs if pairs is None else pairs:
         a, b = split.sentences[i], split.sentences[j]
         ta, tb = set(tokenize(a)), set(tokenize(b))
         ca, cb = set(a), set(b)
@@ -168,6 +145,11 @@ def pair_features(split: Split, emb: np.ndarray, lex: Lexical) -> np.ndarray:
     return np.asarray(feats)
 
 
-def metrics(ranks: list[int]) -> dict[str, float]:
-    r = np.asarray(ranks)
-    return {"top1": round(float((r == 1).mean()), 4), "mrr": round(float((1.0 / r).mean()), 4), "n": int(r.size)}
+def metrics(ranks: list[Rank]) -> dict[str, float]:
+    """Top-1 and MRR expected under a random order among tied scores (BM25 ties often: sentences with the same
+    words score the same). ``top1_ties_won`` counts a tie at the top as a hit (the first version of this bench)."""
+    top1 = [1.0 / (t + 1) if a == 0 else 0.0 for a, t in ranks]
+    rr = [float(np.mean(1.0 / np.arange(a + 1, a + t + 2))) for a, t in ranks]
+    won = [a == 0 for a, _ in ranks]
+    return {"top1": round(float(np.mean(top1)), 4), "mrr": round(float(np.mean(rr)), 4),
+            "top1_ties_won": round(float(np.mean(won)), 4), "n": len(ranks)}
