@@ -133,7 +133,8 @@ class ClusteredEngine:
         self._lock = self._redis.lock(
             self.lock_name, timeout=lock_timeout_s, blocking_timeout=self._wait_s, sleep=0.005
         )
-        self._decider = threading.RLock()  # this process's deciding threads queue here: only one polls Redis
+        self._decider = threading.Lock()  # this process's deciding threads queue here: only one polls Redis
+        self._publishing = threading.RLock()  # events go out one decision after the other
         self._local = threading.RLock()  # the engine and the cursor; never held while waiting for the Redis lock
         self.events = EventBus()
         # the engine's events wait here until the Redis lock is released (subscribers write to the database)
@@ -236,6 +237,7 @@ class ClusteredEngine:
         waiting_since = time.monotonic()
         if not self._decider.acquire(timeout=self._wait_s):
             raise RoutingLockTimeout(f"routing lock not acquired within {self._wait_s:.0f}s")
+        handed_over = False
         try:
             if not self._lock.acquire():
                 raise RoutingLockTimeout(f"routing lock not acquired within {self._wait_s:.0f}s")
@@ -246,14 +248,18 @@ class ClusteredEngine:
                 with contextlib.suppress(Exception):  # lock expired: the SQL claims still guard correctness
                     self._lock.release()
                 self.stats.decided(waited=held_since - waiting_since, held=time.monotonic() - held_since)
-                # Subscribers run now: the other replicas may decide meanwhile, but this process's events keep
-                # their order (the next local decision waits), and the call returns only once the gateway has
-                # applied them (e.g. the agent owns the conversation when accept answers).  They may call back in.
-                held, self._held[:] = list(self._held), []
-                for event in held:
-                    self.events.publish(event)
+                # Subscribers run now, while the other replicas and the next decision here go on; events still
+                # leave in the order of the decisions (hand-over from one lock to the other), and the call returns
+                # only once the gateway applied them (the agent owns the conversation when accept answers).
+                events, self._held[:] = list(self._held), []
+                with self._publishing:
+                    self._decider.release()
+                    handed_over = True
+                    for event in events:
+                        self.events.publish(event)
         finally:
-            self._decider.release()
+            if not handed_over:
+                self._decider.release()
 
     def _decide_locked(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._local:
