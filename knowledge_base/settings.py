@@ -26,13 +26,13 @@ class KbSettings(BaseSettings):
     use_threads: int = 1
     build_threads: int = 1
     # above this many sentence vectors the dense index switches from exact inner product to HNSW. Measured on real USE
-    # vectors, one thread (bench/kb_bench.py --sections latency, bench/RESULTS.md): a flat scan costs 0.14 ms at 5k
-    # vectors, 0.47 ms at 10k, 1.27 ms at 20k (the matrix no longer fits the cache) and 6.8 ms at 100k; HNSW costs
-    # 0.07-0.33 ms from 5k to 100k with recall@50 0.94-0.97 against the flat scan
+    # vectors, one thread (bench/kb_bench.py --sections latency, bench/RESULTS.md): a flat scan costs 0.17 ms at 5k
+    # vectors, 0.56 ms at 10k, 1.44 ms at 20k (the matrix no longer fits the cache) and 8.7 ms at 100k; HNSW costs
+    # 0.11-0.23 ms from 5k to 100k with recall@50 0.95-0.98 against the flat scan
     exact_max_vectors: int = 5_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    # recall@50 against the exact scan on real vectors: 0.95-0.98 from 2k to 50k vectors with 128 (64: 0.90-0.95)
+    # recall@50 against the exact scan on real vectors: 0.95-0.99 from 2k to 50k vectors with 128 (64: 0.90-0.95)
     hnsw_ef_search: int = 128
     dense_candidates: int = 50
     # the softmax entry classifier (a fusion signal) is fitted at build time up to this many entries
