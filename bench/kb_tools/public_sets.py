@@ -9,6 +9,7 @@ counts as expected under a random order of the tie. Pair AUC: the similarity sco
 from __future__ import annotations
 
 import csv
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from scipy.stats import rankdata
 
 from knowledge_base.bm25 import Bm25Index, tokenize
 
-DATA = Path("/work/shared/datasets")
+# $KEFU_DATASETS if set, else shared/datasets beside the checkout (as the sentiment build looks for them)
+DATA = Path(os.environ.get("KEFU_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 
 
 def read_pairs(name: str) -> list[tuple[str, str, int]]:
