@@ -194,12 +194,14 @@ class ClusteredEngine:
         if head == cursor.seq and not entries:
             return
         change, seq, entry_id = Change(), cursor.seq, cursor.entry_id
+        gap = head < cursor.seq  # the numbering started again: Redis lost its data
         for raw_id, fields in entries:
             if int(fields[b"seq"]) != seq + 1:
+                gap = True
                 break
             change.merge(Change.from_json(fields[b"change"]))
             seq, entry_id = seq + 1, raw_id.decode()
-        if seq < head or change.full:  # a gap (trimmed log, Redis restarted) or someone asked for it
+        if gap or seq < head or change.full:  # entries missing (trimmed log, Redis restarted) or someone asked
             log.info("routing change log: reloading everything (at %d, log at %d)", seq, head)
             self._reload(decide=False)
             return

@@ -223,6 +223,21 @@ def test_gap_in_the_change_log_falls_back_to_a_full_reload(pg_url: str) -> None:
     assert builds[1].count == before + 1
 
 
+def test_redis_losing_the_change_log_and_its_numbering_falls_back_to_a_full_reload(pg_url: str) -> None:
+    (agent_id,) = _agents(pg_url, 1)
+    builds = (Builds(), Builds())
+    a, b = _pair(pg_url, builds)
+    a.reload_agent(agent_id)
+    a.set_status(agent_id, AgentStatus.online)
+    b.agents_online()
+    before = builds[1].count
+    namespace = a.log_key.rsplit(":routing:", 1)[0]
+    redis.Redis.from_url(REDIS).delete(a.log_key, f"{namespace}:routing:seq")  # Redis restarted empty
+    a.enqueue(conversation_id="reset-1", customer_id="c1", skill="general")  # numbered 1 again
+    assert [o.conversation_id for o in b.offers_for(agent_id)] == ["reset-1"]
+    assert builds[1].count == before + 1
+
+
 def test_random_operations_on_both_replicas_keep_them_equal_to_the_database(pg_url: str) -> None:
     agent_ids = _agents(pg_url, 4)
     a, b = _pair(pg_url)
