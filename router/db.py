@@ -88,6 +88,8 @@ class _Checkpointer:
         self._lock = threading.Lock()
         self._watched: dict[int, tuple[weakref.ref[Engine], str, list[sqlite3.Connection]]] = {}
         self._thread: threading.Thread | None = None
+        self._round = threading.Lock()  # one checkpoint round at a time: it alone uses and closes the connections
+        self._closing: list[sqlite3.Connection] = []
 
     def watch(self, engine: Engine, path: str) -> None:
         key = id(engine)
@@ -97,6 +99,7 @@ class _Checkpointer:
             self._forget(key)
 
         with self._lock:
+            self._forget_locked(key)  # an id reused by a new engine
             self._watched[key] = (weakref.ref(engine), path, [])
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
@@ -104,25 +107,40 @@ class _Checkpointer:
 
     def _forget(self, key: int) -> None:
         with self._lock:
-            entry = self._watched.pop(key, None)
+            self._forget_locked(key)
+
+    def _forget_locked(self, key: int) -> None:
+        # The connection may be in the middle of a checkpoint on the checkpointer thread: closing it from here could
+        # crash the interpreter inside SQLite. Only the round that owns the connections closes them.
+        entry = self._watched.pop(key, None)
         if entry is not None:
-            for conn in entry[2]:
-                with contextlib.suppress(Exception):
-                    conn.close()
+            self._closing.extend(entry[2])
 
     def checkpoint_all(self) -> None:
-        with self._lock:
-            entries = list(self._watched.items())
-        for key, (ref, path, conns) in entries:
-            if ref() is None or not Path(path).exists():
-                self._forget(key)
-                continue
-            try:
-                if not conns:
-                    conns.append(sqlite3.connect(path, timeout=1.0, check_same_thread=False))
-                conns[0].execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as exc:  # busy or gone: the next round tries again (the WAL just grows meanwhile)
-                log.debug("checkpoint of %s skipped: %s", path, exc)
+        with self._round:
+            with self._lock:
+                closing, self._closing = self._closing, []
+                entries = list(self._watched.items())
+            for conn in closing:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            for key, (ref, path, conns) in entries:
+                if ref() is None or not Path(path).exists():
+                    self._forget(key)
+                    continue
+                try:
+                    if not conns:
+                        conns.append(sqlite3.connect(path, timeout=1.0, check_same_thread=False))
+                    conns[0].execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # busy or gone: the next round tries again (the WAL grows meanwhile)
+                    log.debug("checkpoint of %s skipped: %s", path, exc)
+                with self._lock:
+                    forgotten = self._watched.get(key, (None, None, None))[2] is not conns
+                if forgotten:  # disposed while this round used it: the connection opened here is closed here
+                    for conn in conns:
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                    conns.clear()
 
     def _run(self) -> None:
         while True:

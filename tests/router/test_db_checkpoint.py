@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from router import db
 
@@ -41,3 +41,26 @@ def test_memory_databases_are_not_watched() -> None:
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     assert len(db._checkpointer._watched) == before
     engine.dispose()
+
+
+def test_disposing_engines_while_checkpoints_run_is_safe(tmp_path: Path) -> None:
+    # Engines disposed from other threads while the checkpointer works on their files (pytest fixtures do this all
+    # the time); closing a connection in the middle of its checkpoint used to crash the interpreter.
+    checkpointer = db._Checkpointer(interval_s=0.0005)
+    engines = []
+    for i in range(150):
+        path = tmp_path / f"e{i % 5}.db"
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        checkpointer.watch(engine, str(path))
+        engines.append(engine)
+        if i % 3 == 0:
+            engines.pop(0).dispose()
+        time.sleep(0.001)
+    for engine in engines:
+        engine.dispose()
+    checkpointer.checkpoint_all()  # closes what the disposals left behind
+    assert checkpointer._watched == {} and checkpointer._closing == []
