@@ -22,6 +22,20 @@ from router.operations import ROUTERS
 from router.settings import Settings
 
 
+def rasa_down_settings(model_path: Path) -> Settings:
+    """Settings of a gateway whose Rasa server is down (a closed loopback port), for paths that never reach the bot
+    (survey answers, left messages, ticket replies), with the session's trained sentiment model."""
+    from tests.procs import free_port  # bound and released: nothing listens there
+
+    return Settings(
+        database_url="sqlite://",
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+        rasa_timeout_s=2.0,
+        sentiment_model_path=model_path,
+        operations_background=False,
+    )
+
+
 def migrated(tmp_path: Path, name: str = "ops.db") -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(f"sqlite:///{tmp_path / name}")
     upgrade(engine=engine)

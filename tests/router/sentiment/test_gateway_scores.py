@@ -4,7 +4,6 @@ Rasa server is down (a closed port), which these paths do not need."""
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,26 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.app import create_app
 from router.db import session_scope
 from router.gateway.models import Conversation, Customer, Message, Survey, utcnow
-from router.settings import Settings
-from tests.router.ops_support import migrated, running
+from tests.router.ops_support import migrated, rasa_down_settings, running
 
 pytestmark = pytest.mark.slow
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _settings(model_path: Path) -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        rasa_url=f"http://127.0.0.1:{_closed_port()}",
-        rasa_timeout_s=2.0,
-        sentiment_model_path=model_path,
-        operations_background=False,
-    )
 
 
 def _inbound(sessions: sessionmaker[Session], customer_id: str) -> list[Message]:
@@ -63,7 +45,7 @@ def test_survey_comment_is_stored_with_its_sentiment(tmp_path: Path, model_path:
         s.add(conv)
         s.flush()
         conv_id = conv.id
-    app = create_app(_settings(model_path), db_engine=engine, with_gateway=True)
+    app = create_app(rasa_down_settings(model_path), db_engine=engine, with_gateway=True)
     with running(app) as client:
         r = client.post(
             "/api/v1/messages",
@@ -87,7 +69,7 @@ def test_survey_comment_is_stored_with_its_sentiment(tmp_path: Path, model_path:
 
 def test_left_message_is_stored_with_its_sentiment(tmp_path: Path, model_path: Path) -> None:
     engine, sessions = migrated(tmp_path)
-    app = create_app(_settings(model_path), db_engine=engine, with_gateway=True)
+    app = create_app(rasa_down_settings(model_path), db_engine=engine, with_gateway=True)
     with running(app) as client:
         # Nobody online: the angry shopper is offered to leave a message; the next text is that message.
         first = client.post(

@@ -6,7 +6,6 @@ the leave-a-message path does not need.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,10 @@ from sqlalchemy import select
 from router.app import create_app
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent
-from router.settings import Settings
-from tests.router.ops_support import add_user, bearer, migrated, running
+from tests.router.ops_support import add_user, bearer, migrated, rasa_down_settings, running
 from tests.router.sentiment.conftest import model_path  # noqa: F401  (the session's trained sentiment model)
 
 pytestmark = pytest.mark.slow
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_public_ticket_reply_reaches_the_shopper_and_a_note_does_not(
@@ -33,13 +25,7 @@ def test_public_ticket_reply_reaches_the_shopper_and_a_note_does_not(
     model_path: Path,  # noqa: F811
 ) -> None:
     engine, sessions = migrated(tmp_path)
-    settings = Settings(
-        database_url="sqlite://",
-        rasa_url=f"http://127.0.0.1:{_closed_port()}",
-        rasa_timeout_s=2.0,
-        sentiment_model_path=model_path,
-        operations_background=False,
-    )
+    settings = rasa_down_settings(model_path)
     # the only agent is offline: an upset shopper is offered to leave a message, which becomes a ticket for her
     amy = add_user(sessions, "amy", skills={"logistics": 4, "general": 2}, status="offline")
     auth = bearer(settings, amy, "amy", "agent")
