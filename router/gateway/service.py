@@ -191,23 +191,29 @@ class GatewayService:
         session.flush()
         return msg
 
+    @staticmethod
+    def _add_out(
+        session: Session, conv: Conversation, reply: Reply, sender: str, agent_id: int | None = None
+    ) -> Message:
+        """Persist one message to the shopper (flushed, so it has its id); an agent's is signed by ``agent_id``,
+        by default the agent who owns the conversation."""
+        msg = Message(
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            direction="out",
+            sender=sender if reply.sender != "system" else "system",
+            channel=conv.channel,
+            text=reply.text,
+            buttons=[b.model_dump() for b in reply.buttons] or None,
+            agent_id=(conv.agent_id if agent_id is None else agent_id) if sender == "agent" else None,
+            created_at=utcnow(),
+        )
+        session.add(msg)
+        session.flush()
+        return msg
+
     def _store_out(self, session: Session, conv: Conversation, replies: list[Reply], sender: str) -> list[Reply]:
-        stored: list[Reply] = []
-        for reply in replies:
-            msg = Message(
-                conversation_id=conv.id,
-                customer_id=conv.customer_id,
-                direction="out",
-                sender=sender if reply.sender != "system" else "system",
-                channel=conv.channel,
-                text=reply.text,
-                buttons=[b.model_dump() for b in reply.buttons] or None,
-                agent_id=conv.agent_id if sender == "agent" else None,
-                created_at=utcnow(),
-            )
-            session.add(msg)
-            session.flush()
-            stored.append(self._reply_of(msg))
+        stored = [self._reply_of(self._add_out(session, conv, reply, sender)) for reply in replies]
         conv.updated_at = utcnow()
         return stored
 
@@ -770,18 +776,8 @@ class GatewayService:
             conv = session.get(Conversation, conversation_id)
             if conv is None:
                 return None
-            msg = Message(
-                conversation_id=conv.id,
-                customer_id=conv.customer_id,
-                direction="out",
-                sender="agent",
-                channel=conv.channel,
-                text=self.text("ticket_reply", ticket_ref=ticket_ref, text=text),
-                agent_id=agent_id,
-                created_at=utcnow(),
-            )
-            session.add(msg)
-            session.flush()
+            reply = Reply(text=self.text("ticket_reply", ticket_ref=ticket_ref, text=text), sender="agent")
+            msg = self._add_out(session, conv, reply, "agent", agent_id)
             self._event(session, conv, "ticket_reply", ticket_ref=ticket_ref, agent_id=agent_id, message_id=msg.id)
             return conv.customer_id, self._reply_of(msg)
 
