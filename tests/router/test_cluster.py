@@ -74,6 +74,19 @@ def _pair(
     return engines[0], engines[1]
 
 
+def _one_agent_online(
+    url: str, builds: tuple[Builds, Builds], *, on: int
+) -> tuple[int, ClusteredEngine, ClusteredEngine]:
+    """A replica pair with one new agent put online through replica ``on`` (0 or 1) and already seen by the other."""
+    (agent_id,) = _agents(url, 1)
+    a, b = _pair(url, builds)
+    via, other = (a, b) if on == 0 else (b, a)
+    via.reload_agent(agent_id)
+    via.set_status(agent_id, AgentStatus.online)
+    other.agents_online()
+    return agent_id, a, b
+
+
 def _agents(url: str, n: int) -> list[int]:
     sessions = make_session_factory(make_engine(url))
     return [
@@ -167,12 +180,8 @@ def test_replicas_taking_turns_do_not_reload_when_nothing_changed(pg_url: str) -
 
 
 def test_a_change_on_one_replica_is_replayed_on_the_other_without_a_reload(pg_url: str) -> None:
-    (agent_id,) = _agents(pg_url, 1)
     builds = (Builds(), Builds())
-    a, b = _pair(pg_url, builds)
-    b.reload_agent(agent_id)
-    b.set_status(agent_id, AgentStatus.online)
-    a.agents_online()
+    agent_id, a, b = _one_agent_online(pg_url, builds, on=1)
     before = (builds[0].count, builds[1].count)
     a.enqueue(conversation_id="inc-1", customer_id="c1", skill="general")
     (offer,) = b.offers_for(agent_id)
@@ -209,12 +218,8 @@ def test_reads_take_no_cluster_lock_and_decisions_hold_it_briefly(pg_url: str) -
 
 
 def test_gap_in_the_change_log_falls_back_to_a_full_reload(pg_url: str) -> None:
-    (agent_id,) = _agents(pg_url, 1)
     builds = (Builds(), Builds())
-    a, b = _pair(pg_url, builds)
-    a.reload_agent(agent_id)
-    a.set_status(agent_id, AgentStatus.online)
-    b.agents_online()
+    agent_id, a, b = _one_agent_online(pg_url, builds, on=0)
     before = builds[1].count
     a.enqueue(conversation_id="gap-1", customer_id="c1", skill="general")
     redis.Redis.from_url(REDIS).delete(a.log_key)  # the entry is lost (trimmed, or Redis restarted without it)
@@ -224,12 +229,8 @@ def test_gap_in_the_change_log_falls_back_to_a_full_reload(pg_url: str) -> None:
 
 
 def test_redis_losing_the_change_log_and_its_numbering_falls_back_to_a_full_reload(pg_url: str) -> None:
-    (agent_id,) = _agents(pg_url, 1)
     builds = (Builds(), Builds())
-    a, b = _pair(pg_url, builds)
-    a.reload_agent(agent_id)
-    a.set_status(agent_id, AgentStatus.online)
-    b.agents_online()
+    agent_id, a, b = _one_agent_online(pg_url, builds, on=0)
     before = builds[1].count
     namespace = a.log_key.rsplit(":routing:", 1)[0]
     redis.Redis.from_url(REDIS).delete(a.log_key, f"{namespace}:routing:seq")  # Redis restarted empty
