@@ -59,11 +59,11 @@ async def shopper(
     mode: str,
     idx: int,
     turns: int,
-    orders: list[tuple[str, str]],
+    orders: list[str],
     out: list[float],
     think: tuple[float, float] = (0.0, 0.0),
 ) -> None:
-    order_id, _owner = orders[idx % len(orders)]
+    order_id = orders[idx % len(orders)]
     rng = random.Random(idx)
     sender = f"bench-{mode}-{idx}-{random.randrange(1 << 30)}"  # a new conversation on every run
     if think[1] > 0:
@@ -95,7 +95,7 @@ async def run_mode(
     mode: str,
     shoppers: int,
     turns: int,
-    orders: list[tuple[str, str]],
+    orders: list[str],
     think: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, Any]:
     samples: list[float] = []
@@ -117,7 +117,7 @@ async def run_mode(
     }
 
 
-def demo_orders(db: Path) -> list[tuple[str, str]]:
+def demo_orders(db: Path) -> list[str]:
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
@@ -125,8 +125,7 @@ def demo_orders(db: Path) -> list[tuple[str, str]]:
 
     engine = create_engine(f"sqlite:///{db}")
     with Session(engine) as session:
-        rows = session.execute(select(OrderRow.id, OrderRow.customer_id).limit(50)).all()
-    return [(r[0], r[1]) for r in rows]
+        return list(session.scalars(select(OrderRow.id).limit(50)).all())
 
 
 def parse_think(value: str) -> tuple[float, float]:
