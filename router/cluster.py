@@ -30,6 +30,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,10 +64,16 @@ DECISIONS = frozenset(
     }
 )
 # numbering and appending in one step, so entries are numbered without gaps in the order they were appended
+# (and clearing this decision's in-flight mark, if it is still this decision's)
 APPEND = """
 local seq = redis.call('INCR', KEYS[1])
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'seq', seq, 'change', ARGV[2])
+if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
 return {seq, id}
+"""
+CLEAR_MARK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 
@@ -90,6 +97,7 @@ class ClusterStats:
     appended: int = 0
     replayed: int = 0
     full_reloads: int = 0
+    marks_found: int = 0  # decisions that found an earlier decision's in-flight mark (it died before logging)
     lock_wait_total_s: float = 0.0
     lock_wait_max_s: float = 0.0
     lock_hold_total_s: float = 0.0
@@ -126,8 +134,10 @@ class ClusteredEngine:
         self.lock_name = f"{namespace}:routing:lock"
         self.log_key = f"{namespace}:routing:log"
         self._seq_key = f"{namespace}:routing:seq"
+        self.mark_key = f"{namespace}:routing:inflight"
         self._log_max_len = log_max_len
         self._append_script = self._redis.register_script(APPEND)
+        self._clear_script = self._redis.register_script(CLEAR_MARK)
         self._wait_s = lock_timeout_s * 2
         # a lock that outlives a stuck holder; polled every 5 ms (the default 100 ms would dominate a decision)
         self._lock = self._redis.lock(
@@ -209,11 +219,13 @@ class ClusteredEngine:
         self._cursor = Cursor(entry_id, seq)
         self.stats.replayed += len(entries)
 
-    def _append(self, change: Change) -> None:
+    def _append(self, change: Change, mark: str) -> None:
+        """Log what the decision committed and clear its in-flight mark."""
         if not change:
+            self._clear_script(keys=[self.mark_key], args=[mark])
             return
         seq, entry_id = self._append_script(
-            keys=[self._seq_key, self.log_key], args=[self._log_max_len, change.to_json()]
+            keys=[self._seq_key, self.log_key, self.mark_key], args=[self._log_max_len, change.to_json(), mark]
         )
         self.stats.appended += 1
         if self._cursor is not None and int(seq) == self._cursor.seq + 1:
@@ -265,6 +277,13 @@ class ClusteredEngine:
 
     def _decide_locked(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._local:
+            mark = uuid.uuid4().hex
+            left_behind = self._redis.set(self.mark_key, mark, get=True)
+            if left_behind is not None:
+                # the previous decision never logged what it did: it may have committed changes nobody replayed
+                log.warning("routing decision found an earlier decision unfinished; reloading everything")
+                self.stats.marks_found += 1
+                self._cursor = None
             try:
                 if name == "recover":
                     self._reload(decide=True)
@@ -281,8 +300,8 @@ class ClusteredEngine:
             finally:
                 change = self._store.take()  # what committed, even when the call failed half-way
                 change.agents |= _profile_changes(name, args, kwargs)
-                change.full = name == "recover"
-                self._append(change)
+                change.full = name == "recover" or left_behind is not None
+                self._append(change, mark)
 
     def recover(self) -> None:
         """Start-up: rebuild from the database under the lock and have every other replica reload as well."""

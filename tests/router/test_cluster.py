@@ -337,3 +337,43 @@ def test_a_change_that_was_never_logged_is_picked_up_when_the_database_refuses_a
     with pytest.raises(RoutingError):  # B still thinks the offer is pending; the SQL claim refuses it
         b.reject(offer.id, agent_id)
     assert [i.conversation_id for i in b.conversations_for(agent_id)] == ["lost-1"]
+
+
+def test_a_decision_that_died_before_logging_makes_the_next_decider_reload_everything(pg_url: str) -> None:
+    builds = (Builds(), Builds())
+    agent_id, a, b = _one_agent_online(pg_url, builds, on=0)
+    b_builds = builds[1].count
+
+    def killed(change: Any, mark: str) -> None:  # the process dies after its commit, before the log append
+        raise SystemExit("killed")
+
+    a._append = killed  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        a.enqueue(conversation_id="unlogged-1", customer_id="c1", skill="general")
+    assert redis.Redis.from_url(REDIS).get(a.mark_key) is not None  # the dead decision's mark stays
+    assert b.offers_for(agent_id) == []  # nothing logged: B cannot know yet
+
+    b.enqueue(conversation_id="next-1", customer_id="c2", skill="general")  # the next decision finds the mark
+    assert b.stats.marks_found == 1 and builds[1].count == b_builds + 1
+    assert sorted(o.conversation_id for o in b.offers_for(agent_id)) == ["next-1", "unlogged-1"]
+    assert redis.Redis.from_url(REDIS).get(b.mark_key) is None
+
+    del a._append  # "restarted" A, without the recover a real restart does: the logged full reload reaches it
+    a_builds = builds[0].count
+    assert sorted(o.conversation_id for o in a.offers_for(agent_id)) == ["next-1", "unlogged-1"]
+    assert builds[0].count == a_builds + 1
+    assert _snapshot(a.engine) == _snapshot(b.engine) == _from_database(pg_url)
+
+
+def test_finished_decisions_leave_no_mark_and_cause_no_reload(pg_url: str) -> None:
+    builds = (Builds(), Builds())
+    agent_id, a, b = _one_agent_online(pg_url, builds, on=1)
+    before = (builds[0].count, builds[1].count)
+    a.enqueue(conversation_id="m-1", customer_id="c1", skill="general")
+    b.tick()
+    (offer,) = b.offers_for(agent_id)
+    b.accept(offer.id, agent_id)
+    a.set_status(agent_id, AgentStatus.away)
+    assert redis.Redis.from_url(REDIS).get(a.mark_key) is None
+    assert a.stats.marks_found == b.stats.marks_found == 0
+    assert (builds[0].count, builds[1].count) == before
