@@ -36,6 +36,10 @@ WORKDIR /srv/kefu
 COPY requirements/rasa.txt requirements/rasa-nodeps.txt requirements/
 RUN pip install -r requirements/rasa.txt \
  && pip install --no-deps --ignore-requires-python -r requirements/rasa-nodeps.txt
+# bot/config.yml names a component in knowledge_base/ (the USE featurizer): the project without its dependencies
+COPY pyproject.toml README.md ./
+COPY knowledge_base knowledge_base
+RUN pip install --no-deps .
 COPY bot bot
 COPY nlu_data nlu_data
 RUN cd bot && rasa train --config config.yml --domain domain.yml --data data ../nlu_data \

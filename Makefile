@@ -21,6 +21,8 @@ RASA_STAMP := $(STAMPS)/rasa-venv-$(RASA_HASH)
 BROWSER_STAMP := $(STAMPS)/chromium
 RASA_MODEL := var/rasa/models/kefu.tar.gz
 BOT_FILES := $(shell find bot nlu_data -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.txt' \) 2>/dev/null)
+# the pipeline's own component (bot/config.yml) is code in knowledge_base/
+NLU_CODE := knowledge_base/rasa_featurizer.py knowledge_base/embedder.py
 KB_FILES := $(shell find knowledge_base/data knowledge_base/calibration -type f 2>/dev/null)
 SENTIMENT_MODEL := var/sentiment/model.joblib
 SENTIMENT_SRC := $(shell find router/sentiment -name '*.py' -o -name '*.txt' -o -name '*.tsv' 2>/dev/null)
@@ -51,12 +53,14 @@ $(RASA_STAMP): requirements/rasa.txt requirements/rasa-nodeps.txt
 	$(RASA_BIN)/pip install -q -r requirements/rasa.txt
 	# rasa 3.6 declares python<3.11 but runs on 3.11 with the pinned set above
 	$(RASA_BIN)/pip install -q --no-deps --ignore-requires-python -r requirements/rasa-nodeps.txt
+	# this checkout, editable and without its dependencies: bot/config.yml names a component in knowledge_base/
+	$(RASA_BIN)/pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(STAMPS)/rasa-venv-*; touch $@
 
 venvs: $(APP_STAMP) $(RASA_STAMP)
 
 # ---------------------------------------------------------------- build artifacts
-$(RASA_MODEL): $(RASA_STAMP) $(BOT_FILES)
+$(RASA_MODEL): $(RASA_STAMP) $(BOT_FILES) $(NLU_CODE)
 	@mkdir -p var/rasa/models
 	cd bot && ../$(RASA_BIN)/rasa train --config config.yml --domain domain.yml --data data ../nlu_data \
 		--out ../var/rasa/models --fixed-model-name kefu --num-threads 2

@@ -8,7 +8,8 @@ but each distinct schema is checked and compiled once. Run it with the Rasa venv
 
     .venv-rasa/bin/python scripts/rasa_server.py run --enable-api ...
 
-Standalone on purpose: the Rasa venv has none of kefu's packages.
+Standalone on purpose: the Rasa venv has kefu's packages (bot/config.yml uses one component of knowledge_base/) but
+not their dependencies.
 """
 
 from __future__ import annotations
