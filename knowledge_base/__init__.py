@@ -12,8 +12,6 @@ The public names are imported on first use (PEP 562), so the Rasa venv can impor
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,19 +45,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-class _Package(types.ModuleType):
-    """Keeps ``knowledge_base.search`` the function when the submodule of the same name is imported.
-
-    The import system binds every newly loaded submodule on its package; with the eager imports this package had, the
-    function was bound after the module and won. The submodule stays reachable (``from knowledge_base.search import``).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.fusion import MODES, Candidates, FusionModel, LinearModel, decision_features, ranking_features
-from knowledge_base.search import KbIndex
+from knowledge_base.retrieval import KbIndex
 
 NEGATIVES_FILE = Path(__file__).resolve().parent / "calibration" / "negatives.txt"
 # drop public-set sentences that may well be shop questions (they would be mislabelled negatives)

@@ -17,7 +17,7 @@ from knowledge_base.corpus import CorpusError, FaqEntry, corpus_fingerprint, loa
 from knowledge_base.embedder import Embedder, cached_encode, make_embedder
 from knowledge_base.fusion import Mode, decide
 from knowledge_base.index import IndexNotBuilt
-from knowledge_base.search import KbIndex, build_key
+from knowledge_base.retrieval import KbIndex, build_key
 from knowledge_base.settings import KbSettings, get_kb_settings
 
 log = logging.getLogger(__name__)

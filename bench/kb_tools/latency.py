@@ -88,7 +88,7 @@ def kb_latency(kb: Any, texts: list[str], pool: np.ndarray, queries: list[str], 
     from knowledge_base.corpus import FaqEntry
     from knowledge_base.embedder import make_embedder
     from knowledge_base.index import DenseIndex
-    from knowledge_base.search import KbIndex
+    from knowledge_base.retrieval import KbIndex
     from knowledge_base.settings import KbSettings
 
     res: dict[str, Any] = {}

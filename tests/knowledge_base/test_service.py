@@ -96,3 +96,15 @@ def test_reload_wait_raises_corpus_error(small_corpus: Path, shared_home: Path, 
     with pytest.raises(CorpusError):
         kb.reload(wait=True)
     assert kb.search("发票要怎么开", k=1)[0].id == "invoice_apply"
+
+
+def test_package_exports_are_the_service_objects_after_every_submodule_is_loaded() -> None:
+    import importlib
+
+    import knowledge_base
+    import knowledge_base.service as service
+
+    for module in ("corpus", "index", "retrieval", "calibrate", "service", "embedder"):
+        importlib.import_module(f"knowledge_base.{module}")
+    assert knowledge_base.search is service.search and callable(knowledge_base.search)
+    assert knowledge_base.get_knowledge_base is service.get_knowledge_base
