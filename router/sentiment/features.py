@@ -70,8 +70,8 @@ def _bucket(feature: str) -> int:
     return zlib.crc32(feature.encode("utf-8")) & _MASK
 
 
-def feature_counts(normalized: str) -> Counter[int]:
-    """Hashed n-gram counts of an already normalised text."""
+def feature_counts(normalized: str, toks: list[str] | None = None) -> Counter[int]:
+    """Hashed n-gram counts of an already normalised text (``toks``: its :func:`words`, if already computed)."""
     counts: Counter[int] = Counter()
     text = normalized
     n = len(text)
@@ -81,7 +81,8 @@ def feature_counts(normalized: str) -> Counter[int]:
             if size == 1 and gram == " ":
                 continue
             counts[_bucket("c" + gram)] += 1
-    toks = words(text)
+    if toks is None:
+        toks = words(text)
     for tok in toks:
         counts[_bucket("w" + tok)] += 1
     for a, b in zip(toks, toks[1:], strict=False):

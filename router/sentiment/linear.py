@@ -24,36 +24,62 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class HashedLinear:
-    """``P(y=1 | text) = sigmoid(w . tfidf(text) / |tfidf(text)| + b)``, with per-bucket idf and weights."""
+    """``P(y=1 | text) = sigmoid(w . tfidf(text) / |tfidf(text)| + v . dense(text) + b)``, with per-bucket idf and
+    weights; ``v`` (``dense_weights``) is present only for a model fitted with extra dense features (the polarity
+    model's lexicon features, :mod:`router.sentiment.polarity_lexicon`)."""
 
     idf: FloatArray
     weights: FloatArray
     bias: float
+    dense_weights: FloatArray | None = None
 
-    def decision(self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64]) -> float:
+    def decision(
+        self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64], dense: npt.NDArray[np.float64] | None = None
+    ) -> float:
+        out = self.bias + self._dense_term(dense)
         if ids.size == 0:
-            return self.bias
+            return out
         vals = tf * self.idf[ids]
         norm = math.sqrt(float(vals @ vals))
         if norm == 0.0:
-            return self.bias
-        return float(vals @ self.weights[ids]) / norm + self.bias
+            return out
+        return float(vals @ self.weights[ids]) / norm + out
 
-    def probability(self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64]) -> float:
-        return sigmoid(self.decision(ids, tf))
+    @property
+    def needs_dense(self) -> bool:
+        return self.dense_weights is not None
 
-    def decisions(self, tf: sparse.csr_matrix) -> npt.NDArray[np.float64]:
-        """:meth:`decision` of every row of a :func:`count_matrix` at once (for evaluation and model selection)."""
+    def _dense_term(self, dense: npt.NDArray[np.float64] | None) -> float:
+        if self.dense_weights is None:
+            return 0.0
+        if dense is None or dense.shape != self.dense_weights.shape:
+            raise ValueError(f"this model needs {self.dense_weights.shape[0]} dense features per message")
+        return float(dense @ self.dense_weights)
+
+    def probability(
+        self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64], dense: npt.NDArray[np.float64] | None = None
+    ) -> float:
+        return sigmoid(self.decision(ids, tf, dense))
+
+    def decisions(self, tf: sparse.csr_matrix, dense: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
+        """:meth:`decision` of every row of a :func:`count_matrix` (and dense matrix) at once, for evaluation."""
         x = tf @ sparse.diags(self.idf.astype(np.float64))
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         raw = np.asarray(x @ self.weights.astype(np.float64)).ravel()
         out = np.full(tf.shape[0], self.bias, dtype=np.float64)
+        if self.dense_weights is not None:
+            if dense is None or dense.shape != (tf.shape[0], self.dense_weights.shape[0]):
+                raise ValueError(f"this model needs {self.dense_weights.shape[0]} dense features per message")
+            out += dense @ self.dense_weights.astype(np.float64)
         nz = norms > 0.0
         out[nz] += raw[nz] / norms[nz]
         return out
 
     def to_state(self) -> dict[str, Any]:
-        return {"idf": self.idf, "weights": self.weights, "bias": self.bias}
+        state: dict[str, Any] = {"idf": self.idf, "weights": self.weights, "bias": self.bias}
+        if self.dense_weights is not None:
+            state["dense_weights"] = self.dense_weights
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> HashedLinear:
@@ -61,7 +87,57 @@ class HashedLinear:
         weights = np.asarray(state["weights"], dtype=np.float32)
         if idf.shape != (N_BUCKETS,) or weights.shape != (N_BUCKETS,):
             raise ValueError(f"expected arrays of {N_BUCKETS} buckets, got {idf.shape} and {weights.shape}")
-        return cls(idf=idf, weights=weights, bias=float(state["bias"]))
+        dense = state.get("dense_weights")
+        dense_weights = None if dense is None else np.asarray(dense, dtype=np.float32).ravel()
+        return cls(idf=idf, weights=weights, bias=float(state["bias"]), dense_weights=dense_weights)
+
+
+@dataclass(frozen=True)
+class MeanLinear:
+    """The mean decision of several :class:`HashedLinear` models over the same hashed features.
+
+    The polarity model is the mean of one fitted on product reviews alone (the best in that domain) and one that
+    also sees the polarity lexicon and the authored service reviews (better on service complaints); see
+    ``bench/RESULTS.md``. Scoring costs one dot product per member.
+    """
+
+    members: tuple[HashedLinear, ...]
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError("MeanLinear needs at least one member")
+
+    @property
+    def needs_dense(self) -> bool:
+        return any(m.dense_weights is not None for m in self.members)
+
+    def decision(
+        self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64], dense: npt.NDArray[np.float64] | None = None
+    ) -> float:
+        return sum(m.decision(ids, tf, dense if m.dense_weights is not None else None) for m in self.members) / len(
+            self.members
+        )
+
+    def probability(
+        self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64], dense: npt.NDArray[np.float64] | None = None
+    ) -> float:
+        return sigmoid(self.decision(ids, tf, dense))
+
+    def decisions(self, tf: sparse.csr_matrix, dense: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
+        total = np.zeros(tf.shape[0], dtype=np.float64)
+        for m in self.members:
+            total += m.decisions(tf, dense if m.dense_weights is not None else None)
+        return total / len(self.members)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"members": [m.to_state() for m in self.members]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> MeanLinear:
+        """A state of :meth:`to_state`, or of a single :class:`HashedLinear` (read as a mean of one)."""
+        if "members" in state:
+            return cls(tuple(HashedLinear.from_state(m) for m in state["members"]))
+        return cls((HashedLinear.from_state(state),))
 
 
 def sigmoid(z: float) -> float:
@@ -101,12 +177,17 @@ def fit_hashed_linear(
     nb_weighting: bool = True,
     class_weight: str | None = None,
     max_iter: int = 3000,
+    dense: npt.NDArray[np.float64] | None = None,
+    dense_scale: float = 1.0,
+    sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> HashedLinear:
     """Fit TF-IDF (smooth idf, l2 rows) + optional NB log-count-ratio scaling + logistic regression.
 
     NB scaling (Wang & Manning 2012, "NBSVM") multiplies each feature by the log ratio of its frequency in positive
     vs. negative texts before the regression; it helps on short reviews. Buckets seen in fewer than ``min_df``
-    training texts get idf 0, i.e. are ignored.
+    training texts get idf 0, i.e. are ignored. ``dense`` (one row per text) is appended to the TF-IDF columns times
+    ``dense_scale`` (which sets how cheap its weights are under the same L2 penalty); its weights are stored
+    unscaled, so :meth:`HashedLinear.decision` takes the raw features.
     """
     n_docs = tf.shape[0]
     binary = tf.copy()
@@ -131,8 +212,20 @@ def fit_hashed_linear(
 
     # Only the columns in use go to the solver (2M mostly empty columns would only slow lbfgs down).
     used = np.flatnonzero(ratio != 0.0)
+    design = x[:, used]
+    if dense is not None:
+        if dense.ndim != 2 or dense.shape[0] != n_docs:
+            raise ValueError(f"dense features: expected {n_docs} rows, got shape {dense.shape}")
+        design = sparse.hstack([design, sparse.csr_matrix(dense_scale * dense)]).tocsr()
     clf = LogisticRegression(C=c, max_iter=max_iter, class_weight=class_weight)
-    clf.fit(x[:, used], y)
+    clf.fit(design, y, sample_weight=sample_weight)
+    coef = clf.coef_.ravel()
     weights = np.zeros(N_BUCKETS, dtype=np.float64)
-    weights[used] = clf.coef_.ravel() * ratio[used]
-    return HashedLinear(idf=idf.astype(np.float32), weights=weights.astype(np.float32), bias=float(clf.intercept_[0]))
+    weights[used] = coef[: used.size] * ratio[used]
+    dense_weights = None if dense is None else (coef[used.size :] * dense_scale).astype(np.float32)
+    return HashedLinear(
+        idf=idf.astype(np.float32),
+        weights=weights.astype(np.float32),
+        bias=float(clf.intercept_[0]),
+        dense_weights=dense_weights,
+    )

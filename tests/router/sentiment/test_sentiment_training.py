@@ -12,6 +12,7 @@ import pytest
 
 from router.sentiment import DatasetsNotFound, SentimentAnalyzer
 from router.sentiment import data as sdata
+from router.sentiment.features import _bucket
 from router.sentiment.training import build_analyzer, train
 
 POS = ["质量很好，很满意", "物流很快，包装完好", "好评，下次还来", "性价比高，推荐购买", "非常喜欢，颜色漂亮"]
@@ -69,12 +70,34 @@ def test_same_seed_same_model(tmp_path: Path) -> None:
     datasets = _write_small_datasets(tmp_path / "ds")
     a = build_analyzer(datasets, seed=7)
     b = build_analyzer(datasets, seed=7)
-    np.testing.assert_array_equal(a.polarity_model.weights, b.polarity_model.weights)
+    assert len(a.polarity_model.members) == len(b.polarity_model.members) == 2
+    for ma, mb in zip(a.polarity_model.members, b.polarity_model.members, strict=True):
+        np.testing.assert_array_equal(ma.weights, mb.weights)
+        if ma.dense_weights is not None or mb.dense_weights is not None:
+            np.testing.assert_array_equal(ma.dense_weights, mb.dense_weights)
     np.testing.assert_array_equal(a.anger_model.weights, b.anger_model.weights)
     probes = ["质量很好", "太差了", "气死我了", "请问退款多久到账"]
     assert [a.score(t) for t in probes] == [b.score(t) for t in probes]
     out = train(tmp_path / "m.joblib", datasets, seed=7).path
     assert [SentimentAnalyzer.load(out).score(t) for t in probes] == [a.score(t) for t in probes]
+
+
+@pytest.mark.slow
+def test_polarity_members(tmp_path: Path) -> None:
+    """The polarity model is the mean of a product-review member and a lexicon + service-review member."""
+    datasets = _write_small_datasets(tmp_path / "ds")
+    analyzer = build_analyzer(datasets, seed=7)
+    plain, lexical = analyzer.polarity_model.members
+    assert plain.dense_weights is None and lexical.dense_weights is not None
+    assert analyzer.polarity_lexicon is not None
+    assert analyzer.meta["service_reviews"] == len(sdata.service_reviews())
+    # the service reviews reach only the second member: a word found only there gets a weight only there
+    only_service = "骑手"
+    assert not any(only_service in e.text for e in sdata.polarity_training_set(datasets))
+    assert any(only_service in e.text for e in sdata.service_reviews())
+    ids = np.asarray([_bucket("c" + only_service), _bucket("w" + only_service)])
+    assert not plain.weights[ids].any() and lexical.weights[ids].all()
+    assert analyzer.polarity("骑手态度很差，饭都凉了") < 0 < analyzer.polarity("骑手很准时，饭菜也很好吃")
 
 
 def test_missing_datasets_fail_clearly(tmp_path: Path) -> None:
