@@ -234,8 +234,8 @@ def diff(
     entry_id: str,
     admin: AdminDep,
     user: ContentUser,
-    from_rev: Annotated[int, Query(ge=1)],
-    to_rev: Annotated[int | None, Query(ge=1, description="default: the entry as it is now")] = None,
+    from_rev: Annotated[int, Query(ge=1, le=2**62)],  # larger ints overflow the database's integers
+    to_rev: Annotated[int | None, Query(ge=1, le=2**62, description="default: the entry as it is now")] = None,
 ) -> list[FieldDiff]:
     with _domain_errors():
         return admin.diff(entry_id, from_rev, to_rev)

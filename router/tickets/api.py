@@ -113,11 +113,13 @@ def list_tickets(
         Query(description="repeat to combine; default: every status"),
     ] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
-    assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d+)$", description="me | none | an agent id")] = None,
+    assignee: Annotated[
+        str | None, Query(pattern=r"^(me|none|[0-9]{1,18})$", description="me | none | an agent id")
+    ] = None,
     breached: Annotated[bool | None, Query(description="only tickets with (or without) an SLA breach")] = None,
     customer_id: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,  # larger ints overflow the database's integers
 ) -> TicketPage:
     assignee_id = user.id if assignee == "me" else (int(assignee) if assignee and assignee.isdigit() else None)
     rows, total = service.list_tickets(

@@ -119,6 +119,9 @@ def test_bad_input_is_a_clear_4xx(api) -> None:
     assert client.patch(f"/api/v1/tickets/{t['id']}", headers=h["sue"],
                         json={"assignee_id": 4242}).status_code == 422
     assert client.get("/api/v1/tickets", headers=h["amy"], params={"assignee": "everyone"}).status_code == 422
+    # numbers too large for a database integer, and digits that int() does not read, are refused, not a 500
+    for params in ({"offset": str(10**30)}, {"assignee": "9" * 30}, {"assignee": "²"}, {"assignee": "١٢"}):
+        assert client.get("/api/v1/tickets", headers=h["amy"], params=params).status_code == 422, params
     sla = client.get("/api/v1/tickets/sla", headers=h["amy"]).json()
     assert sla["targets"]["logistics"]["first_response_s"] == 7200
 
