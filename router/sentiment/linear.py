@@ -109,14 +109,12 @@ class MeanLinear:
 
     @property
     def needs_dense(self) -> bool:
-        return any(m.dense_weights is not None for m in self.members)
+        return any(m.needs_dense for m in self.members)
 
     def decision(
         self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64], dense: npt.NDArray[np.float64] | None = None
     ) -> float:
-        return sum(m.decision(ids, tf, dense if m.dense_weights is not None else None) for m in self.members) / len(
-            self.members
-        )
+        return sum(m.decision(ids, tf, dense if m.needs_dense else None) for m in self.members) / len(self.members)
 
     def probability(
         self, ids: npt.NDArray[np.int64], tf: npt.NDArray[np.float64], dense: npt.NDArray[np.float64] | None = None
@@ -126,7 +124,7 @@ class MeanLinear:
     def decisions(self, tf: sparse.csr_matrix, dense: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
         total = np.zeros(tf.shape[0], dtype=np.float64)
         for m in self.members:
-            total += m.decisions(tf, dense if m.dense_weights is not None else None)
+            total += m.decisions(tf, dense if m.needs_dense else None)
         return total / len(self.members)
 
     def to_state(self) -> dict[str, Any]:

