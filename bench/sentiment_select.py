@@ -94,7 +94,7 @@ def folds(texts: Sequence[str], categories: Sequence[str]) -> dict[str, np.ndarr
     return out
 
 
-def run(datasets: Path, names: Sequence[str], rule: str = "category") -> dict[str, Any]:
+def run(datasets: Path, names: Sequence[str], rule: str = "service") -> dict[str, Any]:
     warm_up()
     training = sdata.polarity_training_set(datasets)
     authored = sdata.service_reviews()
