@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DATASETS = Path(os.environ.get("KEFU_DATASETS_DIR", REPO.parent / "shared" / "datasets"))
+DATASETS = Path(
+    os.environ.get("KEFU_DATASETS") or os.environ.get("KEFU_DATASETS_DIR") or REPO.parent / "shared" / "datasets"
+)
 OUT = REPO / "var" / "nlu_bench"
 CONFIG_DIR = REPO / "bench" / "nlu_configs"
 RASA_BIN = REPO / ".venv-rasa" / "bin"

@@ -12,12 +12,14 @@ from types import ModuleType
 import pytest
 import yaml
 
+from tests.datasets import datasets_dir, needs_datasets
+
 REPO = Path(__file__).resolve().parents[2]
-DATASETS = REPO.parent / "shared" / "datasets"
+DATASETS = datasets_dir()
 SMP = DATASETS / "SMP2020-ECDT-NLU"
 CAIS = DATASETS / "CAIS"
 
-pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"public data sets not found at {DATASETS}")
+pytestmark = needs_datasets("SMP2020-ECDT-NLU", "CAIS")
 
 
 @pytest.fixture(scope="module")
