@@ -13,10 +13,15 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# progress lines (scripts/step.sh) count from here; a sub-make inherits the value
+export KEFU_MAKE_START ?= $(shell date +%s)
+STEP := @bash scripts/step.sh
 
 APP_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
 RASA_HASH := $(shell cat requirements/rasa.txt requirements/rasa-nodeps.txt | sha256sum | cut -c1-12)
 APP_STAMP := $(STAMPS)/app-venv-$(APP_HASH)
+# test and bench tools and the optional sentence-transformers backend (torch): `make test` adds them, `make run` does not
+DEV_STAMP := $(STAMPS)/dev-deps-$(APP_HASH)
 RASA_STAMP := $(STAMPS)/rasa-venv-$(RASA_HASH)
 BROWSER_STAMP := $(STAMPS)/chromium
 RASA_MODEL := var/rasa/models/kefu.tar.gz
@@ -29,7 +34,7 @@ SENTIMENT_SRC := $(shell find router/sentiment -name '*.py' -o -name '*.txt' -o 
 KB_INDEX_STAMP := var/kb/.built
 DEMO_DB := var/demo/orders.db
 
-.PHONY: help run test setup venvs bench lint typecheck services browser clean
+.PHONY: help run test setup dev venvs bench lint typecheck services browser clean
 
 help:
 	@echo "make run    set everything up and start kefu on loopback (SQLite, in-process FAISS)"
@@ -39,15 +44,26 @@ help:
 # ---------------------------------------------------------------- environments
 $(APP_STAMP): pyproject.toml
 	@mkdir -p $(STAMPS)
+	$(STEP) begin "venv .venv (app)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel
+	$(BIN)/pip install -q -e .
+	rm -f $(STAMPS)/app-venv-*; touch $@
+	$(STEP) end "venv .venv (app)"
+
+$(DEV_STAMP): $(APP_STAMP)
+	$(STEP) begin "test tools in .venv (dev extra)"
 	# CPU build of torch first (a plain `torch` requirement would pull a multi-GB CUDA build)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
-	rm -f $(STAMPS)/app-venv-*; touch $@
+	rm -f $(STAMPS)/dev-deps-*; touch $@
+	$(STEP) end "test tools in .venv (dev extra)"
+
+dev: $(DEV_STAMP)
 
 $(RASA_STAMP): requirements/rasa.txt requirements/rasa-nodeps.txt
 	@mkdir -p $(STAMPS)
+	$(STEP) begin "venv .venv-rasa (Rasa 3.6)"
 	test -x $(RASA_BIN)/python || $(PYTHON) -m venv $(RASA_VENV)
 	$(RASA_BIN)/pip install -q --upgrade pip wheel
 	$(RASA_BIN)/pip install -q -r requirements/rasa.txt
@@ -56,24 +72,33 @@ $(RASA_STAMP): requirements/rasa.txt requirements/rasa-nodeps.txt
 	# this checkout, editable and without its dependencies: bot/config.yml names a component in knowledge_base/
 	$(RASA_BIN)/pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(STAMPS)/rasa-venv-*; touch $@
+	$(STEP) end "venv .venv-rasa (Rasa 3.6)"
 
 venvs: $(APP_STAMP) $(RASA_STAMP)
 
 # ---------------------------------------------------------------- build artifacts
 $(RASA_MODEL): $(RASA_STAMP) $(BOT_FILES) $(NLU_CODE)
 	@mkdir -p var/rasa/models
+	$(STEP) begin "Rasa training"
 	cd bot && ../$(RASA_BIN)/rasa train --config config.yml --domain domain.yml --data data ../nlu_data \
 		--out ../var/rasa/models --fixed-model-name kefu --num-threads 2
+	$(STEP) end "Rasa training"
 
 $(SENTIMENT_MODEL): $(APP_STAMP) $(SENTIMENT_SRC)
+	$(STEP) begin "sentiment model"
 	$(BIN)/kefu sentiment train --out $(SENTIMENT_MODEL)
+	$(STEP) end "sentiment model"
 
 $(KB_INDEX_STAMP): $(APP_STAMP) $(KB_FILES)
+	$(STEP) begin "FAQ index"
 	$(BIN)/kefu kb build
 	@touch $@
+	$(STEP) end "FAQ index"
 
 $(DEMO_DB): $(APP_STAMP)
+	$(STEP) begin "demo data"
 	$(BIN)/kefu demo seed --db $(DEMO_DB)
+	$(STEP) end "demo data"
 
 setup: venvs $(RASA_MODEL) $(SENTIMENT_MODEL) $(KB_INDEX_STAMP) $(DEMO_DB)
 
@@ -81,7 +106,7 @@ setup: venvs $(RASA_MODEL) $(SENTIMENT_MODEL) $(KB_INDEX_STAMP) $(DEMO_DB)
 services:
 	bash scripts/ensure_services.sh
 
-$(BROWSER_STAMP): $(APP_STAMP)
+$(BROWSER_STAMP): $(DEV_STAMP)
 	@mkdir -p $(STAMPS)
 	bash scripts/ensure_chromium.sh
 	touch $@
@@ -89,22 +114,27 @@ $(BROWSER_STAMP): $(APP_STAMP)
 browser: $(BROWSER_STAMP)
 
 # ---------------------------------------------------------------- the two commands
-run: setup
+# the two venvs install side by side (mostly downloads), and Rasa trains while the app's own models build: two jobs
+run:
+	@$(MAKE) --no-print-directory -j 2 setup
+	$(STEP) begin "start (Rasa server, action server, router; URLs below once every health check answers)"
 	$(BIN)/honcho -f Procfile start
 
-test: setup services browser
+test:
+	@$(MAKE) --no-print-directory -j 2 setup dev services browser
+	$(STEP) begin "tests (ruff, mypy, rasa data validate, pytest)"
 	$(BIN)/ruff check knowledge_base actions router tests bench scripts
 	$(BIN)/mypy
 	cd bot && ../$(RASA_BIN)/rasa data validate --domain domain.yml --data data ../nlu_data --fail-on-warnings
 	$(BIN)/pytest -p no:cacheprovider
 
-bench: setup
+bench: setup dev
 	$(BIN)/python bench/run_all.py
 
-lint:
+lint: dev
 	$(BIN)/ruff check knowledge_base actions router tests bench scripts
 
-typecheck:
+typecheck: dev
 	$(BIN)/mypy
 
 clean:

@@ -1,4 +1,6 @@
-"""Knowledge-base benchmark (issue 3). Run: ``.venv/bin/python bench/kb_bench.py [--sections dev,rasa,public,latency]``.
+"""Knowledge-base benchmark (issue 3).
+
+Run: ``.venv/bin/python bench/kb_bench.py [--sections dev,rasa,public,latency,builds]``.
 
 - dev: hybrid vs dense-only vs BM25-only on knowledge_base/eval/dev.tsv (and holdout.tsv), same KB build;
 - rasa: Rasa 3.6 ResponseSelector trained on the same corpus (retrieval intents faq/<id>, plus an out_of_scope
@@ -9,7 +11,10 @@
   retrieval is reciprocal-rank fusion of the adapted dense ranking and BM25;
 - latency: search latency (query encoding included, no query cache) on synthetic 10k- and 100k-entry corpora of
   real sentences with their real USE vectors, and exact vs HNSW search times and recall on real vectors that justify
-  ``exact_max_vectors`` (bench/kb_tools/latency.py).
+  ``exact_max_vectors`` (bench/kb_tools/latency.py);
+- builds: the default build (calibration negatives from the repository only, what a bare clone gets) against the
+  full build (plus the LCQMC dev sample from the public data sets), each built from scratch in its own home, hybrid
+  on dev.tsv and holdout.tsv (issue 15). Not in the default sections.
 Prints one JSON object (also written to var/kb_bench/results.json).
 """
 
@@ -177,6 +182,34 @@ def section_latency(kb: Any, sizes: list[int], raw_sizes: list[int]) -> dict[str
     return res
 
 
+def section_builds(datasets: Path) -> dict[str, Any]:
+    import shutil
+
+    from knowledge_base.cli import evaluate, read_eval_tsv
+    from knowledge_base.service import KnowledgeBase
+    from knowledge_base.settings import KbSettings
+
+    lcqmc_dev = datasets / "LCQMC" / "dev.txt"
+    if not lcqmc_dev.is_file():
+        raise SystemExit(f"the full build needs {lcqmc_dev} (set KEFU_DATASETS)")
+    res: dict[str, Any] = {"datasets": str(datasets)}
+    for name, negatives_file in (("default", None), ("full", lcqmc_dev)):
+        home = OUT / "builds" / name
+        shutil.rmtree(home, ignore_errors=True)
+        t0 = time.perf_counter()
+        kb = KnowledgeBase(KbSettings(home=home, negatives_file=negatives_file), watch=False)
+        r: dict[str, Any] = {"build_seconds": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg(),
+                             "negatives": int(kb.index.neg_emb.shape[0])}
+        for split in ("dev", "holdout"):
+            ev = evaluate(kb, read_eval_tsv(ROOT / "knowledge_base" / "eval" / f"{split}.tsv"))
+            ev.pop("errors")
+            r[split] = ev
+        kb.close()
+        res[name] = r
+        log(f"builds {name}: {r}")
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sections", default="dev,rasa,public,latency")
@@ -186,6 +219,9 @@ def main() -> None:
     ap.add_argument("--raw-sizes", default="2000,5000,10000,20000,50000,100000",
                     help="vector counts for exact vs HNSW timing")
     ap.add_argument("--splits", default="afqmc_dev,lcqmc_test,bq_test")
+    ap.add_argument("--datasets", type=Path,
+                    default=Path(os.environ.get("KEFU_DATASETS") or ROOT.parent / "shared" / "datasets"),
+                    help="public data sets folder (builds section: the full build's LCQMC dev)")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -205,6 +241,8 @@ def main() -> None:
     if "latency" in sections:
         results["latency"] = section_latency(kb, [int(s) for s in args.sizes.split(",")],
                                              [int(s) for s in args.raw_sizes.split(",") if s])
+    if "builds" in sections:
+        results["builds"] = section_builds(args.datasets)
     results["load_avg_end"] = os.getloadavg()
     path = OUT / f"results-{'-'.join(sorted(sections))}.json"
     path.write_text(json.dumps(results, ensure_ascii=False, indent=1))

@@ -5,13 +5,14 @@ What trains them (never the dev set ``knowledge_base/eval/dev.tsv`` nor any eval
   each fold's paraphrases are hidden from the dense index, BM25, centroids and the entry classifier); the ranker
   learns which candidate is the query's own entry, the calibrator learns whether the top-ranked one is right;
 - negatives for the calibrator: ``knowledge_base/calibration/negatives.txt`` (hand-written chit-chat, other domains
-  and near misses such as questions about the company itself, written for this purpose and disjoint from dev.tsv)
-  plus, when the file exists, a fixed sample of LCQMC *dev* sentences (open-domain questions; LCQMC *test* is the
-  evaluated split) with shop-related ones filtered out by keyword.
+  and near misses such as questions about the company itself, written for this purpose and disjoint from dev.tsv),
+  plus, only where ``KEFU_KB_NEGATIVES_FILE`` names one, a fixed sample of a public set's sentences (LCQMC *dev*:
+  open-domain questions; LCQMC *test* is the evaluated split) with shop-related ones filtered out by keyword.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from pathlib import Path
@@ -30,11 +31,23 @@ _SHOP_WORDS = re.compile(
 LCQMC_SAMPLE = 800
 
 
+class NegativesNotFound(ValueError):
+    """``KEFU_KB_NEGATIVES_FILE`` names a file that is not there (a set asked for is never left out silently)."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"negatives file not found: {path} (unset KEFU_KB_NEGATIVES_FILE to build from the "
+                         f"repository's own negatives)")
+        self.path = path
+
+
 def load_negatives(extra_file: Path | None, *, seed: int = 13) -> list[str]:
+    """The repository's negatives, plus a fixed sample of ``extra_file`` (tab-separated sentence pairs) if given."""
     own = [ln.strip() for ln in NEGATIVES_FILE.read_text(encoding="utf-8").splitlines()
            if ln.strip() and not ln.startswith("#")]
     public: list[str] = []
-    if extra_file is not None and extra_file.exists():
+    if extra_file is not None:
+        if not extra_file.is_file():
+            raise NegativesNotFound(extra_file)
         seen: set[str] = set()
         for line in extra_file.read_text(encoding="utf-8").splitlines():
             for s in line.split("\t")[:2]:
@@ -45,6 +58,11 @@ def load_negatives(extra_file: Path | None, *, seed: int = 13) -> list[str]:
         rng = random.Random(seed)
         public = rng.sample(sorted(public), min(LCQMC_SAMPLE, len(public)))
     return own + public
+
+
+def negatives_digest(negatives: list[str]) -> str:
+    """Short digest of the negatives: a build calibrated on other negatives is another build."""
+    return hashlib.sha256("\n".join(negatives).encode()).hexdigest()[:8]
 
 
 def _fold_index(kb: KbIndex, fold: int, folds: int, neg_emb: np.ndarray) -> tuple[KbIndex, list[str], np.ndarray,
@@ -73,9 +91,11 @@ def _fold_index(kb: KbIndex, fold: int, folds: int, neg_emb: np.ndarray) -> tupl
     return sub, held, kb.emb[held_rows], targets
 
 
-def train_models(kb: KbIndex, negatives: list[str], *, folds: int = 5) -> dict[str, FusionModel]:
+def train_models(kb: KbIndex, negatives: list[str], *, folds: int = 5,
+                 extra_source: str = "") -> dict[str, FusionModel]:
     """Fit ranker + calibrator for every mode on ``kb`` by cross-fitting: each fold's paraphrases are queried
-    against an index built without them (see the module docstring for the data)."""
+    against an index built without them (see the module docstring for the data). ``extra_source`` names where
+    negatives beyond the repository's came from (recorded in the models' ``trained_on``)."""
     neg_vecs = kb.neg_emb
     if neg_vecs.shape[0] != len(negatives):
         raise ValueError("kb.neg_emb must hold the vectors of `negatives`")
@@ -94,7 +114,7 @@ def train_models(kb: KbIndex, negatives: list[str], *, folds: int = 5) -> dict[s
                 if c.entries.size:
                     cands[mode].append((c, t))
     trained_on = (f"{folds}-fold cross-fitting over {n_pos} corpus paraphrases; {len(negatives)} negatives "
-                  f"(knowledge_base/calibration/negatives.txt + LCQMC dev sample)")
+                  f"(knowledge_base/calibration/negatives.txt{extra_source})")
     models: dict[str, FusionModel] = {}
     for mode in MODES:
         ranker: LinearModel | None = None

@@ -12,10 +12,11 @@ from typing import Annotated, Any, cast
 import numpy as np
 import typer
 
+from knowledge_base.calibrate import NegativesNotFound
 from knowledge_base.corpus import CorpusError, load_corpus
 from knowledge_base.embedder import EmbedderError
 from knowledge_base.fusion import MODES, Mode
-from knowledge_base.service import KbAnswer, KnowledgeBase
+from knowledge_base.service import KbAnswer, KnowledgeBase, build_directory
 from knowledge_base.settings import get_kb_settings
 
 app = typer.Typer(help="FAQ knowledge base: build, ask, eval.", no_args_is_help=True, add_completion=False)
@@ -29,6 +30,9 @@ def _open_kb(progress: bool = False) -> KnowledgeBase:
         raise typer.Exit(2) from None
     except EmbedderError as exc:
         typer.echo(f"embedder error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except NegativesNotFound as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
 
 
@@ -45,7 +49,8 @@ def build() -> None:
     kb = _open_kb(progress=True)
     idx = kb.index
     typer.echo(f"built {len(entries)} entries, {len(idx.sentences)} sentences, dense index {idx.dense.kind}, "
-               f"key {idx.key} in {time.perf_counter() - t0:.1f}s -> {settings.home / 'builds' / idx.key}")
+               f"key {idx.key} in {time.perf_counter() - t0:.1f}s -> "
+               f"{build_directory(entries, kb.embedder, settings)}")
 
 
 def answer_json(ans: KbAnswer) -> dict[str, Any]:

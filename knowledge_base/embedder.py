@@ -117,7 +117,10 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str, *, cache_size: int = 4096, device: str = "cpu"):
         try:
             from sentence_transformers import SentenceTransformer
-
+        except ImportError as exc:  # an optional extra: `make run` installs the app without torch
+            raise EmbedderError("sentence-transformers is not installed: pip install 'kefu[st]'",
+                                spec=f"st:{model}") from exc
+        try:
             self._model = SentenceTransformer(model, device=device)
         except Exception as exc:  # model not found, no network, bad files: all mean "cannot use this spec"
             raise EmbedderError(f"cannot load sentence-transformers model: {exc}", spec=f"st:{model}") from exc

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge_base.calibrate import load_negatives, train_models
+from knowledge_base.calibrate import load_negatives, negatives_digest, train_models
 from knowledge_base.corpus import CorpusError, FaqEntry, corpus_fingerprint, load_corpus
 from knowledge_base.embedder import Embedder, cached_encode, make_embedder
 from knowledge_base.fusion import Mode, decide
@@ -57,22 +57,31 @@ class KbAnswer(BaseModel):
 def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *, progress: bool = False,
                 save: bool = True) -> KbIndex:
     """Load the saved build for exactly this corpus + embedder, or build, train the calibrators and save it."""
-    key = build_key(entries, embedder.name)
-    directory = settings.home / "builds" / key
+    negatives = load_negatives(settings.negatives_file)
+    directory = build_directory(entries, embedder, settings, negatives)
     try:
         loaded = KbIndex.load(directory, embedder, settings)
         # the key covers the indexed sentences only: answers, categories and tags come from the corpus as it is now
         return loaded if loaded.entries == entries else _with_entries(loaded, entries)
     except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
-        log.info("building knowledge base %s (%s)", key, type(exc).__name__)
-    negatives = load_negatives(settings.negatives_file)
+        log.info("building knowledge base %s (%s)", directory.name, type(exc).__name__)
     neg_emb = cached_encode(embedder, negatives, settings.home / "cache", progress=progress)
     kb = KbIndex.build(entries, embedder, settings, progress=progress, neg_emb=neg_emb)
-    kb.models = train_models(kb, negatives)
+    extra = f" + sample of {settings.negatives_file}" if settings.negatives_file else ""
+    kb.models = train_models(kb, negatives, extra_source=extra)
     if save:
         kb.save(directory)
         _prune_builds(settings.home / "builds", keep=4)
     return kb
+
+
+def build_directory(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings,
+                    negatives: list[str] | None = None) -> Path:
+    """Where the build of this corpus + embedder + calibration negatives is saved (under ``settings.home``)."""
+    if negatives is None:
+        negatives = load_negatives(settings.negatives_file)
+    # the calibrators are trained on the negatives too: with a public set added or removed it is another build
+    return settings.home / "builds" / f"{build_key(entries, embedder.name)}-{negatives_digest(negatives)}"
 
 
 def _prune_builds(builds: Path, *, keep: int) -> None:

@@ -44,9 +44,12 @@ class KbSettings(BaseSettings):
     clarify_threshold: float = 0.15
     reload_poll_s: float = 1.0
     query_cache_size: int = 4096
-    # negatives for the calibrator (never an evaluated split; see knowledge_base/calibrate.py)
-    # (the public data sets sit beside the checkout in shared/; without them only the project's own negatives are used)
-    negatives_file: Path = ROOT.parent / "shared" / "datasets" / "LCQMC" / "dev.txt"
+    # an optional public set of extra negatives for the calibrator, added to the repository's own
+    # (knowledge_base/calibration/negatives.txt; never an evaluated split; see knowledge_base/calibrate.py), e.g.
+    # LCQMC dev.txt from the public data sets. Unset by default, so every clone builds the same index from the
+    # repository alone: with and without LCQMC dev the dev and holdout top-1 and off-topic figures are the same
+    # (bench/RESULTS.md, "Bare clone vs full build: FAQ")
+    negatives_file: Path | None = None
 
 
 @lru_cache

@@ -54,16 +54,30 @@ def wait_healthy(checks: list[Check], timeout_s: float) -> list[Check]:
     return pending
 
 
+def since_make_started(now: float | None = None) -> str:
+    """The time since ``make run`` started, as `` (m:ss after `make run` started)``; empty when the Makefile did not
+    pass its start time (``KEFU_MAKE_START``)."""
+    try:
+        start = float(os.environ["KEFU_MAKE_START"])
+    except (KeyError, ValueError):
+        return ""
+    elapsed = int((time.time() if now is None else now) - start)
+    return f" ({elapsed // 60}:{elapsed % 60:02d} after `make run` started)"
+
+
 def main() -> int:
     timeout = float(os.environ.get("KEFU_STARTUP_TIMEOUT_S", "240"))
+    began = time.monotonic()
     failing = wait_healthy(_checks(), timeout)
     if failing:
         names = ", ".join(c.name for c in failing)
         print(f"kefu did not start: no health answer from {names} within {timeout:.0f} s", file=sys.stderr, flush=True)
         return 1
     base = f"http://127.0.0.1:{os.environ.get('KEFU_ROUTER_PORT', '8000')}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        "\nkefu is up on loopback:\n"
+        f"\nkefu is up on loopback: healthy {time.monotonic() - began:.0f} s after the processes started"
+        f"{since_make_started()}, load average {load}\n"
         f"  shopper chat        {base}/chat\n"
         f"  agent console       {base}/agent\n"
         f"  FAQ admin           {base}/admin/faq\n"

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
+from tests.artifacts import require_built
 from tests.procs import RASA_PY, RASA_SERVER
 
 PROBE = r"""
@@ -59,8 +58,8 @@ print(json.dumps({"pairs": same, "checks_in_loop": in_loop}))
 """
 
 
-@pytest.mark.skipif(not RASA_PY.exists(), reason="the Rasa venv is built by `make setup`")
 def test_cached_validate_matches_jsonschema_and_checks_each_schema_once() -> None:
+    require_built(RASA_PY, "the Rasa venv")
     out = subprocess.run(
         [str(RASA_PY), "-c", PROBE, str(RASA_SERVER.parent)],
         capture_output=True,

@@ -46,8 +46,8 @@ def small_corpus(tmp_path: Path) -> Path:
 
 
 def small_settings(home: Path, corpus: Path, **kw: object) -> KbSettings:
-    # no public negatives file: the hand-written negatives are enough for these small corpora and keep tests fast
-    return KbSettings(home=home, corpus_dir=corpus, negatives_file=home / "no-public-negatives", **kw)  # type: ignore[arg-type]
+    # the repository's negatives only (the default build): enough for these small corpora and fast
+    return KbSettings(home=home, corpus_dir=corpus, negatives_file=None, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def cli_env(small_corpus: Path, shared_home: Path, monkeypatch: pytest.MonkeyPat
     s = small_settings(shared_home, small_corpus)
     monkeypatch.setenv("KEFU_KB_HOME", str(s.home))
     monkeypatch.setenv("KEFU_KB_CORPUS_DIR", str(s.corpus_dir))
-    monkeypatch.setenv("KEFU_KB_NEGATIVES_FILE", str(s.negatives_file))
+    monkeypatch.delenv("KEFU_KB_NEGATIVES_FILE", raising=False)
     get_kb_settings.cache_clear()
     yield small_corpus
     get_kb_settings.cache_clear()

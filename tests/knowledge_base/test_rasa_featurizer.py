@@ -12,9 +12,14 @@ import subprocess
 
 import pytest
 
+from tests.artifacts import require_built
 from tests.procs import RASA_MODEL, RASA_PY, ROOT
 
-pytestmark = pytest.mark.skipif(not RASA_PY.exists(), reason="the Rasa venv is built by `make setup`")
+
+@pytest.fixture(autouse=True)
+def _rasa_venv() -> None:
+    require_built(RASA_PY, "the Rasa venv")
+
 
 FEATURES_PROBE = r"""
 import json

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,3 +34,10 @@ def test_unknown_embedder_spec() -> None:
         make_embedder("word2vec")
     with pytest.raises(EmbedderError):
         make_embedder("st:/no/such/model/dir")
+
+
+def test_without_the_st_extra_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make run` installs kefu without the `st` extra (no torch): the optional backend says how to get it
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(EmbedderError, match=r"pip install 'kefu\[st\]'"):
+        make_embedder("st:/some/model")

@@ -47,17 +47,18 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 @contextmanager
 def fresh_pg_url() -> Iterator[str]:
-    """A throw-away PostgreSQL database on the local server (skips when the server is not running)."""
+    """A throw-away PostgreSQL database on the local server (fails when the server is not running)."""
     import uuid
 
     import psycopg
-    import pytest
 
     try:
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             pass
     except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        from tests.artifacts import fail_without_postgres
+
+        fail_without_postgres(PG_ADMIN)
     name = f"kefu_ops_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -23,6 +23,7 @@ from router.operations import ROUTERS
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from router.traffic import generate_scripts, make_script, replay
+from tests.artifacts import require_built
 from tests.router.ops_support import add_user, bearer, migrated, running
 
 pytestmark = pytest.mark.slow
@@ -42,8 +43,7 @@ def test_generated_scripts_are_valid_gateway_input() -> None:
 
 def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> None:
     settings = Settings(database_url="sqlite://", rasa_url=f"http://127.0.0.1:{closed_port()}", rasa_timeout_s=2.0)
-    if not settings.sentiment_model_path.exists():
-        pytest.skip("the sentiment model is built by `make setup`")
+    require_built(settings.sentiment_model_path, "the sentiment model")
     engine, sessions = migrated(tmp_path)
     rng = random.Random(8)
     scripts = [make_script(rng, "faq_answered", topic="package_lost") for _ in range(10)]
@@ -78,8 +78,7 @@ def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> Non
 
 def test_a_message_left_while_nobody_is_online_becomes_a_ticket(tmp_path: Path) -> None:
     settings = Settings(database_url="sqlite://", rasa_url=f"http://127.0.0.1:{closed_port()}", rasa_timeout_s=2.0)
-    if not settings.sentiment_model_path.exists():
-        pytest.skip("the sentiment model is built by `make setup`")
+    require_built(settings.sentiment_model_path, "the sentiment model")
     engine, sessions = migrated(tmp_path)
     sup = add_user(sessions, "sue", role="supervisor", status="offline")
     # off shift now: nobody is online, yet tickets still go to whoever has the skill (picked up next shift)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from router.db import make_engine
 from router.migrate import upgrade
+from tests.artifacts import fail_without_postgres
 from tests.router.routing.helpers import VirtualClock
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -40,7 +41,7 @@ def _pg_available() -> bool:
 def fresh_pg_database() -> Iterator[str]:
     """A fresh database ``kefu_test_<random>`` on the shared server, dropped afterwards."""
     if not _pg_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        fail_without_postgres(PG_ADMIN)
     name = f"kefu_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

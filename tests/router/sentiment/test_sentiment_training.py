@@ -14,6 +14,7 @@ from router.sentiment import DatasetsNotFound, SentimentAnalyzer
 from router.sentiment import data as sdata
 from router.sentiment.features import _bucket
 from router.sentiment.training import build_analyzer, train
+from tests.datasets import needs_datasets
 
 POS = ["质量很好，很满意", "物流很快，包装完好", "好评，下次还来", "性价比高，推荐购买", "非常喜欢，颜色漂亮"]
 NEG = ["质量太差了，退货", "物流太慢，包装破损", "差评，再也不买", "和描述不符，很失望", "用了两天就坏了"]
@@ -56,6 +57,7 @@ def test_default_datasets_dir_is_beside_repo(monkeypatch: pytest.MonkeyPatch, tm
 
 
 @pytest.mark.slow
+@needs_datasets(str(sdata.ONLINE_SHOPPING))
 def test_no_held_out_review_in_training() -> None:
     datasets = sdata.default_datasets_dir()
     _, test = sdata.online_shopping(datasets)
