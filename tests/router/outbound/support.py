@@ -39,14 +39,14 @@ def conversation(sessions: sessionmaker[Session], customer_id: str, channel: str
         return conv.id
 
 
-def write(sessions: sessionmaker[Session], conv_id: str, texts: list[str], *, first_id: int = 1) -> list[str]:
+def write(sessions: sessionmaker[Session], conv_id: str, texts: list[str]) -> list[str]:
     """Outbox rows for agent messages (message ids are made up: the webhook does not need the rows)."""
     writer = OutboxWriter(wechat_enabled=True)
     keys = []
     with session_scope(sessions) as session:
         conv = session.get(Conversation, conv_id)
         assert conv is not None
-        for offset, text in enumerate(texts):
+        for text in texts:
             replies = [Reply(id=None, text=text, sender="agent")]
             keys += [row.key for row in writer.notify(session, conv, "agent_message", replies)]
     return keys

@@ -163,7 +163,9 @@ def test_garbage_instead_of_http_is_retried_and_a_garbage_body_with_200_counts_a
     assert rows(sessions)[0].attempts >= 3
 
 
-def test_oversize_payload_is_dead_lettered_with_its_reason(tmp_path: Path, receiver: Receiver, server: CallbackServer) -> None:
+def test_oversize_payload_is_dead_lettered_with_its_reason(
+    tmp_path: Path, receiver: Receiver, server: CallbackServer
+) -> None:
     sessions = database(tmp_path)
     receiver.secret = register(sessions, server.url)
     write(sessions, conversation(sessions, "u-big"), ["长" * 3000])
@@ -171,7 +173,9 @@ def test_oversize_payload_is_dead_lettered_with_its_reason(tmp_path: Path, recei
     assert "exceeds" in (rows(sessions)[0].last_error or "") and receiver.hits == 0
 
 
-def test_dead_letter_retry_keeps_the_idempotency_key(tmp_path: Path, receiver: Receiver, server: CallbackServer) -> None:
+def test_dead_letter_retry_keeps_the_idempotency_key(
+    tmp_path: Path, receiver: Receiver, server: CallbackServer
+) -> None:
     sessions = database(tmp_path)
     receiver.secret = register(sessions, server.url)
     receiver.mode, receiver.status = "status", 400
