@@ -43,6 +43,8 @@ class OutboxWriter:
         if target is None:
             return []
         transport, endpoint_id, address = target
+        if transport == "wechat" and not replies:  # WeChat carries texts only; events (queue, closed) stay local
+            return []
         rows = []
         for reply in replies or [None]:  # type: ignore[list-item]
             rows.append(

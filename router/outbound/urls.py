@@ -12,15 +12,20 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
 from router.outbound.errors import UnsafeUrl
 
 
 def check_url(url: str, *, allow_private: bool, require_https: bool, resolve: bool = True) -> None:
     """Raise :class:`UnsafeUrl` with a reason when the router must not call ``url``."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise UnsafeUrl(url, "the URL contains spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
         raise UnsafeUrl(url, "not a valid URL") from exc
     if parts.scheme not in ("http", "https"):
         raise UnsafeUrl(url, "only http and https callback URLs are allowed")

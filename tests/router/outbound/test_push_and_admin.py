@@ -131,3 +131,9 @@ def test_private_and_odd_callback_urls_are_refused_outside_dev_mode(url: str, re
 def test_public_https_url_is_accepted_and_dev_mode_allows_loopback() -> None:
     check_url("https://93.184.216.34/hook", allow_private=False, require_https=True)
     check_url("http://127.0.0.1:8080/hook", allow_private=True, require_https=False)
+
+
+def test_malformed_urls_are_refused_even_in_dev_mode() -> None:
+    for url in ("http://shop.example.com/a b", "http://shop.example.com/\x00", "http://[::1/x", "http://h:99999/"):
+        with pytest.raises(UnsafeUrl):
+            check_url(url, allow_private=True, require_https=False)

@@ -155,3 +155,16 @@ def test_worker_delivers_to_wechat_in_order_and_respects_the_48_hour_window(
     assert [r.status for r in stale_rows] == [DEAD] and "48-hour" in (stale_rows[0].last_error or "")
     assert {r.status for (c, _), r in by_conv.items() if c == recent} == {DELIVERED}
     assert not any(m["touser"] == "o-stale" for m in wechat.fake.sent)  # not even tried
+
+
+def test_events_without_a_message_are_not_queued_for_wechat(tmp_path: Path) -> None:
+    sessions = database(tmp_path)
+    conv_id = mini_conversation(sessions, "o-events", last_message_age_s=60)
+    with session_scope(sessions) as session:
+        conv = session.get(Conversation, conv_id)
+        assert conv is not None
+        writer = OutboxWriter(wechat_enabled=True)
+        assert writer.notify(session, conv, "conversation_closed", data={"by": "agent"}) == []
+        assert writer.notify(session, conv, "queue_update", data={"position": 2}) == []
+        [row] = writer.notify(session, conv, "survey", [Reply(text="请打分", sender="system")])
+        assert row.transport == "wechat" and row.payload["to"] == "o-events"
