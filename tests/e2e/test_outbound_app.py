@@ -136,6 +136,24 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
     # polling fallback: the same messages, after a given id
     page = shop.http.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": message_id - 1}).json()
     assert page["messages"][0]["id"] == message_id and page["state"]["status"] == "closed"
+    # Server-Sent Events: the same messages as a stream, resumable after Last-Event-ID
+    assert sse_ids(shop, conv_id, after=message_id - 1)[0] == message_id
+    assert sse_ids(shop, conv_id, last_event_id=message_id)[0] > message_id
+
+
+def sse_ids(shop: Shop, conv_id: str, *, after: int = 0, last_event_id: int | None = None) -> list[int]:
+    """The message ids an SSE stream sends before its first state event."""
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    ids: list[int] = []
+    url = f"{shop.url}/api/v1/conversations/{conv_id}/events"
+    with httpx.stream("GET", url, params={"after": after}, headers=headers, timeout=30) as resp:
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line.startswith("id: "):
+                ids.append(int(line[4:]))
+            if line == "event: state":
+                break
+    return ids
 
 
 def test_callback_down_for_a_minute_then_every_message_arrives_once_in_order(

@@ -186,3 +186,49 @@ def test_dead_letter_retry_keeps_the_idempotency_key(
     admin.retry(outbound_id=rows(sessions)[0].id)
     run_worker(worker(sessions), lambda: rows(sessions)[0].status == DELIVERED)
     assert receiver.keys() == [key]
+
+
+def test_tls_handshake_failure_is_retried_then_dead_lettered(
+    tmp_path: Path, receiver: Receiver, server: CallbackServer
+) -> None:
+    sessions = database(tmp_path)
+    register(sessions, server.url.replace("http://", "https://"))  # the receiver speaks plain HTTP: no valid TLS
+    write(sessions, conversation(sessions, "u-tls"), ["hi"])
+    run_worker(worker(sessions, max_attempts=2), lambda: rows(sessions)[0].status == DEAD)
+    assert "cannot connect" in (rows(sessions)[0].last_error or "") and receiver.keys() == []
+
+
+@pytest.mark.pg
+def test_two_replicas_on_postgres_deliver_each_row_once_in_order(receiver: Receiver, server: CallbackServer) -> None:
+    import asyncio
+
+    from router.db import make_engine, make_session_factory
+    from router.migrate import upgrade
+    from tests.router.ops_support import fresh_pg_url
+
+    with fresh_pg_url() as url:
+        engine = make_engine(url)
+        upgrade(engine=engine)
+        sessions = make_session_factory(engine)
+        receiver.secret = register(sessions, server.url)
+        convs = [conversation(sessions, f"u-pg-{i}") for i in range(4)]
+        expected = {c: write(sessions, c, [f"{c[:4]}-{j}" for j in range(5)]) for c in convs}
+        replicas = [worker(sessions, concurrency=3), worker(sessions, concurrency=3)]
+
+        async def main() -> None:
+            for w in replicas:
+                w.start()
+            try:
+                while not await asyncio.to_thread(lambda: {r.status for r in rows(sessions)} == {DELIVERED}):
+                    await asyncio.sleep(0.05)
+            finally:
+                for w in replicas:
+                    await w.stop()
+                    await w.webhook.aclose()
+
+        asyncio.run(asyncio.wait_for(main(), timeout=60))
+        engine.dispose()
+    keys = receiver.keys()
+    assert len(keys) == len(set(keys)) == 20
+    for conv_id, conv_keys in expected.items():
+        assert [d.key for d in receiver.deliveries if d.body["conversation_id"] == conv_id] == conv_keys
