@@ -92,6 +92,26 @@ class Settings(BaseSettings):
     # dense cosine to the nearest entry above which a cluster is a paraphrase (USE scores unrelated pairs up to ~0.7)
     learning_paraphrase_score: float = 0.75
     learning_lookback_s: float = 14 * 24 * 3600.0
+    # outbound delivery to app / mini-program shoppers (router/outbound, docs/outbound.md)
+    outbound_enabled: bool = True
+    outbound_poll_s: float = 0.5
+    outbound_concurrency: int = 8
+    outbound_timeout_s: float = 10.0
+    outbound_connect_timeout_s: float = 3.0
+    outbound_backoff_base_s: float = 2.0
+    outbound_backoff_max_s: float = 600.0
+    outbound_max_attempts: int = 15
+    outbound_max_body_bytes: int = 256 * 1024
+    outbound_queue_interval_s: float = 5.0
+    # private / loopback callback URLs: allowed in dev mode only unless set explicitly (SSRF)
+    outbound_allow_private: bool | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_token: str | None = None  # the message-push token configured in the mini-program console
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_reply_window_s: float = 48 * 3600.0
+    # when set, the survey goes to mini-program shoppers as a link message to this page ({conversation_id} filled in)
+    wechat_survey_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

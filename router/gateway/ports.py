@@ -57,3 +57,17 @@ class Push(Protocol):
     async def to_customer(self, customer_id: str, event: dict[str, Any]) -> None: ...
 
     async def to_agent(self, agent_id: int, event: dict[str, Any]) -> None: ...
+
+
+class OutboundSink(Protocol):
+    """Outbound delivery to shoppers without a WebSocket (app callback, WeChat): called inside the transaction that
+    stores the message, so the delivery is written exactly when the message is (router/outbound)."""
+
+    def notify(
+        self,
+        session: Any,
+        conv: Any,
+        event: str,
+        replies: list[Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Any: ...

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from router.db import session_scope
 from router.gateway.limits import LocalRateLimiter, RateLimiter
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
-from router.gateway.ports import HandoffQueue, NoAgentsOnline, Push, QueueStatus, TicketSink
+from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
 from router.sentiment import ConversationSignals, Label, SentimentAnalyzer, SentimentResult, priority_boost
@@ -106,6 +106,7 @@ class GatewayService:
         texts: dict[str, str] | None = None,
         history_for_sentiment: int = 5,
         rate_limiter: RateLimiter | None = None,
+        outbound: OutboundSink | None = None,
     ) -> None:
         self.sessions = session_factory
         self.rasa = rasa
@@ -117,6 +118,7 @@ class GatewayService:
         self.history_for_sentiment = history_for_sentiment
         self.rate_limiter = rate_limiter or LocalRateLimiter(limit=20, window_s=60.0)
         self._locks: dict[str, asyncio.Lock] = {}
+        self.outbound = outbound
 
     # ------------------------------------------------------------------ helpers
     async def _db(self, fn: Callable[[Session], T]) -> T:
@@ -216,6 +218,13 @@ class GatewayService:
         stored = [self._reply_of(self._add_out(session, conv, reply, sender)) for reply in replies]
         conv.updated_at = utcnow()
         return stored
+
+    def _outbound(
+        self, session: Session, conv: Conversation, event: str, replies: list[Reply] | None = None, **data: Any
+    ) -> None:
+        """Messages that are not the synchronous reply also go to app / mini-program shoppers (router/outbound)."""
+        if self.outbound is not None:
+            self.outbound.notify(session, conv, event, replies, data or None)
 
     async def _push_replies(self, customer_id: str, conversation_id: str, owner: str, replies: list[Reply]) -> None:
         for reply in replies:
@@ -682,6 +691,7 @@ class GatewayService:
             self._event(session, conv, "assigned", agent_id=agent_id, first=first)
             reply = Reply(text=self.text("agent_joined", agent_name=agent_name), sender="system")
             replies = self._store_out(session, conv, [reply], "system")
+            self._outbound(session, conv, "agent_joined", replies, agent_name=agent_name)
             return Followup(conv.customer_id, conversation_id, "agent", replies, pause=True)
 
     def apply_requeued(self, *, conversation_id: str) -> Followup | None:
@@ -695,6 +705,7 @@ class GatewayService:
             replies = self._store_out(
                 session, conv, [Reply(text=self.text("agent_transferred"), sender="system")], "system"
             )
+            self._outbound(session, conv, "agent_transferred", replies)
             return Followup(conv.customer_id, conversation_id, "queue", replies)
 
     def apply_closed(self, *, conversation_id: str, agent_id: int | None) -> Followup | None:
@@ -713,6 +724,9 @@ class GatewayService:
                 Reply(text=self.text("survey"), sender="system"),
             ]
             stored = self._store_out(session, conv, replies, "system")
+            self._outbound(session, conv, "agent_left", stored[:1])
+            self._outbound(session, conv, "survey", stored[1:], rating_min=1, rating_max=5)
+            self._outbound(session, conv, "conversation_closed", by="agent")
             return Followup(conv.customer_id, conversation_id, "bot", stored, resume=True, survey=True)
 
     async def follow_up(self, followup: Followup | None) -> None:
@@ -759,6 +773,7 @@ class GatewayService:
                 conv.first_agent_reply_at = utcnow()
                 self._event(session, conv, "agent_first_reply", agent_id=agent_id)
             stored = self._store_out(session, conv, [Reply(text=text, sender="agent")], "agent")
+            self._outbound(session, conv, "agent_message", stored)
             return conv.customer_id, stored[0]
 
         customer_id, reply = await self._db(apply)
@@ -779,6 +794,7 @@ class GatewayService:
             reply = Reply(text=self.text("ticket_reply", ticket_ref=ticket_ref, text=text), sender="agent")
             msg = self._add_out(session, conv, reply, "agent", agent_id)
             self._event(session, conv, "ticket_reply", ticket_ref=ticket_ref, agent_id=agent_id, message_id=msg.id)
+            self._outbound(session, conv, "ticket_reply", [self._reply_of(msg)], ticket=ticket_ref)
             return conv.customer_id, self._reply_of(msg)
 
         stored = await self._db(apply)
@@ -827,6 +843,7 @@ class GatewayService:
                 conv.status, conv.closed_at = "closed", utcnow()
                 conv.resolution = "bot" if conv.handed_off_at is None else "abandoned"
                 self._event(session, conv, "closed", by="idle")
+                self._outbound(session, conv, "conversation_closed", by="idle")
             return len(rows)
 
 

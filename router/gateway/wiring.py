@@ -19,13 +19,15 @@ from router.gateway.push import CustomerSockets, LocalPush, RedisPush
 from router.gateway.rasa_client import RasaClient
 from router.gateway.routing_adapter import EngineQueue, bridge_events
 from router.gateway.service import GatewayService
+from router.outbound.wiring import ROUTERS as OUTBOUND_ROUTERS
+from router.outbound.wiring import install_outbound, outbox_writer
 from router.routing.engine import RoutingEngine
 from router.routing.errors import UnknownAgent
 from router.sentiment import SentimentAnalyzer
 from router.settings import Settings
 
 log = logging.getLogger(__name__)
-ROUTERS: list[APIRouter] = [api.router, agent_api.router]
+ROUTERS: list[APIRouter] = [api.router, agent_api.router, *OUTBOUND_ROUTERS]
 
 
 async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awaitable[None]]:
@@ -64,8 +66,10 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         tickets=tickets,
         push=push,
         rate_limiter=limiter,
+        outbound=(writer := outbox_writer(settings)),
     )
     app.state.gateway = gateway
+    outbound_teardown = await install_outbound(app, settings, gateway, writer)
     app.state.customer_sockets = sockets
     app.state.context_builder = ContextBuilder(
         rasa=rasa, order_lookup=default_order_lookup(), faq_search=default_faq_search()
@@ -87,6 +91,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
     idle_task = asyncio.create_task(_idle_closer(gateway, settings.conversation_idle_close_s))
 
     async def teardown() -> None:
+        await outbound_teardown()
         idle_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await idle_task

@@ -144,6 +144,9 @@
         if (convs.has(data.conversation_id)) markClosed(data.conversation_id, "会话已转出");
         refreshMe();
         break;
+      case "delivery":
+        onDelivery(data);
+        break;
       case "error":
         toast(`操作失败：${data.reason || "未知错误"}`, "error");
         break;
@@ -281,6 +284,7 @@
       const box = $("transcript");
       box.append(lineNode(m, c));
       box.scrollTop = box.scrollHeight;
+      if (m.id !== undefined && m.id !== null) showDelivery(c.info.conversation_id, m.id);
     }
     return true;
   }
@@ -310,8 +314,48 @@
     c.lines = new Map([...fresh.entries()].sort((a, b) => (Number(a[0]) || 0) - (Number(b[0]) || 0)));
     if (current === id) {
       renderTranscript(c);
+      loadDeliveries(id);
       renderContext(ctx);
       $("conv-title").textContent = `顾客 ${c.info.customer_id || ""}`;
+    }
+  }
+
+  // ------------------------------------------------------------------ delivery to app / mini-program shoppers
+  // Whether each message reached a shopper who is not on the web chat (callback / WeChat; router/outbound).
+  const deliveries = new Map(); // "conversation:message" -> {status, reason}
+  const DELIVERY_TEXT = { delivered: "已送达", retrying: "发送中，正在重试", pending: "发送中", failed: "未送达" };
+
+  function showDelivery(conversationId, messageId) {
+    const state = deliveries.get(`${conversationId}:${messageId}`);
+    if (!state || current !== conversationId) return;
+    const line = $("transcript").querySelector(`.line[data-id="${CSS.escape(String(messageId))}"]`);
+    if (!line) return;
+    let badge = line.querySelector(".delivery");
+    if (!badge) {
+      badge = el("span", { class: "delivery" });
+      line.querySelector(".meta").append(badge);
+    }
+    badge.className = `delivery delivery-${state.status}`;
+    badge.textContent = DELIVERY_TEXT[state.status] || state.status;
+    badge.title = state.reason ? `原因：${state.reason}` : "";
+    if (state.status === "failed" && state.reason) badge.textContent += `（${state.reason}）`;
+  }
+
+  function onDelivery(data) {
+    deliveries.set(`${data.conversation_id}:${data.message_id}`, { status: data.status, reason: data.reason });
+    showDelivery(data.conversation_id, data.message_id);
+  }
+
+  async function loadDeliveries(id) {
+    let rows;
+    try {
+      rows = await call(`/api/v1/agent/conversations/${encodeURIComponent(id)}/deliveries`);
+    } catch (_err) {
+      return; // statuses are an extra: the transcript stays usable without them
+    }
+    for (const r of rows) {
+      deliveries.set(`${id}:${r.message_id}`, { status: r.status, reason: r.reason });
+      showDelivery(id, r.message_id);
     }
   }
 
