@@ -7,7 +7,6 @@ appending routers to ``router.api.ROUTERS`` or passing ``routers=`` / ``on_start
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import inspect
 import logging
@@ -32,6 +31,7 @@ from router.routing.engine import EngineConfig, RoutingEngine
 from router.routing.errors import RoutingError
 from router.routing.store import SqlStore
 from router.settings import Settings, get_settings
+from router.tasks import Supervised
 
 log = logging.getLogger(__name__)
 Hook = Callable[[FastAPI], Awaitable[None] | None]
@@ -44,12 +44,16 @@ async def _run_hook(hook: Hook, app: FastAPI) -> None:
 
 
 async def routing_timer_loop(engine: RoutingEngine, max_sleep_s: float) -> None:
-    """Fire offer timeouts, relaxation steps and re-offer cool-downs when due (never sleeping past ``max_sleep_s``)."""
+    """Fire offer timeouts, relaxation steps and re-offer cool-downs when due (never sleeping past ``max_sleep_s``).
+
+    Every step is inside the ``try``: asking for the next timer can fail too (the heap changes under worker threads),
+    and a loop that ends here means offers never time out again.  :class:`router.tasks.Supervised` restarts it if it
+    ends anyway."""
     while True:
-        due = engine.next_due()
-        delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - engine.clock()))
-        await asyncio.sleep(delay)
         try:
+            due = engine.next_due()
+            delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - engine.clock()))
+            await asyncio.sleep(delay)
             await run_in_threadpool(engine.tick)
         except Exception:  # a database hiccup must not stop timeouts for good
             log.exception("routing tick failed; retrying")
@@ -94,7 +98,10 @@ def create_app(
         app.state.db_engine, app.state.sessions = db, make_session_factory(db)
         app.state.engine, app.state.hub = routing, agent_hub
         unsubscribe = bridge_engine_to_hub(routing, agent_hub, asyncio.get_running_loop())
-        timer = asyncio.create_task(routing_timer_loop(routing, settings.routing_tick_max_s))
+        timer = Supervised(
+            "routing timer loop", lambda: routing_timer_loop(routing, settings.routing_tick_max_s)
+        ).start()
+        app.state.routing_timer = timer
         gateway_teardown = None
         if with_gateway:
             from router.gateway.wiring import install_gateway
@@ -109,9 +116,7 @@ def create_app(
                 await _run_hook(hook, app)
             if gateway_teardown is not None:
                 await gateway_teardown()
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+            await timer.stop()
             unsubscribe()
             if redis_hub is not None:
                 await redis_hub.stop()

@@ -111,7 +111,11 @@ class Timers:
         heapq.heappush(self._heap, Timer(due, next(self._seq), kind, ref, version))
 
     def next_due(self) -> float | None:
-        return self._heap[0].due if self._heap else None
+        # read from the event loop while worker threads pop: the heap may empty between a check and the read
+        try:
+            return self._heap[0].due
+        except IndexError:
+            return None
 
     def pop_due(self, now: float) -> Timer | None:
         if self._heap and self._heap[0].due <= now:
