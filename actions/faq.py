@@ -2,8 +2,9 @@
 
 The knowledge base gets its say on every question the NLU cannot place: ``ask_faq`` (action_faq_answer),
 ``out_of_scope`` (action_out_of_scope: the out-of-scope reply only when the knowledge base declines too, so a topic
-published today is reachable without retraining Rasa), bare topic words (action_clarify_topic) and the low-confidence
-fallback (actions/handoff.py).
+published today is reachable without retraining Rasa) and the low-confidence fallback (actions/handoff.py). A bare
+topic word ("退货", "运费呢") gets buttons for its likely needs first, whichever intent the NLU gave it
+(:func:`offer_topic`).
 
 The KB is loaded once per process (``knowledge_base.get_knowledge_base()``); if it cannot be loaded the actions
 say the service is busy instead of crashing, and retry loading after a pause.
@@ -32,7 +33,7 @@ from actions.escalation import (
 )
 from actions.payloads import FaqDecision, FaqPayload
 from actions.settings import get_settings
-from actions.topics import MAX_BUTTONS, ButtonSpec, faq_button, flow_button, flow_for_faq, topic_for
+from actions.topics import MAX_BUTTONS, ButtonSpec, bare_topic, faq_button, flow_button, flow_for_faq
 
 if TYPE_CHECKING:
     from knowledge_base import KbAnswer, KnowledgeBase
@@ -141,6 +142,8 @@ class ActionFaqAnswer(Action):
         faq_id = _requested_faq_id(tracker)
         if faq_id is not None:
             return await self._answer_chosen(dispatcher, tracker, faq_id)
+        if await offer_topic(dispatcher, latest_text(tracker)):
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
         answer = await ask_kb(latest_text(tracker))
         if answer is None:
             dispatcher.utter_message(response="utter_service_unavailable" if latest_text(tracker).strip()
@@ -187,50 +190,42 @@ class ActionOutOfScope(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        if offer_from_kb(dispatcher, await ask_kb(latest_text(tracker))):
+        text = latest_text(tracker)
+        if await offer_topic(dispatcher, text) or offer_from_kb(dispatcher, await ask_kb(text)):
             return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
         dispatcher.utter_message(response="utter_out_of_scope")
         return []
 
 
-class ActionClarifyTopic(Action):
-    """A bare topic word ("退货", "发票？"): buttons for the 2-4 likely needs, the service flow first.
+async def offer_topic(dispatcher: CollectingDispatcher, text: str, *, with_flow: bool = True) -> bool:
+    """A bare topic word ("退货", "发票？", "运费呢"): buttons for the 2-4 likely needs, the service flow first.
 
-    The topic's own entries come from actions/data/topics.yml; the knowledge base's best matches fill up the rest,
-    and are all there is for a word no topic lists.
+    The topic's own entries come from actions/data/topics.yml; the knowledge base's best matches fill up the rest.
+    False (nothing sent) when ``text`` is not a bare topic word or there is too little to offer.
     """
-
-    def name(self) -> str:
-        return "action_clarify_topic"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        text = latest_text(tracker)
-        kb = await asyncio.to_thread(get_kb)
-        topic = topic_for(text)
-        buttons: list[ButtonSpec] = []
-        if topic is not None and topic.flow and (flow := flow_button(topic.flow)) is not None:
-            buttons.append(flow)
-        chosen: list[str] = []
-        for faq_id in topic.faqs if topic is not None else ():
-            entry = kb.entry(faq_id) if kb is not None else None
-            if entry is not None:
-                chosen.append(entry.id)
-                buttons.append(faq_button(entry.id, entry.question))
-        if kb is not None and len(buttons) < 3:
-            hits = await asyncio.to_thread(kb.search, text[:MAX_QUERY_CHARS], MAX_BUTTONS)
-            for hit in hits:
-                if len(buttons) >= MAX_BUTTONS:
-                    break
-                if hit.id not in chosen:
-                    chosen.append(hit.id)
-                    buttons.append(faq_button(hit.id, hit.question))
-        if len(buttons) < 2:
-            # nothing sensible to offer (unknown word, knowledge base down): ask in the shopper's words instead
-            dispatcher.utter_message(response="utter_default")
-            return []
-        dispatcher.utter_message(response="utter_faq_clarify", buttons=[dict(b) for b in buttons[:MAX_BUTTONS]])
-        dispatcher.utter_message(json_message=faq_payload("clarify", faq_id=chosen[0] if chosen else None,
-                                                          score=0.0, alternatives=chosen[:MAX_BUTTONS]))
-        return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+    topic = bare_topic(text)
+    if topic is None:
+        return False
+    kb = await asyncio.to_thread(get_kb)
+    buttons: list[ButtonSpec] = []
+    if with_flow and topic.flow and (flow := flow_button(topic.flow)) is not None:
+        buttons.append(flow)
+    chosen: list[str] = []
+    for faq_id in topic.faqs:
+        entry = kb.entry(faq_id) if kb is not None else None
+        if entry is not None:
+            chosen.append(entry.id)
+            buttons.append(faq_button(entry.id, entry.question))
+    if kb is not None and len(buttons) < 3:
+        for hit in await asyncio.to_thread(kb.search, text[:MAX_QUERY_CHARS], MAX_BUTTONS):
+            if len(buttons) >= MAX_BUTTONS:
+                break
+            if hit.id not in chosen:
+                chosen.append(hit.id)
+                buttons.append(faq_button(hit.id, hit.question))
+    if len(buttons) < 2:
+        return False
+    dispatcher.utter_message(response="utter_faq_clarify", buttons=[dict(b) for b in buttons[:MAX_BUTTONS]])
+    dispatcher.utter_message(json_message=faq_payload("clarify", faq_id=chosen[0] if chosen else None, score=0.0,
+                                                      alternatives=chosen[:MAX_BUTTONS]))
+    return True

@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.context import customer_id, latest_text
-from actions.faq import ask_kb, offer_from_kb
+from actions.faq import ask_kb, offer_from_kb, offer_topic
 from actions.orders import (
     OrderNotFound,
     OrderNotOwned,
@@ -142,8 +142,9 @@ class OrderFormValidator(FormValidationAction, ABC):
             if FORGOT.search(text):
                 dispatcher.utter_message(response="utter_order_id_help")
                 return {"order_id": None}
-            # a question the NLU did not place ("运费呢？" taken for an answer): the knowledge base may know it
-            if offer_from_kb(dispatcher, await ask_kb(text)):
+            # a bare topic word or a question the NLU did not place ("运费呢？" taken for an answer): offer what the
+            # knowledge base knows, then the form reminds once
+            if await offer_topic(dispatcher, text) or offer_from_kb(dispatcher, await ask_kb(text)):
                 return {"order_id": None}
         if order_id_failures(tracker, form) + 1 >= HELP_AFTER_FAILURES:
             dispatcher.utter_message(response="utter_order_id_help")
@@ -153,8 +154,9 @@ class OrderFormValidator(FormValidationAction, ABC):
 
 
 class ActionAskOrderId(Action):
-    """How every form asks for the order number: the full question the first time, one short reminder after the
-    shopper asked something else in between, and nothing when the validator has just said what was wrong."""
+    """How every form asks for the order number: the full question the first time (after buttons for the likely
+    needs when a bare word like "退货" started the form), one short reminder after the shopper asked something else
+    in between, and nothing when the validator has just said what was wrong."""
 
     def name(self) -> str:
         return "action_ask_order_id"
@@ -172,6 +174,9 @@ class ActionAskOrderId(Action):
         reminder = f"utter_resume_{form}"
         if digressed and reminder in (domain or {}).get("responses", {}):
             dispatcher.utter_message(response=reminder)
+        elif await offer_topic(dispatcher, latest_text(tracker), with_flow=False):
+            # the form was started by a bare word ("退货"): maybe they only wanted to know about it
+            dispatcher.utter_message(response="utter_ask_order_id_or_leave")
         else:
             dispatcher.utter_message(response="utter_ask_order_id")
         return []

@@ -23,7 +23,7 @@ from actions.escalation import (
     handoff_events,
     previous_failures,
 )
-from actions.faq import ask_kb, offer_from_kb
+from actions.faq import ask_kb, offer_from_kb, offer_topic
 
 
 class ActionHandoff(Action):
@@ -65,7 +65,8 @@ class ActionDefaultFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         # an answer or a clarification from the knowledge base beats "please rephrase"
-        if offer_from_kb(dispatcher, await ask_kb(latest_text(tracker))):
+        text = latest_text(tracker)
+        if await offer_topic(dispatcher, text) or offer_from_kb(dispatcher, await ask_kb(text)):
             return [SlotSet(FALLBACK_COUNT_SLOT, 0.0), *_end_turn(tracker)]
         count = previous_failures(tracker) + 1
         dispatcher.utter_message(json_message=fallback_payload(count))

@@ -1,8 +1,9 @@
 """Topics and flows behind clarification buttons (``actions/data/topics.yml``).
 
 A bare topic word ("退货", "发票？") names a subject, not a need: the shopper may want the policy, the how-to or the
-service itself. :func:`topic_for` finds the topic of such a message; :func:`flow_button` and :func:`flow_for_faq` give
-the button that starts a service flow, which clarifications offer beside the FAQ entries.
+service itself. :func:`bare_topic` finds the topic of such a message (whatever intent the NLU gave it: "退货" is a
+return_request, "运费" a fallback, "优惠券" an FAQ question); :func:`flow_button` and :func:`flow_for_faq` give the
+button that starts a service flow, which clarifications offer beside the FAQ entries.
 """
 
 from __future__ import annotations
@@ -54,17 +55,13 @@ def core_words(text: str) -> str:
     return _FILLER.sub("", text)
 
 
-def topic_for(text: str) -> Topic | None:
-    """The topic a (short) message names; the longest matching word wins ("运费险" over "运费")."""
+def bare_topic(text: str) -> Topic | None:
+    """The topic when ``text`` is nothing but a topic word ("退货", "发票？", "关于运费的问题"); "我要退货" is not."""
     core = core_words(text)
-    if not core:
-        return None
-    best: tuple[int, Topic] | None = None
     for topic in topics():
-        for word in topic.words:
-            if word in core and (best is None or len(word) > best[0]):
-                best = (len(word), topic)
-    return best[1] if best else None
+        if core in topic.words:
+            return topic
+    return None
 
 
 def flow_button(intent: str) -> ButtonSpec | None:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from actions.demo_store import DemoOrderStore
-from actions.faq import ActionClarifyTopic, ActionOutOfScope
+from actions.faq import ActionFaqAnswer, ActionOutOfScope
 from actions.forms import ActionAskOrderId, ValidateReturnForm, order_id_failures
-from actions.topics import core_words, topic_for
+from actions.handoff import ActionDefaultFallback
+from actions.topics import bare_topic, core_words
 from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
 
 
@@ -91,18 +92,19 @@ def test_the_form_asks_in_full_once_then_reminds_briefly_after_a_digression(doma
 
 
 # ---------------------------------------------------------------- bare topic words
-def test_topic_words_are_found_in_short_messages() -> None:
+def test_bare_topic_words_are_told_from_requests_and_questions() -> None:
     assert core_words("退货呢？") == "退货"
     assert core_words("关于发票的问题") == "发票"
-    found = topic_for("运费险")
-    assert found is not None and "运费险" in found.words
-    invoice = topic_for("发票？")
+    invoice = bare_topic("发票？")
     assert invoice is not None and invoice.flow == "invoice_request"
-    assert topic_for("？？") is None
+    assert bare_topic("运费险") is not None and bare_topic("优惠券呢") is not None
+    for not_bare in ("我要退货", "退货运费谁出", "发票怎么开", "？？", ""):
+        assert bare_topic(not_bare) is None, not_bare
 
 
-def clarify(domain: dict[str, Any], text: str) -> list[dict[str, Any]]:
-    _, messages = run_action(ActionClarifyTopic(), make_tracker(text, "topic"), domain)
+def clarify(domain: dict[str, Any], text: str, intent: str = "ask_faq") -> list[dict[str, Any]]:
+    action = ActionOutOfScope() if intent == "out_of_scope" else ActionFaqAnswer()
+    _, messages = run_action(action, make_tracker(text, intent), domain)
     assert responses(messages) == ["utter_faq_clarify"], messages
     buttons: list[dict[str, Any]] = messages[0]["buttons"]
     assert 2 <= len(buttons) <= 4
@@ -120,13 +122,23 @@ def test_bare_topic_words_offer_the_likely_needs_with_the_flow_first(domain: dic
     buttons = clarify(domain, "退货")
     assert buttons[0]["payload"] == "/return_request"
     assert "return_how" in faq_ids(buttons)
-    buttons = clarify(domain, "发票")
+    buttons = clarify(domain, "发票", "out_of_scope")
     assert buttons[0]["payload"] == "/invoice_request"
     assert "invoice_apply" in faq_ids(buttons)
     assert "return_shipping_fee" in faq_ids(clarify(domain, "运费"))
     assert "coupon_use" in faq_ids(clarify(domain, "优惠券呢"))
-    # a word no topic lists still gets the knowledge base's best matches
-    assert len(faq_ids(clarify(domain, "礼品包装"))) >= 2
+    # the fallback (the NLU could not place "运费呢") offers the same buttons
+    _, messages = run_action(ActionDefaultFallback(), make_tracker("运费呢", "nlu_fallback"), domain)
+    assert "return_shipping_fee" in faq_ids(messages[0]["buttons"])
+
+
+@pytest.mark.slow
+def test_a_form_started_by_a_bare_word_offers_the_needs_and_a_way_out(domain: dict[str, Any]) -> None:
+    tracker = make_tracker("退货", "return_request", active_loop="return_form")
+    _, messages = run_action(ActionAskOrderId(), tracker, domain)
+    assert responses(messages) == ["utter_faq_clarify", "utter_ask_order_id_or_leave"]
+    assert "/return_request" not in [b["payload"] for b in messages[0]["buttons"]]  # already in that flow
+    assert "算了" in domain["responses"]["utter_ask_order_id_or_leave"][0]["text"]
 
 
 # ---------------------------------------------------------------- out of scope: the knowledge base first
