@@ -126,6 +126,7 @@ test:
 	$(BIN)/ruff check knowledge_base actions router tests bench scripts
 	$(BIN)/mypy
 	cd bot && ../$(RASA_BIN)/rasa data validate --domain domain.yml --data data ../nlu_data --fail-on-warnings
+	cd bot && ../$(RASA_BIN)/rasa test core --model ../$(RASA_MODEL) --stories tests --fail-on-prediction-errors --out ../var/rasa/test_stories
 	$(BIN)/pytest -p no:cacheprovider
 
 bench: setup dev

@@ -1,5 +1,11 @@
 """FAQ answers from the knowledge base (``knowledge_base``): answer, clarify with buttons, or decline.
 
+The knowledge base gets its say on every question the NLU cannot place: ``ask_faq`` (action_faq_answer),
+``out_of_scope`` (action_out_of_scope: the out-of-scope reply only when the knowledge base declines too, so a topic
+published today is reachable without retraining Rasa) and the low-confidence fallback (actions/handoff.py). A bare
+topic word ("退货", "运费呢") gets buttons for its likely needs first, whichever intent the NLU gave it
+(:func:`offer_topic`).
+
 The KB is loaded once per process (``knowledge_base.get_knowledge_base()``); if it cannot be loaded the actions
 say the service is busy instead of crashing, and retry loading after a pause.
 """
@@ -7,7 +13,6 @@ say the service is busy instead of crashing, and retry loading after a pause.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -28,6 +33,7 @@ from actions.escalation import (
 )
 from actions.payloads import FaqDecision, FaqPayload
 from actions.settings import get_settings
+from actions.topics import MAX_BUTTONS, ButtonSpec, bare_topic, faq_button, flow_button, flow_for_faq
 
 if TYPE_CHECKING:
     from knowledge_base import KbAnswer, KnowledgeBase
@@ -83,8 +89,30 @@ def faq_payload(decision: FaqDecision, *, faq_id: str | None, score: float, alte
                       alternatives=alternatives)
 
 
-def button_payload(faq_id: str) -> str:
-    return "/ask_faq" + json.dumps({"faq_id": faq_id}, ensure_ascii=False)
+def send_clarify(dispatcher: CollectingDispatcher, answer: KbAnswer) -> None:
+    """Send a ``clarify`` decision: "您是不是想问：" with the alternatives as buttons, plus the service flow that goes
+    with the best of them when there is one (e.g. "我要办理退货/退款" beside the return how-to)."""
+    buttons: list[ButtonSpec] = [faq_button(alt.id, alt.question) for alt in answer.alternatives]
+    flow = next((f for alt in answer.alternatives if (f := flow_for_faq(alt.id))), None)
+    if flow and (button := flow_button(flow)) is not None:
+        buttons.append(button)
+    dispatcher.utter_message(response="utter_faq_clarify", buttons=[dict(b) for b in buttons[: MAX_BUTTONS]])
+    dispatcher.utter_message(json_message=faq_payload(
+        "clarify", faq_id=answer.hit.id if answer.hit else None, score=answer.confidence,
+        alternatives=[alt.id for alt in answer.alternatives]))
+
+
+def offer_from_kb(dispatcher: CollectingDispatcher, answer: KbAnswer | None) -> bool:
+    """Send the knowledge base's answer or clarification; False when it declined (or is unavailable)."""
+    if answer is None:
+        return False
+    if answer.decision == "answer" and answer.hit is not None:
+        send_answer(dispatcher, answer)
+        return True
+    if answer.decision == "clarify" and answer.alternatives:
+        send_clarify(dispatcher, answer)
+        return True
+    return False
 
 
 def send_answer(dispatcher: CollectingDispatcher, answer: KbAnswer) -> None:
@@ -114,22 +142,14 @@ class ActionFaqAnswer(Action):
         faq_id = _requested_faq_id(tracker)
         if faq_id is not None:
             return await self._answer_chosen(dispatcher, tracker, faq_id)
+        if await offer_topic(dispatcher, latest_text(tracker)):
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
         answer = await ask_kb(latest_text(tracker))
         if answer is None:
             dispatcher.utter_message(response="utter_service_unavailable" if latest_text(tracker).strip()
                                      else "utter_default")
             return []
-        if answer.decision == "answer" and answer.hit is not None:
-            send_answer(dispatcher, answer)
-            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
-        if answer.decision == "clarify" and answer.alternatives:
-            dispatcher.utter_message(
-                response="utter_faq_clarify",
-                buttons=[{"title": alt.question, "payload": button_payload(alt.id)} for alt in answer.alternatives],
-            )
-            dispatcher.utter_message(json_message=faq_payload(
-                "clarify", faq_id=answer.hit.id if answer.hit else None, score=answer.confidence,
-                alternatives=[alt.id for alt in answer.alternatives]))
+        if offer_from_kb(dispatcher, answer):
             return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
         return self._decline(dispatcher, tracker, answer.confidence)
 
@@ -158,3 +178,54 @@ class ActionFaqAnswer(Action):
             return handoff_events()
         dispatcher.utter_message(response="utter_faq_decline")
         return [SlotSet(FALLBACK_COUNT_SLOT, float(count))]
+
+
+class ActionOutOfScope(Action):
+    """``out_of_scope``: the NLU never saw the topic, but the knowledge base may know it (an entry published after
+    the last training); only when it declines too is the question out of scope."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        text = latest_text(tracker)
+        if await offer_topic(dispatcher, text) or offer_from_kb(dispatcher, await ask_kb(text)):
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return []
+
+
+async def offer_topic(dispatcher: CollectingDispatcher, text: str, *, with_flow: bool = True) -> bool:
+    """A bare topic word ("退货", "发票？", "运费呢"): buttons for the 2-4 likely needs, the service flow first.
+
+    The topic's own entries come from actions/data/topics.yml; the knowledge base's best matches fill up the rest.
+    False (nothing sent) when ``text`` is not a bare topic word or there is too little to offer.
+    """
+    topic = bare_topic(text)
+    if topic is None:
+        return False
+    kb = await asyncio.to_thread(get_kb)
+    buttons: list[ButtonSpec] = []
+    if with_flow and topic.flow and (flow := flow_button(topic.flow)) is not None:
+        buttons.append(flow)
+    chosen: list[str] = []
+    for faq_id in topic.faqs:
+        entry = kb.entry(faq_id) if kb is not None else None
+        if entry is not None:
+            chosen.append(entry.id)
+            buttons.append(faq_button(entry.id, entry.question))
+    if kb is not None and len(buttons) < 3:
+        for hit in await asyncio.to_thread(kb.search, text[:MAX_QUERY_CHARS], MAX_BUTTONS):
+            if len(buttons) >= MAX_BUTTONS:
+                break
+            if hit.id not in chosen:
+                chosen.append(hit.id)
+                buttons.append(faq_button(hit.id, hit.question))
+    if len(buttons) < 2:
+        return False
+    dispatcher.utter_message(response="utter_faq_clarify", buttons=[dict(b) for b in buttons[:MAX_BUTTONS]])
+    dispatcher.utter_message(json_message=faq_payload("clarify", faq_id=chosen[0] if chosen else None, score=0.0,
+                                                      alternatives=chosen[:MAX_BUTTONS]))
+    return True

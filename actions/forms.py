@@ -4,6 +4,11 @@
 Every form starts with ``order_id``: the number must be well-formed, exist and belong to the shopper before the
 form goes on. A shopper who names a product instead ("我买的戴森吹风机到哪了") gets the matching order filled in
 when exactly one of their recent orders contains it (spaCy EntityRuler over the catalog, see actions/products.py).
+
+Shoppers change their mind inside a form: a question instead of a number is answered by the knowledge base and the
+form asks again with one short reminder (``action_ask_order_id``); the second wrong number in a row, or "订单号忘了",
+gets help instead of the same complaint (where to find the number, or a human). Leaving a form ("算了", another
+service request, a human) is done by the rules in bot/data/rules.yml.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.context import customer_id, latest_text
+from actions.faq import ask_kb, offer_from_kb, offer_topic
 from actions.orders import (
     OrderNotFound,
     OrderNotOwned,
@@ -37,6 +43,42 @@ INVALID_ADDRESS_RESPONSE = "utter_invalid_address"
 MIN_ADDRESS_LEN, MAX_ADDRESS_LEN = 8, 200
 MIN_REASON_LEN, MAX_REASON_LEN = 2, 500
 MIN_TITLE_LEN, MAX_TITLE_LEN = 2, 100
+DIGIT = re.compile(r"\d")
+FORGOT = re.compile(r"忘|不记得|记不清|找不到|不知道|在哪|哪里看|怎么查")
+# what the validator says about a wrong order number; the ask action stays silent after one of them
+ORDER_ID_COMPLAINTS = frozenset({"utter_invalid_order_id", "utter_order_not_found", "utter_order_not_yours",
+                                 "utter_order_id_help"})
+HELP_AFTER_FAILURES = 2
+FORMS = ("order_status_form", "address_change_form", "return_form", "invoice_form")
+# actions that run inside a form turn without being a digression
+_FORM_MACHINERY = frozenset(
+    {"action_listen", "action_extract_slots", "action_deactivate_loop", *FORMS, *(f"validate_{f}" for f in FORMS)}
+)
+
+
+def _events_since_user(tracker: Tracker) -> list[dict[str, Any]]:
+    events = list(tracker.events)
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].get("event") == "user":
+            return events[i + 1 :]
+    return events
+
+
+def _utter_action(event: dict[str, Any]) -> str | None:
+    meta = event.get("metadata") or {}
+    name = meta.get("utter_action") if isinstance(meta, dict) else None
+    return str(name) if name else None
+
+
+def order_id_failures(tracker: Tracker, form: str) -> int:
+    """Wrong order numbers since ``form`` was last activated (each one made the validator complain)."""
+    count = 0
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            break
+        if event.get("event") == "bot" and _utter_action(event) in ORDER_ID_COMPLAINTS:
+            count += 1
+    return count
 
 
 class OrderFormValidator(FormValidationAction, ABC):
@@ -74,10 +116,10 @@ class OrderFormValidator(FormValidationAction, ABC):
     async def validate_order_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        order_id = normalize_order_id(None if slot_value is None else str(slot_value))
+        text = "" if slot_value is None else str(slot_value)
+        order_id = normalize_order_id(text)
         if order_id is None:
-            dispatcher.utter_message(response="utter_invalid_order_id")
-            return {"order_id": None}
+            return await self._not_an_order_id(text, dispatcher, tracker)
         try:
             await asyncio.to_thread(self.service.get_order, order_id, customer_id=customer_id(tracker))
         except OrderNotFound:
@@ -90,6 +132,54 @@ class OrderFormValidator(FormValidationAction, ABC):
             # cannot check now: keep the number, the final action reports the outage if it persists
             logger.warning("order service unavailable while validating %s: %s", order_id, exc.reason)
         return {"order_id": order_id}
+
+    async def _not_an_order_id(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """No usable number: help the shopper find it, answer what they asked instead, or say what is wrong."""
+        form = self.name().removeprefix("validate_")
+        if not DIGIT.search(text):
+            if FORGOT.search(text):
+                dispatcher.utter_message(response="utter_order_id_help")
+                return {"order_id": None}
+            # a bare topic word or a question the NLU did not place ("运费呢？" taken for an answer): offer what the
+            # knowledge base knows, then the form reminds once
+            if await offer_topic(dispatcher, text) or offer_from_kb(dispatcher, await ask_kb(text)):
+                return {"order_id": None}
+        if order_id_failures(tracker, form) + 1 >= HELP_AFTER_FAILURES:
+            dispatcher.utter_message(response="utter_order_id_help")
+        else:
+            dispatcher.utter_message(response="utter_invalid_order_id")
+        return {"order_id": None}
+
+
+class ActionAskOrderId(Action):
+    """How every form asks for the order number: the full question the first time (after buttons for the likely
+    needs when a bare word like "退货" started the form), one short reminder after the shopper asked something else
+    in between, and nothing when the validator has just said what was wrong."""
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        form = tracker.active_loop.get("name") or ""
+        turn = _events_since_user(tracker)
+        if any(e.get("event") == "bot" and _utter_action(e) in ORDER_ID_COMPLAINTS for e in turn):
+            return []
+        digressed = any(e.get("event") == "bot" for e in turn) or any(
+            e.get("event") == "action" and e.get("name") not in _FORM_MACHINERY for e in turn
+        )
+        reminder = f"utter_resume_{form}"
+        if digressed and reminder in (domain or {}).get("responses", {}):
+            dispatcher.utter_message(response=reminder)
+        elif await offer_topic(dispatcher, latest_text(tracker), with_flow=False):
+            # the form was started by a bare word ("退货"): maybe they only wanted to know about it
+            dispatcher.utter_message(response="utter_ask_order_id_or_leave")
+        else:
+            dispatcher.utter_message(response="utter_ask_order_id")
+        return []
 
 
 class ValidateOrderStatusForm(OrderFormValidator):

@@ -23,7 +23,7 @@ from actions.escalation import (
     handoff_events,
     previous_failures,
 )
-from actions.faq import ask_kb, send_answer
+from actions.faq import ask_kb, offer_from_kb, offer_topic
 
 
 class ActionHandoff(Action):
@@ -64,9 +64,9 @@ class ActionDefaultFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        answer = await ask_kb(latest_text(tracker))
-        if answer is not None and answer.decision == "answer" and answer.hit is not None:
-            send_answer(dispatcher, answer)
+        # an answer or a clarification from the knowledge base beats "please rephrase"
+        text = latest_text(tracker)
+        if await offer_topic(dispatcher, text) or offer_from_kb(dispatcher, await ask_kb(text)):
             return [SlotSet(FALLBACK_COUNT_SLOT, 0.0), *_end_turn(tracker)]
         count = previous_failures(tracker) + 1
         dispatcher.utter_message(json_message=fallback_payload(count))

@@ -39,8 +39,9 @@ def test_every_form_checks_the_order_number(
     assert validate(action, domain, own, "order_id", own) == ({"order_id": own}, [])
     spaced = f"{own[:4]} {own[4:8]}-{own[8:]}"
     assert validate(action, domain, spaced, "order_id", spaced) == ({"order_id": own}, [])
+    # a shopper who lost the number is told where to find it (or offered a human), not scolded
     assert validate(action, domain, "订单号忘了", "order_id", "订单号忘了") == ({"order_id": None},
-                                                                            ["utter_invalid_order_id"])
+                                                                            ["utter_order_id_help"])
     assert validate(action, domain, "123456", "order_id", "123456")[1] == ["utter_invalid_order_id"]
     missing = "2025010100000000"
     assert validate(action, domain, missing, "order_id", missing) == ({"order_id": None}, ["utter_order_not_found"])

@@ -1,0 +1,152 @@
+"""Shoppers changing their mind inside a form, bare topic words and out-of-scope questions the knowledge base knows.
+
+Real trackers and dispatchers, the real knowledge base (var/kb) and the real demo store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from actions.demo_store import DemoOrderStore
+from actions.faq import ActionFaqAnswer, ActionOutOfScope
+from actions.forms import ActionAskOrderId, ValidateReturnForm, order_id_failures
+from actions.handoff import ActionDefaultFallback
+from actions.topics import bare_topic, core_words
+from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
+
+
+def bot_event(response: str, text: str = "…") -> dict[str, Any]:
+    return {"event": "bot", "text": text, "metadata": {"utter_action": response}}
+
+
+def activated(form: str) -> dict[str, Any]:
+    return {"event": "active_loop", "name": form}
+
+
+def validate_order_id(store: DemoOrderStore, domain: dict[str, Any], text: str,
+                      history: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    tracker = make_tracker(text, "inform", slots={"order_id": text, "requested_slot": "order_id"},
+                           history=history,
+                           after_user=[{"event": "slot", "name": "order_id", "value": text, "timestamp": None}],
+                           active_loop="return_form")
+    events, messages = run_action(ValidateReturnForm(store), tracker, domain)
+    return slot_events(events), messages
+
+
+# ---------------------------------------------------------------- two wrong numbers in a row
+def test_the_second_wrong_number_gets_help_instead_of_the_same_complaint(
+    store: DemoOrderStore, domain: dict[str, Any]
+) -> None:
+    start = [user_event("我要退货", "return_request"), activated("return_form")]
+    slots, messages = validate_order_id(store, domain, "12345", start)
+    assert (slots, responses(messages)) == ({"order_id": None}, ["utter_invalid_order_id"])
+    after_one = [*start, user_event("12345", "inform"), bot_event("utter_invalid_order_id")]
+    slots, messages = validate_order_id(store, domain, "2026", after_one)
+    assert (slots, responses(messages)) == ({"order_id": None}, ["utter_order_id_help"])
+    help_buttons = domain["responses"]["utter_order_id_help"][0]["buttons"]
+    assert {b["payload"] for b in help_buttons} == {"/request_human", "/deny"}
+
+
+def test_failures_count_from_the_latest_activation_of_the_form() -> None:
+    old = [activated("return_form"), bot_event("utter_invalid_order_id"), bot_event("utter_order_not_found")]
+    fresh = [*old, {"event": "active_loop", "name": None}, activated("return_form")]
+    assert order_id_failures(make_tracker("x", "inform", history=old), "return_form") == 2
+    assert order_id_failures(make_tracker("x", "inform", history=fresh), "return_form") == 0
+    assert order_id_failures(make_tracker("x", "inform", history=[*fresh, bot_event("utter_greet")]),
+                             "return_form") == 0
+
+
+@pytest.mark.slow
+def test_a_question_instead_of_a_number_is_answered_not_called_a_wrong_number(
+    store: DemoOrderStore, domain: dict[str, Any]
+) -> None:
+    start = [user_event("我要退货", "return_request"), activated("return_form")]
+    slots, messages = validate_order_id(store, domain, "退货的运费谁来出", start)
+    assert slots == {"order_id": None}
+    assert "utter_invalid_order_id" not in responses(messages)
+    faq = customs(messages, "faq")
+    assert faq and faq[0]["decision"] in {"answer", "clarify"}
+    assert "return_shipping_fee" in [faq[0]["faq_id"], *faq[0]["alternatives"]]
+
+
+# ---------------------------------------------------------------- how the form asks again
+def ask(domain: dict[str, Any], turn: list[dict[str, Any]]) -> list[str]:
+    tracker = make_tracker("…", "ask_faq", active_loop="return_form", after_user=turn)
+    _, messages = run_action(ActionAskOrderId(), tracker, domain)
+    return responses(messages)
+
+
+def test_the_form_asks_in_full_once_then_reminds_briefly_after_a_digression(domain: dict[str, Any]) -> None:
+    assert ask(domain, []) == ["utter_ask_order_id"]
+    # switching from another form is a new start, not a digression
+    assert ask(domain, [{"event": "action", "name": "action_deactivate_loop"}]) == ["utter_ask_order_id"]
+    digression = [{"event": "action", "name": "action_faq_answer"}, {"event": "bot", "text": "退货运费…"}]
+    assert ask(domain, digression) == ["utter_resume_return_form"]
+    # the validator has just said what was wrong: no second prompt on top
+    assert ask(domain, [bot_event("utter_invalid_order_id")]) == []
+    assert ask(domain, [bot_event("utter_order_id_help")]) == []
+    for form in ("order_status_form", "address_change_form", "return_form", "invoice_form"):
+        assert f"utter_resume_{form}" in domain["responses"]
+
+
+# ---------------------------------------------------------------- bare topic words
+def test_bare_topic_words_are_told_from_requests_and_questions() -> None:
+    assert core_words("退货呢？") == "退货"
+    assert core_words("关于发票的问题") == "发票"
+    invoice = bare_topic("发票？")
+    assert invoice is not None and invoice.flow == "invoice_request"
+    assert bare_topic("运费险") is not None and bare_topic("优惠券呢") is not None
+    for not_bare in ("我要退货", "退货运费谁出", "发票怎么开", "？？", ""):
+        assert bare_topic(not_bare) is None, not_bare
+
+
+def clarify(domain: dict[str, Any], text: str, intent: str = "ask_faq") -> list[dict[str, Any]]:
+    action = ActionOutOfScope() if intent == "out_of_scope" else ActionFaqAnswer()
+    _, messages = run_action(action, make_tracker(text, intent), domain)
+    assert responses(messages) == ["utter_faq_clarify"], messages
+    buttons: list[dict[str, Any]] = messages[0]["buttons"]
+    assert 2 <= len(buttons) <= 4
+    assert len({b["payload"] for b in buttons}) == len(buttons)
+    return buttons
+
+
+def faq_ids(buttons: list[dict[str, Any]]) -> list[str]:
+    return [json.loads(b["payload"].removeprefix("/ask_faq"))["faq_id"] for b in buttons
+            if b["payload"].startswith("/ask_faq")]
+
+
+@pytest.mark.slow
+def test_bare_topic_words_offer_the_likely_needs_with_the_flow_first(domain: dict[str, Any]) -> None:
+    buttons = clarify(domain, "退货")
+    assert buttons[0]["payload"] == "/return_request"
+    assert "return_how" in faq_ids(buttons)
+    buttons = clarify(domain, "发票", "out_of_scope")
+    assert buttons[0]["payload"] == "/invoice_request"
+    assert "invoice_apply" in faq_ids(buttons)
+    assert "return_shipping_fee" in faq_ids(clarify(domain, "运费"))
+    assert "coupon_use" in faq_ids(clarify(domain, "优惠券呢"))
+    # the fallback (the NLU could not place "运费呢") offers the same buttons
+    _, messages = run_action(ActionDefaultFallback(), make_tracker("运费呢", "nlu_fallback"), domain)
+    assert "return_shipping_fee" in faq_ids(messages[0]["buttons"])
+
+
+@pytest.mark.slow
+def test_a_form_started_by_a_bare_word_offers_the_needs_and_a_way_out(domain: dict[str, Any]) -> None:
+    tracker = make_tracker("退货", "return_request", active_loop="return_form")
+    _, messages = run_action(ActionAskOrderId(), tracker, domain)
+    assert responses(messages) == ["utter_faq_clarify", "utter_ask_order_id_or_leave"]
+    assert "/return_request" not in [b["payload"] for b in messages[0]["buttons"]]  # already in that flow
+    assert "算了" in domain["responses"]["utter_ask_order_id_or_leave"][0]["text"]
+
+
+# ---------------------------------------------------------------- out of scope: the knowledge base first
+@pytest.mark.slow
+def test_out_of_scope_only_when_the_knowledge_base_declines_too(domain: dict[str, Any]) -> None:
+    _, messages = run_action(ActionOutOfScope(), make_tracker("退款一般多久能到账", "out_of_scope"), domain)
+    faq = customs(messages, "faq")
+    assert faq and faq[0]["decision"] in {"answer", "clarify"}
+    assert "utter_out_of_scope" not in responses(messages)
+    _, messages = run_action(ActionOutOfScope(), make_tracker("明天北京会下雨吗", "out_of_scope"), domain)
+    assert responses(messages) == ["utter_out_of_scope"]
