@@ -68,16 +68,16 @@
     const t = r.totals;
     const sl = t.service_level;
     clear($("cards")).append(
-      card("会话总数", String(t.conversations), `转人工 ${t.handoffs} 次`),
-      card("机器人解决率", fmtPct(t.containment_rate), "未转人工即结束的会话占比"),
-      card("FAQ 回答率", fmtPct(t.faq_answer_rate), `FAQ 判断 ${t.faq_decisions} 次`),
-      card("转人工率", fmtPct(t.escalation_rate), `${t.escalated} 个会话转人工`),
+      card("会话总数", String(t.conversations), `已结束 ${t.ended} 个 · 进行中 ${t.open} 个`),
+      card("机器人解决率", fmtPct(t.containment_rate), `已结束的 ${t.ended} 个会话中，${t.bot_resolved} 个未转人工即结束`),
+      card("FAQ 回答率", fmtPct(t.faq_answer_rate), `FAQ 判断 ${t.faq_decisions} 次，直接回答 ${t.faq_answered} 次`),
+      card("转人工率", fmtPct(t.escalation_rate), `${t.handoffs} 个会话转人工（排队 ${t.queued} 个 · 无人在线留言 ${t.left_message} 个）`),
       card("首次响应时间", fmtSeconds(t.first_response_s), `P90 ${fmtSeconds(t.first_response_p90_s)}`),
       card("平均应答速度", fmtSeconds(t.asa_s), "排队到客服接入"),
       card(`服务水平（${Math.round(r.service_level_target * 100)}/${Math.round(r.service_level_s)}）`, fmtPct(sl),
         r.service_level_met === null ? "暂无数据" : r.service_level_met ? "达标" : "未达标",
         r.service_level_met === null ? "" : r.service_level_met ? "good" : "bad"),
-      card("放弃率", fmtPct(t.abandonment_rate), `${t.abandoned} 位顾客排队中离开`, t.abandonment_rate > 0.1 ? "bad" : ""),
+      card("放弃率", fmtPct(t.abandonment_rate), `排队的 ${t.queued} 个会话中 ${t.abandoned} 个离开`, t.abandonment_rate > 0.1 ? "bad" : ""),
       card("满意度", t.csat_avg === null ? "—" : `${t.csat_avg.toFixed(2)} / 5`, `好评率 ${fmtPct(t.csat_share)} · ${t.surveys} 份评价`),
       card("工单", String(t.tickets), `SLA 超时 ${t.ticket_sla_breaches} 张`),
     );
@@ -87,7 +87,7 @@
     clear($("chart-volume")).append(charts.bars({
       groups: labels, title: "按小时会话量",
       series: [{ name: "会话", values: hours.map((h) => h.values.conversations) },
-        { name: "转人工", values: hours.map((h) => h.values.handoffs) },
+        { name: "转人工会话", values: hours.map((h) => h.values.handoffs) },
         { name: "放弃", values: hours.map((h) => h.values.abandoned) }],
     }));
     const pct = (v) => `${Math.round(v * 100)}%`;
