@@ -69,7 +69,7 @@ def me(user: CurrentUser, engine: EngineDep) -> AgentOut:
 
 @router.put("/me/status", response_model=AgentOut, summary="Go online, away or offline")
 def set_status(body: StatusIn, user: CurrentAgent, engine: EngineDep) -> AgentOut:
-    _agent(engine, user)
+    engine.reload_agent(user.id)  # a supervisor may have changed or disabled the profile (404 when disabled)
     agent = engine.set_status(user.id, body.status)
     return agent_out(agent, username=user.username, role=user.role)
 
