@@ -1,11 +1,12 @@
-"""Tables of the supervisor's workbench: working hours per skill group and the audit trail of supervisor actions."""
+"""Tables of the supervisor's workbench: working hours per skill group, the audit trail of supervisor actions and
+agents' status changes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from router.db import Base
@@ -39,3 +40,15 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(64), nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class AgentStatusChange(Base):
+    """An agent went online, away or offline (Unix seconds, the routing clock): occupancy needs the time online."""
+
+    __tablename__ = "agent_status_changes"
+    __table_args__ = (Index("ix_agent_status_changes_agent_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[float] = mapped_column(Float, nullable=False)

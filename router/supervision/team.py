@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from router.auth import UserExists, create_user, hash_password
 from router.db import session_scope
+from router.reports.agents import record_status
 from router.routing.engine import RoutingEngine
 from router.routing.errors import RoutingError, UnknownAgent
 from router.routing.models import KNOWN_SKILLS, AgentStatus
@@ -227,6 +228,8 @@ def update_member(
     routable = (was_active if body.is_active is None else body.is_active) and (body.role or old_role) in ROUTABLE_ROLES
     if was_routable and not routable:
         _take_offline(engine, user_id)  # before the row leaves the routable set (replicas reload active rows only)
+        with session_scope(sessions) as s:
+            record_status(s, agent_id=user_id, status="offline", at=engine.clock())
     with session_scope(sessions) as s:
         row = s.get(User, user_id)
         assert row is not None

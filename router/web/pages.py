@@ -70,6 +70,11 @@ def dashboard() -> FileResponse:
     return _page("dashboard.html")
 
 
+@router.get("/admin/team")
+def team() -> FileResponse:
+    return _page("team.html")
+
+
 @router.get("/admin")
 def admin_home() -> RedirectResponse:
     return RedirectResponse("/admin/faq")

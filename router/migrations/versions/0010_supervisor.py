@@ -1,4 +1,4 @@
-"""supervisor's workbench: working hours per skill group, audit trail
+"""supervisor's workbench: working hours per skill group, audit trail, agent status changes
 
 Revision ID: 0010_supervisor
 Revises: 0003_ops
@@ -37,9 +37,19 @@ def upgrade() -> None:
     )
     op.create_index('ix_supervision_audit_actor_id', 'supervision_audit', ['actor_id'], unique=False)
     op.create_index('ix_supervision_audit_created_at', 'supervision_audit', ['created_at'], unique=False)
+    op.create_table('agent_status_changes',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_agent_status_changes_agent_at', 'agent_status_changes', ['agent_id', 'at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_agent_status_changes_agent_at', table_name='agent_status_changes')
+    op.drop_table('agent_status_changes')
     op.drop_index('ix_supervision_audit_created_at', table_name='supervision_audit')
     op.drop_index('ix_supervision_audit_actor_id', table_name='supervision_audit')
     op.drop_table('supervision_audit')

@@ -27,6 +27,8 @@
   $("refresh").addEventListener("click", () => refresh());
   $("range").addEventListener("change", () => refresh());
   $("channel").addEventListener("change", () => refresh());
+  $("perf-period").addEventListener("change", () => loadPerformance());
+  $("perf-csv").addEventListener("click", () => exportPerformance());
 
   async function call(path, options = {}) {
     try {
@@ -38,7 +40,7 @@
   }
 
   async function refresh() {
-    await Promise.all([loadKpis(), refreshLive()]);
+    await Promise.all([loadKpis(), loadPerformance(), refreshLive()]);
     $("updated").textContent = `更新于 ${fmtDateTime(new Date().toISOString())}`;
   }
 
@@ -119,6 +121,45 @@
       el("td", { text: fmtPct(v.service_level) }), el("td", { text: fmtPct(v.abandonment_rate) }),
       el("td", { text: v.csat_avg === null ? "—" : v.csat_avg.toFixed(2) })))));
     if (!chans.length) table.append(el("tbody", {}, el("tr", {}, el("td", { colspan: 9, class: "muted", text: "所选时间内没有会话" }))));
+  }
+
+  // ------------------------------------------------------------------ per-agent performance
+  function perfParams(format) {
+    const until = new Date();
+    const since = new Date(until.getTime() - Number($("range").value) * 3600 * 1000);
+    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), period: $("perf-period").value, format });
+  }
+
+  async function loadPerformance() {
+    const table = clear($("perf-table"));
+    let r;
+    try {
+      r = await call(`/api/v1/reports/agents?${perfParams("json")}`);
+    } catch (err) {
+      table.append(el("tbody", {}, el("tr", {}, el("td", { class: "error", text: `读取客服绩效失败：${err.message}` }))));
+      return;
+    }
+    const week = r.period === "week";
+    table.append(el("thead", {}, el("tr", {}, ["客服", week ? "周（起始日）" : "日期", "接待量", "首次响应", "平均处理时长", "无工单解决率",
+      "转接率", "满意度", "质检得分", "占用率"].map((h) => el("th", { text: h })))));
+    table.append(el("tbody", {}, r.rows.map((row) => el("tr", { dataset: { agentId: row.agent_id, period: row.period_start } },
+      el("td", { text: row.name }), el("td", { text: row.period_start }), el("td", { class: "perf-handled", text: String(row.handled) }),
+      el("td", { text: fmtSeconds(row.first_response_s) }), el("td", { class: "perf-aht", text: fmtSeconds(row.aht_s) }),
+      el("td", { text: fmtPct(row.resolution_rate) }), el("td", { text: fmtPct(row.transfer_rate) }),
+      el("td", { text: row.csat_avg === null ? "—" : `${row.csat_avg.toFixed(2)}（${row.surveys} 份）` }),
+      el("td", { class: "perf-quality", text: row.quality_score === null ? "—" : `${row.quality_score.toFixed(1)}（${row.reviews} 次）` }),
+      el("td", { text: fmtPct(row.occupancy) })))));
+    if (!r.rows.length) table.append(el("tbody", {}, el("tr", {}, el("td", { colspan: 10, class: "muted", text: "所选时间内没有客服接待记录" }))));
+  }
+
+  async function exportPerformance() {
+    try {
+      const res = await fetch(`/api/v1/reports/agents?${perfParams("csv")}`, { headers: { Authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      kefu.download(await res.blob(), `客服绩效_${$("perf-period").value === "week" ? "按周" : "按天"}.csv`);
+    } catch (err) {
+      toast(`导出失败：${err.message}`, "error");
+    }
   }
 
   // ------------------------------------------------------------------ live panels

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent, Customer, Message, Survey
+from router.routing.tables import Assignment, Handoff
+from router.supervision.models import AgentStatusChange
 from router.tickets.service import TicketService
 
 
@@ -31,6 +33,10 @@ class Spec:
     handle_s: float = 300.0  # accept -> close
     rating: int | None = None
     agent: str | None = None
+    transfer_after_s: float | None = None  # the agent transfers this long after accepting ...
+    second_agent: str | None = None  # ... to this one, who accepts 10 s later, replies 20 s later and closes
+
+
 
 
 # hand-off happens 60 s after the start; every agent conversation is handled by the agent named in ``agent``
@@ -42,7 +48,7 @@ DAY: list[Spec] = [
     Spec("c5", "web", 20, handoff_events=1, queued=True, wait_s=15, reply_s=30, end="agent", handle_s=240,
          rating=5, agent="a"),
     Spec("c6", "web", 25, handoff_events=2, queued=True, wait_s=30, reply_s=50, end="agent", handle_s=360,
-         rating=2, agent="a"),
+         rating=2, agent="a", transfer_after_s=100, second_agent="b"),
     Spec("c7", "miniprogram", 30, handoff_events=1, end="ticket"),  # nobody online: left a message
     Spec("c8", "app", 35, handoff_events=1, queued=True, end="abandoned"),
     Spec("c9", "app", 40, handoff_events=1, queued=True),  # still waiting
@@ -75,6 +81,18 @@ EXPECTED: dict[str, Any] = {
     "tickets": 1,
 }
 EXPECTED_BY_CHANNEL = {"web": 5, "app": 4, "miniprogram": 1}
+# per agent over the day (a is online for the first hour of the day; b's time online is not recorded)
+EXPECTED_AGENTS: dict[str, dict[str, Any]] = {
+    # c5: accepted at +15 s, replied at +30 s (15 s), held 240 s, closed, rated 5;
+    # c6: accepted at +30 s, replied at +50 s (20 s), transferred after 100 s
+    "a": {"handled": 2, "ended": 2, "first_response_s": 17.5, "aht_s": 170.0, "resolved_without_ticket": 1,
+          "resolution_rate": 0.5, "transferred": 1, "transfer_rate": 0.5, "surveys": 1, "csat_avg": 5.0,
+          "busy_s": 340.0, "online_s": 3600.0, "occupancy": 0.0944},
+    # c6 from a: accepted 10 s after the transfer, replied 20 s later, closed 250 s after accepting, rated 2
+    "b": {"handled": 1, "ended": 1, "first_response_s": 20.0, "aht_s": 250.0, "resolved_without_ticket": 1,
+          "resolution_rate": 1.0, "transferred": 0, "transfer_rate": 0.0, "surveys": 1, "csat_avg": 2.0,
+          "busy_s": 250.0, "online_s": None, "occupancy": None},
+}
 
 
 def write_day(
@@ -85,6 +103,9 @@ def write_day(
     with session_scope(sessions) as s:
         for spec in DAY:
             ids[spec.key] = _write(s, spec, t0, agents, tickets)
+        if "a" in agents:
+            s.add(AgentStatusChange(agent_id=agents["a"], status="online", at=t0.timestamp()))
+            s.add(AgentStatusChange(agent_id=agents["a"], status="offline", at=t0.timestamp() + 3600))
     return ids
 
 
@@ -142,10 +163,45 @@ def _write(s: Session, spec: Spec, t0: datetime, agents: dict[str, int], tickets
                 conversation_id=conv.id, customer_id=customer, channel=spec.channel, text="请尽快联系我",
                 category="general", priority=1, source="leave_message", session=s, at=handed)
             event("ticket_created", handed, ticket_id=ref, source="leave_message")
+    if spec.wait_s is not None and agent_id is not None:
+        _assignments(s, spec, conv, agents, end_at)
     if spec.rating is not None:
+        agent_id = conv.agent_id
         s.add(Survey(conversation_id=conv.id, customer_id=customer, agent_id=agent_id, channel=spec.channel,
                      rating=spec.rating, created_at=end_at + timedelta(seconds=30)))
         event("survey", end_at + timedelta(seconds=30), rating=spec.rating, agent_id=agent_id)
     conv.updated_at = end_at
     s.flush()
     return conv.id
+
+
+def _assignments(s: Session, spec: Spec, conv: Conversation, agents: dict[str, int], end_at: datetime) -> None:
+    """The routing rows of an answered conversation: one hand-off and assignment per agent who held it."""
+    assert conv.handed_off_at is not None and conv.assigned_at is not None and spec.agent is not None
+    first = Handoff(id=f"h1-{conv.id}", conversation_id=conv.id, customer_id=conv.customer_id, channel="chat",
+                    skill="general", enqueued_at=conv.handed_off_at.timestamp(), state="closed",
+                    agent_id=agents[spec.agent], excluded={}, context={})
+    s.add(first)
+    s.flush()
+    accepted = conv.assigned_at.timestamp()
+    if spec.transfer_after_s is None or spec.second_agent is None:
+        first.ended_at = end_at.timestamp()
+        s.add(Assignment(handoff_id=first.id, conversation_id=conv.id, agent_id=agents[spec.agent],
+                         started_at=accepted, ended_at=end_at.timestamp(), end_reason="closed"))
+        return
+    moved = accepted + spec.transfer_after_s
+    first.state, first.ended_at = "transferred", moved
+    s.add(Assignment(handoff_id=first.id, conversation_id=conv.id, agent_id=agents[spec.agent], started_at=accepted,
+                     ended_at=moved, end_reason="transferred"))
+    second_id = agents[spec.second_agent]
+    second = Handoff(id=f"h2-{conv.id}", conversation_id=conv.id, customer_id=conv.customer_id, channel="chat",
+                     skill="general", enqueued_at=moved, state="closed", agent_id=second_id,
+                     transferred_from=first.id, excluded={}, context={}, reason="transfer", ended_at=end_at.timestamp())
+    s.add(second)
+    s.flush()
+    s.add(Assignment(handoff_id=second.id, conversation_id=conv.id, agent_id=second_id, started_at=moved + 10,
+                     ended_at=end_at.timestamp(), end_reason="closed"))
+    reply = datetime.fromtimestamp(moved + 30, end_at.tzinfo)
+    s.add(Message(conversation_id=conv.id, customer_id=conv.customer_id, direction="out", sender="agent",
+                  channel=spec.channel, text="您好，我来继续为您处理", agent_id=second_id, created_at=reply))
+    conv.agent_id = second_id

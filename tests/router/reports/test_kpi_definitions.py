@@ -21,8 +21,9 @@ T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 def day(tmp_path: Path):
     engine, sessions = migrated(tmp_path)
     agent = add_user(sessions, "amy", skills={"general": 4})
-    before = write_day(sessions, T0 - timedelta(days=1), {"a": agent})  # the day before: outside the range
-    ids = write_day(sessions, T0, {"a": agent}, tickets=TicketService(session_factory=sessions))
+    bob = add_user(sessions, "bob", skills={"general": 4})
+    before = write_day(sessions, T0 - timedelta(days=1), {"a": agent, "b": bob})  # the day before: outside the range
+    ids = write_day(sessions, T0, {"a": agent, "b": bob}, tickets=TicketService(session_factory=sessions))
     yield engine, sessions, ids, before, agent
     engine.dispose()
 
@@ -53,7 +54,8 @@ def test_the_cards_agree_with_each_other(day) -> None:
         assert sum(getattr(h.values, name) for h in report.by_hour) == getattr(t, name), name
         assert sum(getattr(v, name) for v in report.by_channel.values()) == getattr(t, name), name
     assert [h.values.conversations for h in report.by_hour] == [9, 1]
-    assert report.csat_by_agent[0].agent_id == agent and report.csat_by_agent[0].surveys == 2
+    # c5 rated 5 by amy's shopper; c6 (transferred from amy to bob) rated 2 for bob
+    assert [(a.agent_id, a.surveys, a.csat_avg) for a in report.csat_by_agent] == [(agent, 1, 5.0), (agent + 1, 1, 2.0)]
 
 
 def test_open_bot_conversations_do_not_pull_containment_to_zero(day) -> None:
