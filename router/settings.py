@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     # dense cosine to the nearest entry above which a cluster is a paraphrase (USE scores unrelated pairs up to ~0.7)
     learning_paraphrase_score: float = 0.75
     learning_lookback_s: float = 14 * 24 * 3600.0
+    # supervisor's workbench: a shopper waiting this long for an agent's reply breaks the live SLA; quality sampling
+    supervision_reply_sla_s: float = 60.0
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -150,3 +150,72 @@ def test_supervisor_adds_an_agent_who_gets_a_matching_offer_without_restart(
         token = web_stack.login("boss")
         web_stack.http.post(f"/api/v1/routing/conversations/{conversation_id}/abandon",
                             headers={"Authorization": f"Bearer {token}"})
+
+
+def agent_console(page: Any, stack: WebStack, username: str) -> None:
+    login(page, f"{stack.url}/agent", username)
+    page.select_option("#status-select", "online")
+    page.wait_for_selector("#ws-state.green")
+    page.locator(".toast-ok", has_text="已上线").wait_for()
+
+
+def test_whisper_barge_in_and_reroute(sup_stack: tuple[WebStack, Path], new_page: Any) -> None:
+    web_stack, _ = sup_stack
+    agent = new_page(1400, 900)
+    agent_console(agent, web_stack, "xiaowang")
+    shopper = new_page(1280, 800)
+    customer = f"live-{uuid.uuid4().hex[:8]}"
+    shopper.goto(f"{web_stack.url}/chat/embed?customer_id={customer}")
+    shopper.locator("#chat-text").fill("我要转人工客服")
+    shopper.locator("#chat-send").click()
+    offer = agent.locator(".offer")
+    offer.wait_for(timeout=60_000)
+    conversation_id = offer.get_attribute("data-conversation-id")
+    offer.locator("button.success").click()
+    shopper.locator(".msg-system", has_text="小王").wait_for()
+    agent.fill("#reply-text", "您好，我是小王")
+    agent.click("#reply-send")
+    shopper.locator(".msg-agent .msg-text", has_text="您好，我是小王").wait_for()
+
+    sup = new_page(1400, 1000)
+    login(sup, f"{web_stack.url}/supervisor", "boss")
+    row = sup.locator(f"#live-table tr[data-conversation-id='{conversation_id}']")
+    row.wait_for()
+    assert "客服接待" in (row.text_content() or "") and "小王" in (row.text_content() or "")
+    row.locator("button", has_text="查看").click()
+    sup.locator("#watch-transcript .line.agent .text", has_text="您好，我是小王").wait_for()
+    # whisper: the agent sees it, the shopper never does (page and stored history)
+    sup.fill("#whisper-text", "先核对订单号，再答复退款时效")
+    sup.click("#whisper-form button[type=submit]")
+    agent.locator(".line.whisper .text", has_text="先核对订单号").wait_for()
+    sup.locator("#watch-transcript .line.whisper .text", has_text="先核对订单号").wait_for()
+    screenshot(sup, "supervisor_live")
+    shopper.wait_for_timeout(1000)
+    assert shopper.locator("text=先核对订单号").count() == 0
+    history = web_stack.http.get(f"/api/v1/conversations/{conversation_id}/history").json()
+    assert all("先核对订单号" not in m["text"] for m in history)
+
+    # barge-in: the supervisor, online in the agent console, takes the conversation over
+    boss_console = new_page(1400, 900)
+    agent_console(boss_console, web_stack, "boss")
+    sup.click("#barge-in")
+    sup.locator(".toast-ok", has_text="已接管").wait_for()
+    boss_console.locator(f"#conversations li[data-conversation-id='{conversation_id}']").wait_for()
+    agent.locator(f"#conversations li.closed[data-conversation-id='{conversation_id}']").wait_for()
+    shopper.locator(".msg-system", has_text="值班主管").wait_for()
+
+    # re-route: the supervisor sends it on to the after-sales group, where 小王 (after_sales 5) gets the offer
+    sup.select_option("#reroute-skill", "after_sales")
+    sup.click("#reroute")
+    sup.locator(".toast-ok", has_text="已重新分配").wait_for()
+    agent.locator(f".offer[data-conversation-id='{conversation_id}']").wait_for(timeout=60_000)
+
+    token = web_stack.login("boss")
+    audit = web_stack.http.get("/api/v1/team/audit", headers={"Authorization": f"Bearer {token}"}).json()
+    actions = [a["action"] for a in audit if a["target"] == conversation_id]
+    assert actions == ["reroute", "barge_in", "whisper"]
+    assert not sup.js_errors and not agent.js_errors and not shopper.js_errors and not boss_console.js_errors
+    for username in ("xiaowang", "boss"):
+        t = web_stack.login(username)
+        web_stack.http.put("/api/v1/agents/me/status", json={"status": "offline"},
+                           headers={"Authorization": f"Bearer {t}"})
