@@ -15,6 +15,7 @@ from router.db import session_scope
 from router.reports.agents import AgentPerformance, compute_agent_performance, to_csv
 from router.reports.kpis import KpiReport, compute_kpis
 from router.reports.metrics import build_registry
+from router.supervision.quality import quality_scores
 from router.tickets.sla import aware
 
 router = APIRouter(tags=["reports"])
@@ -47,7 +48,6 @@ def kpis(
 @router.get("/api/v1/reports/agents", response_model=AgentPerformance,
             summary="Per-agent performance per day or week (agents see only their own); format=csv for a spreadsheet")
 def agent_performance(
-    request: Request,
     sessions: SessionsDep,
     settings: SettingsDep,
     user: CurrentUser,
@@ -69,10 +69,9 @@ def agent_performance(
         raise HTTPException(422, "until must be after since")
     if end - start > MAX_RANGE:
         raise HTTPException(422, "the range may cover at most 366 days")
-    quality = getattr(request.app.state, "quality_scores", None)
     with session_scope(sessions) as session:
         report = compute_agent_performance(session, since=start, until=end, period=period, agent_id=agent_id,
-                                           timezone=settings.report_timezone, quality=quality)
+                                           timezone=settings.report_timezone, quality=quality_scores)
     if format == "csv":
         name = f"agents_{start:%Y%m%d}_{end:%Y%m%d}_{period}.csv"
         return Response("\ufeff" + to_csv(report), media_type="text/csv; charset=utf-8",

@@ -17,6 +17,7 @@ from router.db import make_engine, make_session_factory, session_scope
 from router.reports.agents import Period, compute_agent_performance, to_csv
 from router.reports.kpis import KpiReport, compute_kpis, fmt, table_rows
 from router.settings import get_settings
+from router.supervision.quality import quality_scores
 
 app = typer.Typer(help="KPI reports from stored conversations.", add_completion=False)
 
@@ -123,7 +124,7 @@ def _agents_report(url: str, start: datetime, end: datetime, period: Period, tz:
     try:
         with session_scope(make_session_factory(engine)) as session:
             result = compute_agent_performance(session, since=start, until=end, period=period, timezone=tz,
-                                               quality=None)
+                                               quality=quality_scores)
     except SQLAlchemyError as exc:
         typer.echo(f"cannot read agent performance from {engine.url.render_as_string(hide_password=True)}: "
                    f"{type(exc).__name__} (is the database migrated?)", err=True)
