@@ -17,6 +17,7 @@ MODEL_MODULES: list[str] = [
     "router.alerts.models",
     "router.learning.models",
     "router.outbound.models",
+    "router.supervision.models",
 ]
 
 

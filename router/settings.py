@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     wechat_reply_window_s: float = 48 * 3600.0
     # when set, the survey goes to mini-program shoppers as a link message to this page ({conversation_id} filled in)
     wechat_survey_url: str | None = None
+    # supervisor's workbench: a shopper waiting this long for an agent's reply breaks the live SLA; quality sampling
+    supervision_reply_sla_s: float = 60.0
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -74,6 +74,8 @@ class Spike:
     threshold: float
     window_start: datetime
     window_end: datetime
+    # baseline buckets that had any data: 0 means there is no baseline to compare with (a new system, a quiet night)
+    baseline_samples: int = 0
 
 
 def ewma(values: Sequence[float], alpha: float) -> tuple[float, float]:
@@ -173,7 +175,7 @@ class SpikeDetector:
         if rate < threshold:
             return None
         return Spike(signal, key, round(rate, 2), count, round(mean, 3), round(std, 3), round(threshold, 2),
-                     window_start, now)
+                     window_start, now, baseline_samples=sum(1 for x in baseline if x > 0))
 
     # ------------------------------------------------------------------ queue wait
     def _queue_wait(self, s: Session, start: datetime, window_start: datetime, now: datetime, n: int) -> Spike | None:
@@ -205,4 +207,4 @@ class SpikeDetector:
         if value < threshold:
             return None
         return Spike("queue_wait", "", round(value, 1), len(current), round(mean, 1), round(std, 1),
-                     round(threshold, 1), window_start, now)
+                     round(threshold, 1), window_start, now, baseline_samples=len(baseline))

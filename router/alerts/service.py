@@ -64,17 +64,26 @@ class AlertPayload(TypedDict):
     details: dict[str, Any]
 
 
-def describe(spike: Spike, window_s: float) -> str:
+def describe(spike: Spike, window_s: float, baseline_s: float = 12 * 3600.0) -> str:
+    """The alert text for supervisors; says so when there was no baseline rather than quoting "about 0"."""
     minutes = max(1, round(window_s / 60))
+    hours = max(1, round(baseline_s / 3600))
+    no_baseline = spike.baseline_samples == 0
     if spike.signal == "angry":
+        compare = (f"此前 {hours} 小时没有同类情况，暂无可比基线" if no_baseline
+                   else f"高于基线（每时段约 {spike.baseline:.1f} 位）")
         return (f"愤怒情绪激增：最近 {minutes} 分钟有 {spike.count} 位顾客发送愤怒消息，"
-                f"高于基线（每时段约 {spike.baseline:.1f} 位），请关注并安排人手。")
+                f"{compare}，请关注并安排人手。")
     if spike.signal == "topic":
         label = TOPIC_LABELS.get(spike.key, spike.key)
+        compare = (f"此前 {hours} 小时没有同类咨询，暂无可比基线" if no_baseline
+                   else f"基线约每时段 {spike.baseline:.1f} 位")
         return (f"「{label}」相关咨询激增：最近 {minutes} 分钟有 {spike.count} 位顾客反映，"
-                f"基线约 {spike.baseline:.1f} 位，可能存在批量问题，请核查。")
+                f"{compare}，可能存在批量问题，请核查。")
+    compare = (f"此前 {hours} 小时没有转人工记录，暂无可比基线，已超过告警下限 {spike.threshold:.0f} 秒"
+               if no_baseline else f"基线约 {spike.baseline:.0f} 秒")
     return (f"排队等待时间异常：最近 {minutes} 分钟转人工的 {spike.count} 位顾客平均等待 {spike.value:.0f} 秒，"
-            f"基线约 {spike.baseline:.0f} 秒，请增派客服。")
+            f"{compare}，请增派客服。")
 
 
 def payload_of(alert: Alert) -> AlertPayload:
@@ -165,8 +174,9 @@ class AlertService:
                     threshold=spike.threshold,
                     window_start=spike.window_start,
                     window_end=spike.window_end,
-                    message=describe(spike, self.config.window_s),
-                    details={"count": spike.count, "std": spike.std, "window_s": self.config.window_s,
+                    message=describe(spike, self.config.window_s, self.config.baseline_s),
+                    details={"count": spike.count, "std": spike.std, "baseline_samples": spike.baseline_samples,
+                             "window_s": self.config.window_s,
                              "bucket_s": self.config.bucket_s, "k": self.config.k},
                     status="open",
                     webhook_status="disabled" if self.webhook is None else "pending",

@@ -33,7 +33,9 @@ from router.auth import (
     decode_token,
     issue_token,
 )
+from router.db import session_scope
 from router.hub import AgentHub, NoMessageHandler
+from router.reports.agents import record_status
 from router.routing.engine import RoutingEngine
 from router.routing.errors import NotAssigned, RoutingError, UnknownAgent
 from router.routing.models import AgentState, ItemState
@@ -68,9 +70,11 @@ def me(user: CurrentUser, engine: EngineDep) -> AgentOut:
 
 
 @router.put("/me/status", response_model=AgentOut, summary="Go online, away or offline")
-def set_status(body: StatusIn, user: CurrentAgent, engine: EngineDep) -> AgentOut:
-    _agent(engine, user)
+def set_status(body: StatusIn, user: CurrentAgent, engine: EngineDep, sessions: SessionsDep) -> AgentOut:
+    engine.reload_agent(user.id)  # a supervisor may have changed or disabled the profile (404 when disabled)
     agent = engine.set_status(user.id, body.status)
+    with session_scope(sessions) as session:  # for occupancy (time online) in the per-agent report
+        record_status(session, agent_id=user.id, status=body.status.value, at=engine.clock())
     return agent_out(agent, username=user.username, role=user.role)
 
 

@@ -21,12 +21,17 @@ ROUTING_CHANNEL = "chat"  # web, app and mini-program all count against an agent
 
 
 class EngineQueue:
-    def __init__(self, engine: RoutingEngine) -> None:
+    def __init__(self, engine: RoutingEngine, *, closed_hours: Callable[[str], str | None] | None = None) -> None:
         self.engine = engine
+        # skill -> the group's working hours when it is closed right now (None: open); see router.supervision.team
+        self.closed_hours = closed_hours
 
     def enqueue(
         self, *, conversation_id: str, customer_id: str, channel: str, skill: str, priority: int, reason: str
     ) -> None:
+        off_hours = self.closed_hours(skill) if self.closed_hours is not None else None
+        if off_hours is not None:
+            raise NoAgentsOnline(skill=skill, off_hours=off_hours)
         try:
             self.engine.enqueue(
                 conversation_id=conversation_id,

@@ -599,6 +599,7 @@ class GatewayService:
     ) -> Outcome:
         """Hand the conversation to the queue, or offer to leave a message when no agent is online."""
         base = HANDOFF_BASE_PRIORITY.get(reason, 1) if priority_base is None else priority_base
+        off_hours: str | None = None
 
         def stage(session: Session) -> tuple[str, str, str, int]:
             conv = session.get(Conversation, conv_id)
@@ -624,8 +625,8 @@ class GatewayService:
                 reason=reason,
             )
             queued = True
-        except NoAgentsOnline:
-            queued = False
+        except NoAgentsOnline as exc:
+            queued, off_hours = False, exc.off_hours
         status = await run_in_threadpool(self.queue.queue_status, conv_id) if queued else None
 
         def store(session: Session) -> tuple[str, list[Reply]]:
@@ -635,8 +636,8 @@ class GatewayService:
             texts = [lead] if lead else []
             if not queued:
                 conv.handoff_reason = "leave_message"
-                self._event(session, conv, "no_agent_online", skill=required)
-                texts.append(self.text("no_agent_online"))
+                self._event(session, conv, "no_agent_online", skill=required, off_hours=off_hours)
+                texts.append(self.text("off_hours", hours=off_hours) if off_hours else self.text("no_agent_online"))
             else:
                 if conv.owner == "bot":  # an accept that raced ahead already made it "agent": keep that
                     conv.owner = "queue"

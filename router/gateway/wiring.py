@@ -25,6 +25,7 @@ from router.routing.engine import RoutingEngine
 from router.routing.errors import UnknownAgent
 from router.sentiment import SentimentAnalyzer
 from router.settings import Settings
+from router.supervision.team import closed_hours_checker
 
 log = logging.getLogger(__name__)
 ROUTERS: list[APIRouter] = [api.router, agent_api.router, *OUTBOUND_ROUTERS]
@@ -62,7 +63,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         session_factory=app.state.sessions,
         rasa=rasa,
         sentiment=sentiment,
-        queue=EngineQueue(engine),
+        queue=EngineQueue(engine, closed_hours=closed_hours_checker(app.state.sessions, settings.report_timezone)),
         tickets=tickets,
         push=push,
         rate_limiter=limiter,

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from router.api.deps import SessionsDep, SettingsDep
-from router.auth import Principal, require_role
+from router.auth import CurrentUser, Forbidden, Principal, require_role
 from router.db import session_scope
+from router.reports.agents import AgentPerformance, compute_agent_performance, to_csv
 from router.reports.kpis import KpiReport, compute_kpis
 from router.reports.metrics import build_registry
+from router.supervision.quality import quality_scores
 from router.tickets.sla import aware
 
 router = APIRouter(tags=["reports"])
@@ -41,6 +43,40 @@ def kpis(
             session, since=start, until=end, channel=channel, service_level_s=settings.service_level_s,
             service_level_target=settings.service_level_target, timezone=settings.report_timezone,
         )
+
+
+@router.get("/api/v1/reports/agents", response_model=AgentPerformance,
+            summary="Per-agent performance per day or week (agents see only their own); format=csv for a spreadsheet")
+def agent_performance(
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    since: Annotated[datetime | None, Query(description="ISO date-time; default: 7 days before until")] = None,
+    until: Annotated[datetime | None, Query(description="ISO date-time, exclusive; default: now")] = None,
+    period: Annotated[Literal["day", "week"], Query()] = "day",
+    agent_id: Annotated[int | None, Query()] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    if user.role not in ("supervisor", "admin"):
+        if user.role != "agent":
+            raise Forbidden(f"role {user.role} may not read agent performance")
+        if agent_id not in (None, user.id):
+            raise Forbidden("agents see their own performance only")
+        agent_id = user.id
+    end = _utc(until) if until else datetime.now(UTC)
+    start = _utc(since) if since else end - timedelta(days=7)
+    if end <= start:
+        raise HTTPException(422, "until must be after since")
+    if end - start > MAX_RANGE:
+        raise HTTPException(422, "the range may cover at most 366 days")
+    with session_scope(sessions) as session:
+        report = compute_agent_performance(session, since=start, until=end, period=period, agent_id=agent_id,
+                                           timezone=settings.report_timezone, quality=quality_scores)
+    if format == "csv":
+        name = f"agents_{start:%Y%m%d}_{end:%Y%m%d}_{period}.csv"
+        return Response("\ufeff" + to_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return report
 
 
 def _utc(value: datetime) -> datetime:

@@ -14,8 +14,10 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from router.db import make_engine, make_session_factory, session_scope
+from router.reports.agents import Period, compute_agent_performance, to_csv
 from router.reports.kpis import KpiReport, compute_kpis, fmt, table_rows
 from router.settings import get_settings
+from router.supervision.quality import quality_scores
 
 app = typer.Typer(help="KPI reports from stored conversations.", add_completion=False)
 
@@ -57,8 +59,10 @@ def report(
     channel: Annotated[str | None, typer.Option(help="web | app | miniprogram")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="also write total, channel and hour KPIs here")] = None,
     database_url: Annotated[str | None, typer.Option(help="default: KEFU_ROUTER_DATABASE_URL")] = None,
+    agents: Annotated[bool, typer.Option("--agents", help="per-agent performance instead of the KPI table")] = False,
+    period: Annotated[str, typer.Option(help="with --agents: day | week")] = "day",
 ) -> None:
-    """Print the KPI table for a period."""
+    """Print the KPI table for a period (or, with --agents, each agent's performance per day or week)."""
     settings = get_settings()
     tz = settings.report_timezone
     start = parse_when(since, tz)
@@ -67,6 +71,11 @@ def report(
         raise typer.BadParameter("--until must be after --since")
     if channel is not None and channel not in ("web", "app", "miniprogram"):
         raise typer.BadParameter("--channel must be web, app or miniprogram")
+    if period not in ("day", "week"):
+        raise typer.BadParameter("--period must be day or week")
+    if agents:
+        _agents_report(database_url or settings.database_url, start, end, period, tz, csv_path)  # type: ignore[arg-type]
+        return
     engine = make_engine(database_url or settings.database_url)
     try:
         with session_scope(make_session_factory(engine)) as session:
@@ -95,4 +104,42 @@ def report(
                   + ("met" if met else "missed" if met is not None else "no hand-offs"))
     if csv_path is not None:
         write_csv(result, csv_path)
+        console.print(f"CSV written to {csv_path}")
+
+
+AGENT_COLUMNS: list[tuple[str, str, str]] = [
+    ("handled", "接待 handled", "int"),
+    ("first_response_s", "首响 FRT (s)", "num"),
+    ("aht_s", "平均处理 AHT (s)", "num"),
+    ("resolution_rate", "无工单解决 resolved", "pct"),
+    ("transfer_rate", "转接率 transfer", "pct"),
+    ("csat_avg", "满意度 CSAT", "num"),
+    ("quality_score", "质检 quality", "num"),
+    ("occupancy", "占用率 occupancy", "pct"),
+]
+
+
+def _agents_report(url: str, start: datetime, end: datetime, period: Period, tz: str, csv_path: Path | None) -> None:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            result = compute_agent_performance(session, since=start, until=end, period=period, timezone=tz,
+                                               quality=quality_scores)
+    except SQLAlchemyError as exc:
+        typer.echo(f"cannot read agent performance from {engine.url.render_as_string(hide_password=True)}: "
+                   f"{type(exc).__name__} (is the database migrated?)", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    table = Table(title=f"kefu agents {start:%Y-%m-%d} – {end:%Y-%m-%d} ({tz}) per {period}")
+    for col in ["agent", period, *[label for _, label, _ in AGENT_COLUMNS]]:
+        table.add_column(col, justify="left" if col in ("agent", period) else "right")
+    for row in result.rows:
+        table.add_row(row.name, row.period_start.isoformat(),
+                      *[fmt(getattr(row, name), kind) for name, _, kind in AGENT_COLUMNS])
+    console = Console(width=160)
+    console.print(table)
+    if csv_path is not None:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        csv_path.write_text("\ufeff" + to_csv(result), encoding="utf-8")
         console.print(f"CSV written to {csv_path}")

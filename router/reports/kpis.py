@@ -1,15 +1,25 @@
 """KPIs computed from stored conversations, events, surveys and tickets over any time range, by channel and hour.
 
-Definitions (every rate is ``None`` when its denominator is 0):
+Every figure is defined once here and in docs/operations.md ("KPI definitions"); the dashboard, ``kefu report``,
+``/metrics`` and the per-agent view all read :func:`compute_kpis` or the same per-conversation facts
+(:func:`conversation_facts`), so two cards can never count one thing two ways.
 
-* containment = conversations resolved by the bot / conversations started (every conversation starts with the bot)
-* FAQ answer rate = FAQ decisions ``answer`` / all FAQ decisions
-* escalation rate = conversations with a ``handoff_requested`` event / conversations started
+The cohort is the conversations *started* in [since, until) (by the channel they started on).  Each conversation
+contributes one :class:`ConversationFacts` row; totals, channels and hours are sums over those rows.
+Every rate is ``None`` when its denominator is 0.
+
+* ended = conversations of the cohort that are closed (by the agent, the shopper, the idle timeout or a ticket)
+* handoffs = conversations with at least one ``handoff_requested`` event (counted once per conversation)
+* containment = ended conversations without a hand-off / ended conversations
+* escalation rate = handoffs / conversations
+* queued = handoffs that entered the queue; left_message = handoffs that did not (nobody online: a ticket)
+* answered = queued conversations an agent accepted; abandoned = queued, never answered, shopper left
 * ASA = mean seconds from hand-off to an agent accepting; first response = hand-off to the agent's first reply
-* service level = hand-offs answered within ``service_level_s`` / (answered + abandoned)   (the "80/20" target)
-* abandonment = hand-offs abandoned before an agent answered / hand-offs
-* CSAT = mean rating 1-5, and the share of 4-5 ratings
-* ticket SLA breaches = tickets (created in the range) whose first-response or resolution timer ran out
+* service level = answered within ``service_level_s`` / (answered + abandoned)   (the "80/20" target)
+* abandonment = abandoned / queued
+* FAQ answer rate = FAQ decisions ``answer`` / all FAQ decisions, in the cohort's conversations
+* CSAT = mean rating 1-5 and the share of 4-5, of the cohort's surveys
+* ticket SLA breaches = tickets created in the range whose first-response or resolution timer ran out
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from router.gateway.models import Conversation, ConversationEvent, Survey
@@ -33,16 +43,20 @@ MAX_FILLED_HOURS = 24 * 31
 
 class KpiValues(BaseModel):
     conversations: int
+    ended: int
+    open: int
     bot_resolved: int
     containment_rate: float | None
     faq_decisions: int
     faq_answered: int
     faq_answer_rate: float | None
-    escalated: int
-    escalation_rate: float | None
     handoffs: int
+    escalation_rate: float | None
+    queued: int
+    left_message: int
     answered: int
     abandoned: int
+    waiting: int
     abandonment_rate: float | None
     asa_s: float | None
     first_response_s: float | None
@@ -82,14 +96,104 @@ class KpiReport(BaseModel):
     csat_by_agent: list[AgentCsat]
 
 
+@dataclass(frozen=True)
+class ConversationFacts:
+    """What one conversation of the cohort contributes to the KPIs."""
+
+    id: str
+    channel: str
+    created_at: datetime
+    ended: bool
+    escalated: bool
+    queued: bool
+    answered_wait_s: float | None
+    abandoned: bool
+    first_response_s: float | None
+    faq_decisions: int
+    faq_answered: int
+    rating: int | None
+    survey_agent_id: int | None
+    agent_id: int | None
+    resolution: str | None
+    closed_at: datetime | None
+    assigned_at: datetime | None
+
+
+def conversation_facts(
+    session: Session, *, since: datetime, until: datetime, channel: str | None = None
+) -> list[ConversationFacts]:
+    """One row per conversation started in [since, until): the single source of every KPI."""
+    in_range = (Conversation.created_at >= since, Conversation.created_at < until)
+    handoff = (
+        select(ConversationEvent.conversation_id)
+        .where(ConversationEvent.type == "handoff_requested")
+        .group_by(ConversationEvent.conversation_id)
+        .subquery()
+    )
+    answered = case((ConversationEvent.data["decision"].as_string() == "answer", 1), else_=0)
+    faq = (
+        select(
+            ConversationEvent.conversation_id.label("cid"),
+            func.count().label("n"),
+            func.sum(answered).label("answered"),
+        )
+        .where(ConversationEvent.type == "faq")
+        .group_by(ConversationEvent.conversation_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Conversation.id, Conversation.first_channel, Conversation.created_at, Conversation.status,
+            Conversation.resolution, Conversation.handed_off_at, Conversation.assigned_at,
+            Conversation.first_agent_reply_at, Conversation.closed_at, Conversation.agent_id,
+            handoff.c.conversation_id, faq.c.n, faq.c.answered, Survey.rating, Survey.agent_id,
+        )
+        .outerjoin(handoff, handoff.c.conversation_id == Conversation.id)
+        .outerjoin(faq, faq.c.cid == Conversation.id)
+        .outerjoin(Survey, Survey.conversation_id == Conversation.id)
+        .where(*in_range)
+    )
+    if channel:
+        query = query.where(Conversation.first_channel == channel)
+    rows = []
+    for (cid, ch, created, status, resolution, handed, assigned, replied, closed, agent_id, handoff_cid, n_faq,
+         n_answered, rating, survey_agent) in session.execute(query).all():
+        queued = handed is not None
+        rows.append(ConversationFacts(
+            id=cid,
+            channel=ch,
+            created_at=aware(created),
+            ended=status == "closed",
+            escalated=handoff_cid is not None or queued,
+            queued=queued,
+            answered_wait_s=_seconds(handed, assigned),
+            abandoned=queued and assigned is None and resolution == "abandoned",
+            first_response_s=_seconds(handed, replied),
+            faq_decisions=int(n_faq or 0),
+            faq_answered=int(n_answered or 0),
+            rating=None if rating is None else int(rating),
+            survey_agent_id=None if survey_agent is None else int(survey_agent),
+            agent_id=agent_id,
+            resolution=resolution,
+            closed_at=None if closed is None else aware(closed),
+            assigned_at=None if assigned is None else aware(assigned),
+        ))
+    return rows
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (aware(end) - aware(start)).total_seconds()
+
+
 @dataclass
 class _Acc:
     conversations: int = 0
+    ended: int = 0
     bot_resolved: int = 0
     faq: int = 0
     faq_answered: int = 0
-    escalated: int = 0
     handoffs: int = 0
+    queued: int = 0
     answered_waits: list[float] = field(default_factory=list)
     abandoned: int = 0
     first_responses: list[float] = field(default_factory=list)
@@ -97,22 +201,42 @@ class _Acc:
     tickets: int = 0
     breaches: int = 0
 
+    def add(self, c: ConversationFacts) -> None:
+        self.conversations += 1
+        self.ended += c.ended
+        self.bot_resolved += c.ended and not c.escalated
+        self.faq += c.faq_decisions
+        self.faq_answered += c.faq_answered
+        self.handoffs += c.escalated
+        self.queued += c.queued
+        if c.answered_wait_s is not None:
+            self.answered_waits.append(c.answered_wait_s)
+        self.abandoned += c.abandoned
+        if c.first_response_s is not None:
+            self.first_responses.append(c.first_response_s)
+        if c.rating is not None:
+            self.ratings.append(c.rating)
+
     def values(self, sl_s: float) -> KpiValues:
         answered = len(self.answered_waits)
         within = sum(1 for w in self.answered_waits if w <= sl_s)
         return KpiValues(
             conversations=self.conversations,
+            ended=self.ended,
+            open=self.conversations - self.ended,
             bot_resolved=self.bot_resolved,
-            containment_rate=_rate(self.bot_resolved, self.conversations),
+            containment_rate=_rate(self.bot_resolved, self.ended),
             faq_decisions=self.faq,
             faq_answered=self.faq_answered,
             faq_answer_rate=_rate(self.faq_answered, self.faq),
-            escalated=self.escalated,
-            escalation_rate=_rate(self.escalated, self.conversations),
             handoffs=self.handoffs,
+            escalation_rate=_rate(self.handoffs, self.conversations),
+            queued=self.queued,
+            left_message=self.handoffs - self.queued,
             answered=answered,
             abandoned=self.abandoned,
-            abandonment_rate=_rate(self.abandoned, self.handoffs),
+            waiting=self.queued - answered - self.abandoned,
+            abandonment_rate=_rate(self.abandoned, self.queued),
             asa_s=_mean(self.answered_waits),
             first_response_s=_mean(self.first_responses),
             first_response_p90_s=_quantile(self.first_responses, 0.9),
@@ -174,67 +298,18 @@ def compute_kpis(
     timezone: str = "Asia/Shanghai",
     now: datetime | None = None,
 ) -> KpiReport:
-    """Every KPI over [since, until): conversations, hand-offs and tickets by their start, FAQ decisions and surveys
-    by when they happened."""
+    """Every KPI over the conversations started in [since, until) and the tickets created then."""
     since, until = aware(since), aware(until)
     if until <= since:
         raise ValueError("until must be after since")
     tz = ZoneInfo(timezone)
     b = _Buckets(tz)
-    conv_q = select(
-        Conversation.id, Conversation.first_channel, Conversation.created_at, Conversation.resolution,
-        Conversation.handed_off_at, Conversation.assigned_at, Conversation.first_agent_reply_at,
-    ).where(Conversation.created_at >= since, Conversation.created_at < until)
-    if channel:
-        conv_q = conv_q.where(Conversation.first_channel == channel)
-    convs = session.execute(conv_q).all()
-    escalated = set(
-        session.scalars(
-            select(ConversationEvent.conversation_id)
-            .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
-            .where(
-                ConversationEvent.type == "handoff_requested",
-                Conversation.created_at >= since,
-                Conversation.created_at < until,
-            )
-        ).all()
-    )
-    for cid, ch, created, resolution, handed, assigned, replied in convs:
-        for acc in b.of(ch, created):
-            acc.conversations += 1
-            acc.bot_resolved += resolution == "bot" and cid not in escalated
-            acc.escalated += cid in escalated
-            if handed is None:
-                continue
-            acc.handoffs += 1
-            if assigned is not None:
-                acc.answered_waits.append((aware(assigned) - aware(handed)).total_seconds())
-            elif resolution == "abandoned":
-                acc.abandoned += 1
-            if replied is not None:
-                acc.first_responses.append((aware(replied) - aware(handed)).total_seconds())
-
-    faq_q = select(ConversationEvent.channel, ConversationEvent.created_at, ConversationEvent.data).where(
-        ConversationEvent.type == "faq", ConversationEvent.created_at >= since, ConversationEvent.created_at < until
-    )
-    if channel:
-        faq_q = faq_q.where(ConversationEvent.channel == channel)
-    for ch, at, data in session.execute(faq_q).all():
-        for acc in b.of(ch, at):
-            acc.faq += 1
-            acc.faq_answered += (data or {}).get("decision") == "answer"
-
-    survey_q = select(Survey.channel, Survey.created_at, Survey.rating, Survey.agent_id).where(
-        Survey.created_at >= since, Survey.created_at < until
-    )
-    if channel:
-        survey_q = survey_q.where(Survey.channel == channel)
     by_agent: dict[int, list[int]] = defaultdict(list)
-    for ch, at, rating, agent_id in session.execute(survey_q).all():
-        for acc in b.of(ch, at):
-            acc.ratings.append(int(rating))
-        if agent_id is not None:
-            by_agent[int(agent_id)].append(int(rating))
+    for facts in conversation_facts(session, since=since, until=until, channel=channel):
+        for acc in b.of(facts.channel, facts.created_at):
+            acc.add(facts)
+        if facts.rating is not None and facts.survey_agent_id is not None:
+            by_agent[facts.survey_agent_id].append(facts.rating)
 
     ticket_q = select(Ticket).where(Ticket.created_at >= since, Ticket.created_at < until)
     if channel:
@@ -282,10 +357,14 @@ def compute_kpis(
 ROWS: list[tuple[str, str, str]] = [
     # (field, label, format)
     ("conversations", "会话数 conversations", "int"),
+    ("ended", "已结束 ended", "int"),
+    ("bot_resolved", "机器人独立解决 bot resolved", "int"),
     ("containment_rate", "机器人解决率 containment", "pct"),
     ("faq_answer_rate", "FAQ 回答率 FAQ answer rate", "pct"),
+    ("handoffs", "转人工会话 hand-offs", "int"),
     ("escalation_rate", "转人工率 escalation", "pct"),
-    ("handoffs", "转人工数 hand-offs", "int"),
+    ("queued", "进入排队 queued", "int"),
+    ("left_message", "无人在线留言 left message", "int"),
     ("asa_s", "平均应答时间 ASA (s)", "num"),
     ("first_response_s", "首次响应 first response (s)", "num"),
     ("service_level", "服务水平 service level", "pct"),

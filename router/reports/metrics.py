@@ -21,9 +21,9 @@ from router.tickets.models import Ticket
 
 GAUGES: list[tuple[str, str, str]] = [
     # (KpiValues field, metric name, help)
-    ("containment_rate", "kefu_containment_ratio", "Conversations resolved by the bot / started"),
+    ("containment_rate", "kefu_containment_ratio", "Ended conversations without a hand-off / ended conversations"),
     ("faq_answer_rate", "kefu_faq_answer_ratio", "FAQ decisions that answered / all FAQ decisions"),
-    ("escalation_rate", "kefu_escalation_ratio", "Conversations handed to humans / started"),
+    ("escalation_rate", "kefu_escalation_ratio", "Conversations with a hand-off (once each) / started"),
     ("asa_s", "kefu_asa_seconds", "Average speed of answer (hand-off to agent accept)"),
     ("first_response_s", "kefu_first_response_seconds", "Hand-off to first agent reply, mean"),
     ("service_level", "kefu_service_level_ratio", "Hand-offs answered within the service-level threshold"),

@@ -70,6 +70,16 @@ def dashboard() -> FileResponse:
     return _page("dashboard.html")
 
 
+@router.get("/supervisor")
+def supervisor() -> FileResponse:
+    return _page("supervisor.html")
+
+
+@router.get("/admin/team")
+def team() -> FileResponse:
+    return _page("team.html")
+
+
 @router.get("/admin")
 def admin_home() -> RedirectResponse:
     return RedirectResponse("/admin/faq")

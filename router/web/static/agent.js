@@ -8,7 +8,7 @@
   const SKILLS = { after_sales: "售后", logistics: "物流", billing: "支付与发票", product: "商品咨询", vip: "VIP 专席", general: "综合" };
   const REASONS = { request_human: "顾客要求人工", angry: "顾客情绪激动", complaint: "投诉", refund_dispute: "退款纠纷",
     fallback: "机器人无法回答", bot_unavailable: "机器人暂不可用", transfer: "转接" };
-  const SENDER = { customer: "顾客", agent: "客服", bot: "机器人", system: "系统" };
+  const SENDER = { customer: "顾客", agent: "客服", bot: "机器人", system: "系统", whisper: "主管悄悄话（顾客看不到）" };
 
   let token = null;
   let me = null;
@@ -147,6 +147,12 @@
       case "delivery":
         onDelivery(data);
         break;
+      case "whisper": { // a supervisor's note: shown to this agent only, never sent to the shopper
+        const c = convs.get(data.conversation_id);
+        if (c) addLine(c, { id: `whisper-${data.id}`, sender: "whisper", text: data.text, created_at: data.created_at });
+        toast(`主管${data.from ? ` ${data.from} ` : ""}悄悄话：${data.text}`);
+        break;
+      }
       case "error":
         toast(`操作失败：${data.reason || "未知错误"}`, "error");
         break;

@@ -76,7 +76,11 @@ const kefu = (() => {
     if (text) {
       try { data = JSON.parse(text); } catch (_e) { data = text; }
     }
-    if (!res.ok) throw new ApiError(res.status, data && data.detail !== undefined ? data.detail : data);
+    if (!res.ok) {
+      // domain errors carry a Chinese "message" for people next to the English "detail" for logs
+      const shown = data && data.code && typeof data.message === "string" ? { message: data.message, code: data.code } : data;
+      throw new ApiError(res.status, shown && shown.detail !== undefined ? shown.detail : shown);
+    }
     return data;
   }
 

@@ -27,6 +27,8 @@
   $("refresh").addEventListener("click", () => refresh());
   $("range").addEventListener("change", () => refresh());
   $("channel").addEventListener("change", () => refresh());
+  $("perf-period").addEventListener("change", () => loadPerformance());
+  $("perf-csv").addEventListener("click", () => exportPerformance());
 
   async function call(path, options = {}) {
     try {
@@ -38,7 +40,7 @@
   }
 
   async function refresh() {
-    await Promise.all([loadKpis(), refreshLive()]);
+    await Promise.all([loadKpis(), loadPerformance(), refreshLive()]);
     $("updated").textContent = `更新于 ${fmtDateTime(new Date().toISOString())}`;
   }
 
@@ -68,16 +70,16 @@
     const t = r.totals;
     const sl = t.service_level;
     clear($("cards")).append(
-      card("会话总数", String(t.conversations), `转人工 ${t.handoffs} 次`),
-      card("机器人解决率", fmtPct(t.containment_rate), "未转人工即结束的会话占比"),
-      card("FAQ 回答率", fmtPct(t.faq_answer_rate), `FAQ 判断 ${t.faq_decisions} 次`),
-      card("转人工率", fmtPct(t.escalation_rate), `${t.escalated} 个会话转人工`),
+      card("会话总数", String(t.conversations), `已结束 ${t.ended} 个 · 进行中 ${t.open} 个`),
+      card("机器人解决率", fmtPct(t.containment_rate), `已结束的 ${t.ended} 个会话中，${t.bot_resolved} 个未转人工即结束`),
+      card("FAQ 回答率", fmtPct(t.faq_answer_rate), `FAQ 判断 ${t.faq_decisions} 次，直接回答 ${t.faq_answered} 次`),
+      card("转人工率", fmtPct(t.escalation_rate), `${t.handoffs} 个会话转人工（排队 ${t.queued} 个 · 无人在线留言 ${t.left_message} 个）`),
       card("首次响应时间", fmtSeconds(t.first_response_s), `P90 ${fmtSeconds(t.first_response_p90_s)}`),
       card("平均应答速度", fmtSeconds(t.asa_s), "排队到客服接入"),
       card(`服务水平（${Math.round(r.service_level_target * 100)}/${Math.round(r.service_level_s)}）`, fmtPct(sl),
         r.service_level_met === null ? "暂无数据" : r.service_level_met ? "达标" : "未达标",
         r.service_level_met === null ? "" : r.service_level_met ? "good" : "bad"),
-      card("放弃率", fmtPct(t.abandonment_rate), `${t.abandoned} 位顾客排队中离开`, t.abandonment_rate > 0.1 ? "bad" : ""),
+      card("放弃率", fmtPct(t.abandonment_rate), `排队的 ${t.queued} 个会话中 ${t.abandoned} 个离开`, t.abandonment_rate > 0.1 ? "bad" : ""),
       card("满意度", t.csat_avg === null ? "—" : `${t.csat_avg.toFixed(2)} / 5`, `好评率 ${fmtPct(t.csat_share)} · ${t.surveys} 份评价`),
       card("工单", String(t.tickets), `SLA 超时 ${t.ticket_sla_breaches} 张`),
     );
@@ -87,7 +89,7 @@
     clear($("chart-volume")).append(charts.bars({
       groups: labels, title: "按小时会话量",
       series: [{ name: "会话", values: hours.map((h) => h.values.conversations) },
-        { name: "转人工", values: hours.map((h) => h.values.handoffs) },
+        { name: "转人工会话", values: hours.map((h) => h.values.handoffs) },
         { name: "放弃", values: hours.map((h) => h.values.abandoned) }],
     }));
     const pct = (v) => `${Math.round(v * 100)}%`;
@@ -119,6 +121,45 @@
       el("td", { text: fmtPct(v.service_level) }), el("td", { text: fmtPct(v.abandonment_rate) }),
       el("td", { text: v.csat_avg === null ? "—" : v.csat_avg.toFixed(2) })))));
     if (!chans.length) table.append(el("tbody", {}, el("tr", {}, el("td", { colspan: 9, class: "muted", text: "所选时间内没有会话" }))));
+  }
+
+  // ------------------------------------------------------------------ per-agent performance
+  function perfParams(format) {
+    const until = new Date();
+    const since = new Date(until.getTime() - Number($("range").value) * 3600 * 1000);
+    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), period: $("perf-period").value, format });
+  }
+
+  async function loadPerformance() {
+    const table = clear($("perf-table"));
+    let r;
+    try {
+      r = await call(`/api/v1/reports/agents?${perfParams("json")}`);
+    } catch (err) {
+      table.append(el("tbody", {}, el("tr", {}, el("td", { class: "error", text: `读取客服绩效失败：${err.message}` }))));
+      return;
+    }
+    const week = r.period === "week";
+    table.append(el("thead", {}, el("tr", {}, ["客服", week ? "周（起始日）" : "日期", "接待量", "首次响应", "平均处理时长", "无工单解决率",
+      "转接率", "满意度", "质检得分", "占用率"].map((h) => el("th", { text: h })))));
+    table.append(el("tbody", {}, r.rows.map((row) => el("tr", { dataset: { agentId: row.agent_id, period: row.period_start } },
+      el("td", { text: row.name }), el("td", { text: row.period_start }), el("td", { class: "perf-handled", text: String(row.handled) }),
+      el("td", { text: fmtSeconds(row.first_response_s) }), el("td", { class: "perf-aht", text: fmtSeconds(row.aht_s) }),
+      el("td", { text: fmtPct(row.resolution_rate) }), el("td", { text: fmtPct(row.transfer_rate) }),
+      el("td", { text: row.csat_avg === null ? "—" : `${row.csat_avg.toFixed(2)}（${row.surveys} 份）` }),
+      el("td", { class: "perf-quality", text: row.quality_score === null ? "—" : `${row.quality_score.toFixed(1)}（${row.reviews} 次）` }),
+      el("td", { text: fmtPct(row.occupancy) })))));
+    if (!r.rows.length) table.append(el("tbody", {}, el("tr", {}, el("td", { colspan: 10, class: "muted", text: "所选时间内没有客服接待记录" }))));
+  }
+
+  async function exportPerformance() {
+    try {
+      const res = await fetch(`/api/v1/reports/agents?${perfParams("csv")}`, { headers: { Authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      kefu.download(await res.blob(), `客服绩效_${$("perf-period").value === "week" ? "按周" : "按天"}.csv`);
+    } catch (err) {
+      toast(`导出失败：${err.message}`, "error");
+    }
   }
 
   // ------------------------------------------------------------------ live panels

@@ -202,3 +202,25 @@ def test_the_running_app_raises_and_sends_alerts_by_itself(tmp_path: Path) -> No
     stored = AlertService(session_factory=sessions).list_alerts(signal="topic")
     assert [a.key for a in stored] == ["package_lost"] and stored[0].webhook_status == "sent"
     engine.dispose()
+
+
+def test_a_queue_alert_without_history_says_there_is_no_baseline(tmp_path: Path) -> None:
+    """Not "基线约 0 秒": with no hand-off in the baseline period the alert says there is nothing to compare with."""
+    engine, sessions = migrated(tmp_path, "fresh.db")
+    slow = TrafficWriter(sessions, seed=78, queue_wait_mean_s=600.0)
+    slow.write(25, start=NOW, end=NOW + timedelta(minutes=8), mix={"unknown_to_agent": 0.7, "abandoned": 0.3})
+    created = AlertService(session_factory=sessions, config=CONFIG).evaluate(now=NOW + timedelta(minutes=10))
+    waits = [a for a in created if a.signal == "queue_wait"]
+    assert len(waits) == 1
+    assert "基线约" not in waits[0].message and "暂无可比基线" in waits[0].message
+    assert "此前 6 小时" in waits[0].message and waits[0].details["baseline_samples"] == 0
+    engine.dispose()
+
+
+def test_a_queue_alert_with_history_quotes_the_baseline(baseline) -> None:
+    engine, sessions, writer = baseline
+    TrafficWriter(sessions, seed=77, queue_wait_mean_s=600.0).write(
+        25, start=NOW, end=NOW + timedelta(minutes=8), mix={"unknown_to_agent": 0.7, "abandoned": 0.3})
+    created = AlertService(session_factory=sessions, config=CONFIG).evaluate(now=NOW + timedelta(minutes=10))
+    wait = next(a for a in created if a.signal == "queue_wait")
+    assert wait.details["baseline_samples"] > 0 and f"基线约 {wait.baseline:.0f} 秒" in wait.message

@@ -49,16 +49,19 @@ def test_kpis_match_the_scripted_traffic(traffic) -> None:
     n = len(items)
     kinds = [script.kind for script, _ in items]
     assert t.conversations == n
+    # the generator ends every conversation (idle close, agent close, abandonment or a left message)
+    assert t.ended == n and t.open == 0
     assert t.bot_resolved == sum(k in BOT_KINDS for k in kinds)
-    assert t.containment_rate == pytest.approx(t.bot_resolved / n, abs=1e-4)
-    # every non-bot script asked for a human
-    assert t.escalated == n - t.bot_resolved
+    assert t.containment_rate == pytest.approx(t.bot_resolved / t.ended, abs=1e-4)
+    # every non-bot script asked for a human, counted once per conversation
+    assert t.handoffs == n - t.bot_resolved
     assert t.escalation_rate == pytest.approx(1 - t.containment_rate, abs=1e-3)
     to_agent = sum(k in ("unknown_to_agent", "angry_complaint") for k in kinds)
     assert t.answered == to_agent
     assert t.abandoned == kinds.count("abandoned")
-    assert t.handoffs == to_agent + kinds.count("abandoned")  # left messages never reached the queue
-    assert t.abandonment_rate == pytest.approx(t.abandoned / t.handoffs, abs=1e-4)
+    assert t.queued == to_agent + kinds.count("abandoned")  # left messages never reached the queue
+    assert t.left_message == kinds.count("left_message") == t.handoffs - t.queued
+    assert t.abandonment_rate == pytest.approx(t.abandoned / t.queued, abs=1e-4)
     waits = [(a - h).total_seconds() for a, h in convs if a is not None]
     assert t.asa_s == pytest.approx(sum(waits) / len(waits), abs=0.1)
     within = sum(w <= 20.0 for w in waits)
