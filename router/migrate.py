@@ -16,6 +16,7 @@ MODEL_MODULES: list[str] = [
     "router.tickets.models",
     "router.alerts.models",
     "router.learning.models",
+    "router.identity.models",
 ]
 
 

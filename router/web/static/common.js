@@ -36,10 +36,11 @@ const kefu = (() => {
   }
 
   class ApiError extends Error {
-    constructor(status, detail) {
+    constructor(status, detail, body) {
       super(describe(detail) || `HTTP ${status}`);
       this.status = status;
       this.detail = detail;
+      this.body = body;  // the whole JSON answer (e.g. its Chinese `message`)
     }
   }
 
@@ -76,7 +77,7 @@ const kefu = (() => {
     if (text) {
       try { data = JSON.parse(text); } catch (_e) { data = text; }
     }
-    if (!res.ok) throw new ApiError(res.status, data && data.detail !== undefined ? data.detail : data);
+    if (!res.ok) throw new ApiError(res.status, data && data.detail !== undefined ? data.detail : data, data);
     return data;
   }
 
