@@ -217,3 +217,6 @@ def metrics_reader(
     if user.role not in ("supervisor", "admin"):
         raise Forbidden(f"role {user.role} may not read metrics")
     return user
+
+
+metrics_reader.roles = frozenset({"supervisor", "admin"})  # type: ignore[attr-defined]  # read by the route test
