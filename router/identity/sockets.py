@@ -67,9 +67,11 @@ async def close_when_invalid(
     sessions: sessionmaker[Session],
     settings: Settings,
     *,
-    check_every_s: float = USER_CHECK_S,
+    check_every_s: float | None = None,
 ) -> None:
-    """Close a staff socket (4401) when its JWT expires or its user is disabled or deleted."""
+    """Close a staff socket (4401) when its JWT expires or its user is disabled or deleted (checked every
+    ``check_every_s``, default :data:`USER_CHECK_S`)."""
+    check_every_s = check_every_s or USER_CHECK_S
     expires_at = _expiry(websocket, settings)
     while True:
         remaining = expires_at - time.time() if expires_at is not None else check_every_s

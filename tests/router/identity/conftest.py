@@ -62,7 +62,8 @@ def signed(customer_id: str, secret: str = SECRET) -> dict[str, str]:
     return {"customer_id": customer_id, "identity_hash": identity_hash(secret, customer_id)}
 
 
-def build_shop(tmp: Path, **overrides: Any) -> Iterator[Shop]:
+def build_shop(tmp: Path, *, rotate: bool = True, **overrides: Any) -> Iterator[Shop]:
+    """A running shop app; ``rotate`` gives it fresh channel keys (revoking any others, e.g. the demo keys)."""
     url = f"sqlite:///{tmp / 'identity.db'}"
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
@@ -82,7 +83,7 @@ def build_shop(tmp: Path, **overrides: Any) -> Iterator[Shop]:
     settings = Settings(**values)
     with TestClient(create_app(settings, with_gateway=True)) as client:
         identity: IdentityService = client.app.state.identity  # type: ignore[attr-defined]
-        keys = {channel: identity.rotate_channel_key(channel) for channel in ("app", "miniprogram")}
+        keys = {channel: identity.rotate_channel_key(channel) for channel in ("app", "miniprogram")} if rotate else {}
         yield Shop(client, settings, keys)
 
 
