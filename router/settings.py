@@ -108,7 +108,9 @@ class Settings(BaseSettings):
             raise ValueError("KEFU_ROUTER_RASA_TOKEN must be set outside dev mode")
         for name in ("web_identity_secret", "metrics_token"):
             value = getattr(self, name)
-            if value is not None and len(value) < 32:
+            if value == "":  # an empty environment variable (e.g. docker compose's ${VAR:-}) means unset
+                setattr(self, name, None)
+            elif value is not None and len(value) < 32:
                 raise ValueError(f"KEFU_ROUTER_{name.upper()} must have at least 32 characters")
         return self
 
