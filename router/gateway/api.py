@@ -17,7 +17,7 @@ from router.identity import shopper as shopper_api
 from router.identity.deps import ChannelKeyHeader, IdentityDep, ShopperDep, WebBearer, channel_backend
 from router.identity.errors import ReservedCustomerId
 from router.identity.schemas import MessageIn, SessionIn, SessionOut, ShopperMessageResponse, WebMessage
-from router.identity.service import VISITOR_PREFIX, IdentityService, Shopper
+from router.identity.service import RESERVED_PREFIXES, IdentityService, Shopper
 from router.identity.sockets import first_frame_shopper
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ async def _web(
 
 
 def _claimable(customer_id: str) -> str:
-    if customer_id.startswith(VISITOR_PREFIX):
+    if customer_id.startswith(RESERVED_PREFIXES):
         raise ReservedCustomerId(customer_id)
     return customer_id
 

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey
 from router.identity.models import PersonalDataAccess, VisitorToken
+from router.identity.service import ERASED_PREFIX
 from router.tickets.models import Ticket, TicketEvent
 
 ERASED_TEXT = "[已删除]"
-ERASED_PREFIX = "erased:"
 # conversation event fields that may hold what the shopper said
 _TICKET_TEXT_KEYS = ("text", "body", "comment", "note")
 _EVENT_TEXT_KEYS = ("text", "question", "query", "comment", "order_id", "address", "phone")

@@ -51,4 +51,4 @@ class ReservedCustomerId(AuthError):
     message_zh = "该用户标识不可使用。"
 
     def __init__(self, customer_id: str) -> None:
-        super().__init__(f"customer ids starting with 'anon:' are reserved for anonymous visitors ({customer_id!r})")
+        super().__init__(f"ids starting with 'anon:' or 'erased:' are reserved ({customer_id!r})")

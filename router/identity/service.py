@@ -25,6 +25,8 @@ from router.identity.models import ChannelKey, VisitorToken
 from router.tickets.models import Ticket
 
 VISITOR_PREFIX = "anon:"
+ERASED_PREFIX = "erased:"  # rows of an erased customer (router.identity.erasure)
+RESERVED_PREFIXES = (VISITOR_PREFIX, ERASED_PREFIX)  # never claimable: not by a shop's signature, not by a backend
 KEY_CHANNELS = ("app", "miniprogram")
 Kind = Literal["visitor", "customer", "backend"]
 
@@ -60,7 +62,7 @@ class Shopper:
 
     def owns(self, customer_id: str) -> bool:
         if self.kind == "backend":
-            return not customer_id.startswith(VISITOR_PREFIX)
+            return not customer_id.startswith(RESERVED_PREFIXES)
         return self.customer_id is not None and hmac.compare_digest(self.customer_id, customer_id)
 
 
@@ -125,7 +127,7 @@ class IdentityService:
     # ------------------------------------------------------------------ verified web customers
     def verify_claim(self, customer_id: str, given_hash: str | None) -> None:
         """Raise unless ``given_hash`` is the shop's signature of ``customer_id`` (a claim alone is never trusted)."""
-        if customer_id.startswith(VISITOR_PREFIX):
+        if customer_id.startswith(RESERVED_PREFIXES):
             raise ReservedCustomerId(customer_id)
         if not self.web_identity_secret:
             raise IdentityNotVerified("identity verification is not configured (KEFU_ROUTER_WEB_IDENTITY_SECRET)")

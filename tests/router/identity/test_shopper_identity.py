@@ -129,8 +129,10 @@ def test_app_and_miniprogram_need_their_channel_key(shop: Shop) -> None:
     generic = {"channel": "app", "customer_id": "u-app-1", "text": "还在吗"}
     assert post("/api/v1/messages", json=generic).status_code == 401
     assert post("/api/v1/messages", json=generic, headers={"X-Kefu-Channel-Key": shop.keys["app"]}).status_code == 200
-    reserved = {"channel": "app", "customer_id": "anon:someone", "text": "你好"}
-    assert post("/api/v1/messages", json=reserved, headers={"X-Kefu-Channel-Key": shop.keys["app"]}).status_code == 403
+    for reserved_id in ("anon:someone", "erased:0123abcd"):
+        reserved = {"channel": "app", "customer_id": reserved_id, "text": "你好"}
+        refused = post("/api/v1/messages", json=reserved, headers={"X-Kefu-Channel-Key": shop.keys["app"]})
+        assert refused.status_code == 403
     mp = {"openid": "oAbc123", "content": "你好"}
     headers = {"X-Kefu-Channel-Key": shop.keys["miniprogram"]}
     assert post("/api/v1/channels/miniprogram/messages", json=mp, headers=headers).status_code == 200
