@@ -68,6 +68,7 @@ async def shopper(
     sender = f"bench-{mode}-{idx}-{random.randrange(1 << 30)}"  # a new conversation on every run
     if think[1] > 0:
         await asyncio.sleep(rng.uniform(0, think[1]))  # shoppers arrive spread out, not in one burst
+    headers: dict[str, str] = {}  # the gateway's web shopper: anonymous first, then the visitor token it got back
     for turn in range(turns):
         if turn and think[1] > 0:
             await asyncio.sleep(rng.uniform(*think))
@@ -85,8 +86,10 @@ async def shopper(
                 "/webhooks/rest/webhook", json={"sender": sender, "message": text, "metadata": metadata}
             )
         else:
-            resp = await client.post("/api/v1/messages", json={"channel": "web", "customer_id": sender, "text": text})
+            resp = await client.post("/api/v1/messages", json={"channel": "web", "text": text}, headers=headers)
         resp.raise_for_status()
+        if mode != "rasa" and not headers:
+            headers = {"Authorization": f"Bearer {resp.json()['visitor_token']}"}
         out.append((time.perf_counter() - start) * 1000)
 
 

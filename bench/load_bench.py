@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from router.auth import create_user  # noqa: E402
 from router.db import make_engine, make_session_factory  # noqa: E402
 from router.migrate import upgrade  # noqa: E402
+from tests.e2e.helpers import auth_frame, credentials_env, shop_credentials, shopper_message  # noqa: E402
 from tests.procs import RASA_TOKEN, start_action_server, start_rasa, start_router  # noqa: E402
 
 QUESTIONS = [
@@ -68,7 +69,7 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> None:
+async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats, credentials: dict[str, str]) -> None:
     rng = random.Random(idx)
     customer = f"load-{idx}-{uuid.uuid4().hex[:6]}"
     base = urls[idx % len(urls)]
@@ -82,17 +83,15 @@ async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats) -> No
             else:
                 text = rng.choice(QUESTIONS) if turn < 2 or not wants_human else f"我的问题是第{turn}个细节"
             msg_id = f"{customer}-{turn}"
-            body = {
-                "channel": rng.choice(["web", "app"]),
-                "customer_id": customer,
-                "text": text,
-                "client_msg_id": msg_id,
-            }
+            # the shop signs its web shopper (identity hash) and calls from its app backend with the channel key
+            body, headers = shopper_message(
+                credentials, rng.choice(["web", "app"]), customer, text, client_msg_id=msg_id
+            )
             start = time.perf_counter()
             resp = None
             for _attempt in range(3):  # a dropped keep-alive connection: resend the same client_msg_id, as apps do
                 try:
-                    resp = await client.post("/api/v1/messages", json=body)
+                    resp = await client.post("/api/v1/messages", json=body, headers=headers)
                     break
                 except httpx.TransportError:
                     stats.retries += 1
@@ -127,8 +126,9 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
         auth = {"Authorization": f"Bearer {token}"}
         await client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
         replies: Counter[str] = Counter()
-        ws_url = base.replace("http://", "ws://") + f"/api/v1/agents/ws?token={token}"
+        ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url) as ws:
+            await ws.send(auth_frame(token))  # the first frame authenticates (no token in the URL)
             while time.monotonic() < until["agents"]:  # agents stay until every shopper request was answered
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
@@ -182,13 +182,15 @@ def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
     }
 
 
-async def run_load(urls: list[str], shoppers: int, agents: int, duration: float) -> Stats:
+async def run_load(
+    urls: list[str], shoppers: int, agents: int, duration: float, credentials: dict[str, str]
+) -> Stats:
     stats = Stats()
     stop_at = time.monotonic() + duration
     until = {"agents": float("inf")}
     agent_tasks = [asyncio.create_task(agent(i, urls, until, stats)) for i in range(agents)]
     await asyncio.sleep(2)
-    await asyncio.gather(*(shopper(i, urls, stop_at, stats) for i in range(shoppers)))
+    await asyncio.gather(*(shopper(i, urls, stop_at, stats, credentials) for i in range(shoppers)))
     until["agents"] = time.monotonic() + 10  # pushes still in flight reach the agents
     await asyncio.gather(*agent_tasks)
     return stats
@@ -220,6 +222,7 @@ def main() -> int:
             create_user(
                 sessions, username=f"load-agent-{i}", password=PASSWORD, skills={"general": 4, "after_sales": 3}
             )
+        credentials = shop_credentials(db_url)
         actions = start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{orders_db}")
         rasa = start_rasa(log_dir=tmp, action_url=actions.url)
         env = {
@@ -228,6 +231,7 @@ def main() -> int:
             "KEFU_ROUTER_RASA_TOKEN": RASA_TOKEN,
             "KEFU_ROUTER_RASA_TIMEOUT_S": "60",
             "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders_db}",
+            **credentials_env(credentials),
         }
         if args.scale:
             env |= {
@@ -237,7 +241,9 @@ def main() -> int:
         routers = [start_router(log_dir=tmp, env=env, name=f"router-{i}") for i in range(2 if args.scale else 1)]
         try:
             start = time.monotonic()
-            stats = asyncio.run(run_load([r.url for r in routers], args.shoppers, args.agents, args.duration))
+            stats = asyncio.run(
+                run_load([r.url for r in routers], args.shoppers, args.agents, args.duration, credentials)
+            )
             wall = time.monotonic() - start
             checks = check_database(db_url, stats)
             # each replica's routing-lock and change-log counters (absent with one router)

@@ -195,8 +195,28 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
             raise Forbidden(f"role {user.role} may not do this")
         return user
 
+    check.roles = frozenset(allowed)  # type: ignore[attr-defined]  # read by the route-enumerating security test
     return check
 
 
 CurrentAgent = Annotated[Principal, Depends(require_role("agent", "supervisor"))]
 CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
+
+
+def metrics_reader(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """``/metrics``: the scraper's bearer token from settings (``metrics_token``), or a supervisor's / admin's JWT."""
+    settings = get_settings_from_app(request)
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthError("missing bearer token (KEFU_ROUTER_METRICS_TOKEN or a supervisor's JWT)")
+    token = credentials.credentials
+    if settings.metrics_token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
+        return None
+    user = decode_token(token, settings)
+    if user.role not in ("supervisor", "admin"):
+        raise Forbidden(f"role {user.role} may not read metrics")
+    return user
+
+
+metrics_reader.roles = frozenset({"supervisor", "admin"})  # type: ignore[attr-defined]  # read by the route test

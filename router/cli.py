@@ -15,10 +15,12 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("router", "router.routing.cli"),
     ("demo", "actions.demo_cli"),
     ("report", "router.reports.cli"),
+    ("customer", "router.identity.cli"),
 ]
 
 for _name, _module in SUBCOMMANDS:
     app.add_typer(importlib.import_module(_module).app, name=_name)
+app.add_typer(importlib.import_module("router.identity.cli").keys_app, name="channel-key")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ MODEL_MODULES: list[str] = [
     "router.learning.models",
     "router.outbound.models",
     "router.supervision.models",
+    "router.identity.models",
 ]
 
 

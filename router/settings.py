@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     token_ttl_s: int = 8 * 3600
     cors_origins: list[str] = Field(default_factory=list)
+    # shopper identity (router.identity): the shop signs logged-in web shoppers with this secret (identity_hash);
+    # no default outside dev mode (`make run` writes random demo values to var/demo/channel_keys.json)
+    web_identity_secret: str | None = None
+    visitor_token_ttl_s: float = 30 * 24 * 3600.0
+    demo_keys_path: Path = VAR / "demo" / "channel_keys.json"
+    # /metrics: a Prometheus scraper's bearer token (supervisors' JWTs are accepted too)
+    metrics_token: str | None = None
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = "kefu-dev-rasa-token"
@@ -121,6 +128,12 @@ class Settings(BaseSettings):
             raise ValueError("KEFU_ROUTER_SECRET_KEY must be set to a real secret outside dev mode")
         if self.env != "dev" and self.rasa_token == "kefu-dev-rasa-token":
             raise ValueError("KEFU_ROUTER_RASA_TOKEN must be set outside dev mode")
+        for name in ("web_identity_secret", "metrics_token"):
+            value = getattr(self, name)
+            if value == "":  # an empty environment variable (e.g. docker compose's ${VAR:-}) means unset
+                setattr(self, name, None)
+            elif value is not None and len(value) < 32:
+                raise ValueError(f"KEFU_ROUTER_{name.upper()} must have at least 32 characters")
         return self
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -415,9 +415,14 @@ class ReplayResult:
     statuses: list[int]
 
 
-def replay(base_url: str, scripts: Sequence[Script], *, client: httpx.Client | None = None,
+def replay(base_url: str, scripts: Sequence[Script], *, keys: Mapping[str, str], client: httpx.Client | None = None,
            timeout_s: float = 30.0, run_id: str | None = None) -> list[ReplayResult]:
-    """Send each script's shopper turns to ``POST /api/v1/messages`` in order; collect owners and replies."""
+    """Send each script's shopper turns to ``POST /api/v1/messages`` in order; collect owners and replies.
+
+    ``keys`` has the shape of ``var/demo/channel_keys.json``: the ``app`` / ``miniprogram`` channel keys and the
+    ``web_identity_secret`` that signs web customers (as the shop's servers would)."""
+    from router.identity.service import identity_hash
+
     run_id = run_id or uuid.uuid4().hex[:8]
     own = client is None
     http = client or httpx.Client(base_url=base_url, timeout=timeout_s)
@@ -432,7 +437,12 @@ def replay(base_url: str, scripts: Sequence[Script], *, client: httpx.Client | N
                     "text": text,
                     "client_msg_id": f"replay-{run_id}-{i}-{j}",
                 }
-                response = http.post("/api/v1/messages", json=body)
+                headers = {}
+                if script.channel == "web":
+                    body["identity_hash"] = identity_hash(keys["web_identity_secret"], script.customer_id)
+                else:
+                    headers["X-Kefu-Channel-Key"] = keys[script.channel]
+                response = http.post("/api/v1/messages", json=body, headers=headers)
                 result.statuses.append(response.status_code)
                 if response.status_code != 200:
                     break

@@ -24,7 +24,6 @@ from router.api.schemas import (
     agent_out,
 )
 from router.auth import (
-    AuthError,
     CurrentAgent,
     CurrentSupervisor,
     CurrentUser,
@@ -35,6 +34,8 @@ from router.auth import (
 )
 from router.db import session_scope
 from router.hub import AgentHub, NoMessageHandler
+from router.identity.pii import mask_agent_event
+from router.identity.sockets import authenticate_socket, close_when_invalid
 from router.reports.agents import record_status
 from router.routing.engine import RoutingEngine
 from router.routing.errors import NotAssigned, RoutingError, UnknownAgent
@@ -122,22 +123,22 @@ def queue_overview(user: CurrentSupervisor, engine: EngineDep) -> dict[str, Any]
 
 # ---------------------------------------------------------------------------------------------- WebSocket
 @router.websocket("/ws")
-async def agent_socket(websocket: WebSocket, token: str = "") -> None:
-    """Events ``{"type": "offer" | "offer_rescinded" | "offer_timed_out" | "assigned" | "message" | "closed", ...}``
+async def agent_socket(websocket: WebSocket) -> None:
+    """The first frame authenticates: ``{"type": "auth", "token": "<JWT>"}`` (never the URL: it ends up in logs).
+    Events ``{"type": "offer" | "offer_rescinded" | "offer_timed_out" | "assigned" | "message" | "closed", ...}``
     are pushed; the agent may send ``{"type": "message", "conversation_id", "text"}``, ``{"type": "accept" |
-    "reject", "offer_id"}`` and ``{"type": "ping"}``.  Close codes: 4401 bad token, 4403 role not allowed."""
+    "reject", "offer_id"}`` and ``{"type": "ping"}``.  Close codes: 4401 bad or expired token (also when it expires
+    while connected, or the user is disabled), 4403 role not allowed."""
     app = websocket.app
-    try:
-        user = decode_token(token, app.state.settings)
-    except AuthError:
-        await websocket.close(code=4401, reason="invalid or expired token")
+    await websocket.accept()
+    user = await authenticate_socket(websocket, lambda token: decode_token(token, app.state.settings))
+    if user is None:
         return
     if user.role not in WS_ROLES:
         await websocket.close(code=4403, reason="role may not take conversations")
         return
     engine: RoutingEngine = app.state.engine
     hub: AgentHub = app.state.hub
-    await websocket.accept()
     queue = hub.connect(user.id)
     try:
         offers = await run_in_threadpool(engine.offers_for, user.id)
@@ -148,7 +149,10 @@ async def agent_socket(websocket: WebSocket, token: str = "") -> None:
                 "offers": [AgentOffer.of(o, engine.items.get(o.conversation_id)).model_dump() for o in offers],
             }
         )
-        sender = asyncio.create_task(_pump(websocket, queue))
+        tasks = [
+            asyncio.create_task(_pump(websocket, queue)),
+            asyncio.create_task(close_when_invalid(websocket, user, app.state.sessions, app.state.settings)),
+        ]
         try:
             while True:
                 data = await websocket.receive_json()
@@ -156,9 +160,11 @@ async def agent_socket(websocket: WebSocket, token: str = "") -> None:
                 if reply is not None:
                     await websocket.send_json(reply)
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     except WebSocketDisconnect:
         pass
     finally:
@@ -168,7 +174,7 @@ async def agent_socket(websocket: WebSocket, token: str = "") -> None:
 async def _pump(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
     while True:
         event = await queue.get()
-        await websocket.send_json(event)
+        await websocket.send_json(mask_agent_event(event))  # personal data masked; the console reveals on request
 
 
 async def _handle(data: Any, user: Principal, engine: RoutingEngine, hub: AgentHub) -> dict[str, Any] | None:

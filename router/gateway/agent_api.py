@@ -13,6 +13,7 @@ from router.gateway.context import ContextBuilder
 from router.gateway.models import Conversation
 from router.gateway.schemas import MAX_TEXT_CHARS, Reply
 from router.gateway.service import ConversationNotFound, GatewayService, NotConversationOwner
+from router.identity.pii import mask_context
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agents"])
 
@@ -63,4 +64,4 @@ async def context(
             raise HTTPException(status_code=404, detail="conversation not found")
         if agent.role == "agent" and conv.agent_id not in (None, agent.id):
             raise HTTPException(status_code=403, detail="this conversation is assigned to another agent")
-        return await builder.build(session, conv)
+        return mask_context(await builder.build(session, conv))  # unmasked: POST .../reveal (audited)

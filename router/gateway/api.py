@@ -8,14 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from router.db import session_scope
 from router.gateway.limits import RateLimited
-from router.gateway.models import Conversation, Message
-from router.gateway.schemas import MAX_TEXT_CHARS, Button, HistoryMessage, InboundMessage, MessageResponse, SurveyIn
+from router.gateway.schemas import MAX_TEXT_CHARS, HistoryMessage, InboundMessage, MessageResponse, SurveyIn
 from router.gateway.service import GatewayService
+from router.identity import shopper as shopper_api
+from router.identity.deps import ChannelKeyHeader, IdentityDep, ShopperDep, WebBearer, channel_backend
+from router.identity.errors import ReservedCustomerId
+from router.identity.schemas import MessageIn, SessionIn, SessionOut, ShopperMessageResponse, WebMessage
+from router.identity.service import RESERVED_PREFIXES, IdentityService, Shopper
+from router.identity.sockets import first_frame_shopper
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["shoppers"])
@@ -39,10 +42,50 @@ async def _handle(gateway: GatewayService, inbound: InboundMessage) -> MessageRe
         ) from exc
 
 
-@router.post("/messages", response_model=MessageResponse, summary="Send a shopper message from any channel")
-async def post_message(body: InboundMessage, gateway: GatewayDep) -> MessageResponse:
-    """The public entry point: persist, score sentiment, route to the bot, the queue or an agent."""
-    return await _handle(gateway, body)
+@router.post("/messages", response_model=ShopperMessageResponse, summary="Send a shopper message from any channel")
+async def post_message(
+    body: MessageIn, gateway: GatewayDep, identity: IdentityDep, bearer: WebBearer, channel_key: ChannelKeyHeader = None
+) -> ShopperMessageResponse:
+    """The public entry point: persist, score sentiment, route to the bot, the queue or an agent.
+
+    Web: anonymous (a ``visitor_token`` comes back), ``Authorization: Bearer <visitor_token>``, or ``customer_id`` +
+    ``identity_hash``. App / mini-program: ``X-Kefu-Channel-Key`` of that channel and the customer id."""
+    values = {"text": body.text, "client_msg_id": body.client_msg_id, "metadata": body.metadata}
+    if body.channel == "web":
+        return await _web(gateway, identity, bearer, body.customer_id, body.identity_hash, **values)
+    identity.check_channel_key(body.channel, channel_key)
+    if body.customer_id is None:
+        raise HTTPException(status_code=422, detail=f"customer_id is required on the {body.channel} channel")
+    inbound = _inbound(channel=body.channel, customer_id=_claimable(body.customer_id), **values)
+    return ShopperMessageResponse(**(await _handle(gateway, inbound)).model_dump(), customer_id=inbound.customer_id)
+
+
+async def _web(
+    gateway: GatewayService,
+    identity: IdentityService,
+    bearer: str | None,
+    customer_id: str | None,
+    given_hash: str | None,
+    **values: Any,
+) -> ShopperMessageResponse:
+    inbound = _inbound(channel="web", customer_id=customer_id or "anon:pending", **values)  # 422 before admission
+    admitted = await run_in_threadpool(
+        identity.admit_web, bearer=bearer, customer_id=customer_id, given_hash=given_hash
+    )
+    response = await _handle(gateway, inbound.model_copy(update={"customer_id": admitted.customer_id}))
+    return ShopperMessageResponse(
+        **response.model_dump(),
+        customer_id=admitted.customer_id,
+        verified=admitted.verified,
+        visitor_token=admitted.token,
+        token_expires_in=int(identity.visitor_token_ttl.total_seconds()) if admitted.token else None,
+    )
+
+
+def _claimable(customer_id: str) -> str:
+    if customer_id.startswith(RESERVED_PREFIXES):
+        raise ReservedCustomerId(customer_id)
+    return customer_id
 
 
 class AppMessage(BaseModel):
@@ -53,19 +96,12 @@ class AppMessage(BaseModel):
 
 
 class MiniProgramMessage(BaseModel):
-    """A mini-program customer-service message; the openid is the identity."""
+    """A mini-program customer-service message; the openid is the identity (bound to a customer by the backend)."""
 
     model_config = ConfigDict(extra="forbid")
     openid: str = Field(min_length=1, max_length=128)
     content: str = Field(max_length=MAX_TEXT_CHARS)
     msgid: str | None = Field(default=None, max_length=64)
-
-
-class WebMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    customer_id: str = Field(min_length=1, max_length=128)
-    text: str = Field(max_length=MAX_TEXT_CHARS)
-    client_msg_id: str | None = Field(default=None, max_length=64)
 
 
 def _inbound(**values: Any) -> InboundMessage:
@@ -75,101 +111,98 @@ def _inbound(**values: Any) -> InboundMessage:
         raise HTTPException(status_code=422, detail=json.loads(exc.json(include_url=False))) from exc
 
 
-@router.post("/channels/app/messages", response_model=MessageResponse, summary="App channel (REST)")
-async def app_message(body: AppMessage, gateway: GatewayDep) -> MessageResponse:
-    return await _handle(
-        gateway, _inbound(channel="app", customer_id=body.user_id, text=body.text, client_msg_id=body.client_msg_id)
+@router.post("/channels/app/messages", response_model=MessageResponse, summary="App channel (REST, shop backend)")
+async def app_message(
+    body: AppMessage, gateway: GatewayDep, _backend: Annotated[Shopper, Depends(channel_backend("app"))]
+) -> MessageResponse:
+    inbound = _inbound(
+        channel="app", customer_id=_claimable(body.user_id), text=body.text, client_msg_id=body.client_msg_id
     )
+    return await _handle(gateway, inbound)
 
 
 @router.post("/channels/miniprogram/messages", response_model=MessageResponse, summary="Mini-program channel (REST)")
-async def miniprogram_message(body: MiniProgramMessage, gateway: GatewayDep) -> MessageResponse:
+async def miniprogram_message(
+    body: MiniProgramMessage,
+    gateway: GatewayDep,
+    _backend: Annotated[Shopper, Depends(channel_backend("miniprogram"))],
+) -> MessageResponse:
     return await _handle(
         gateway, _inbound(channel="miniprogram", customer_id=body.openid, text=body.content, client_msg_id=body.msgid)
     )
 
 
-@router.post("/channels/web/messages", response_model=MessageResponse, summary="Web channel, REST fallback")
-async def web_message(body: WebMessage, gateway: GatewayDep) -> MessageResponse:
-    return await _handle(
-        gateway, _inbound(channel="web", customer_id=body.customer_id, text=body.text, client_msg_id=body.client_msg_id)
+@router.post(
+    "/channels/web/messages", response_model=ShopperMessageResponse, summary="Web channel, REST fallback"
+)
+async def web_message(
+    body: WebMessage, gateway: GatewayDep, identity: IdentityDep, bearer: WebBearer
+) -> ShopperMessageResponse:
+    return await _web(
+        gateway, identity, bearer, body.customer_id, body.identity_hash, text=body.text,
+        client_msg_id=body.client_msg_id,
+    )
+
+
+@router.post("/channels/web/session", response_model=SessionOut, summary="A logged-in web shopper's token")
+async def web_session(body: SessionIn, identity: IdentityDep, bearer: WebBearer) -> SessionOut:
+    """For the widget of a logged-in shopper before the first message (so the history shows at once)."""
+    admitted = await run_in_threadpool(
+        identity.admit_web, bearer=bearer, customer_id=body.customer_id, given_hash=body.identity_hash
+    )
+    return SessionOut(
+        customer_id=admitted.customer_id,
+        verified=admitted.verified,
+        visitor_token=admitted.token,
+        token_expires_in=int(identity.visitor_token_ttl.total_seconds()),
     )
 
 
 @router.get(
     "/conversations/{conversation_id}/history",
     response_model=list[HistoryMessage],
-    summary="The customer's recent messages across channels (the conversation id is the shopper's capability)",
+    summary="The customer's recent messages across channels (the owner only)",
 )
 async def history(
-    conversation_id: str, gateway: GatewayDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
+    conversation_id: str, gateway: GatewayDep, shopper: ShopperDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
 ) -> list[HistoryMessage]:
-    with session_scope(gateway.sessions) as session:
-        conv = session.get(Conversation, conversation_id)
-        if conv is None:
-            raise HTTPException(status_code=404, detail="conversation not found")
-        rows = session.scalars(
-            select(Message).where(Message.customer_id == conv.customer_id).order_by(Message.id.desc()).limit(limit)
-        ).all()
-        return [_history_row(m) for m in reversed(rows)]
-
-
-def _history_row(m: Message) -> HistoryMessage:
-    return HistoryMessage(
-        id=m.id,
-        conversation_id=m.conversation_id,
-        direction="in" if m.direction == "in" else "out",
-        sender=m.sender,
-        channel=m.channel,
-        text=m.text,
-        buttons=[Button(**b) for b in (m.buttons or [])],
-        sentiment_label=m.sentiment_label,
-        sentiment_score=m.sentiment_score,
-        created_at=m.created_at.isoformat(),
+    return await run_in_threadpool(
+        shopper_api.history, gateway, shopper=shopper, conversation_id=conversation_id, limit=limit
     )
 
 
 @router.get("/customers/{customer_id}/state", summary="Where a shopper's current conversation stands")
-async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any]:
-    with session_scope(gateway.sessions) as session:
-        conv = session.scalar(
-            select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.created_at.desc())
-        )
-        if conv is None:
-            return {"conversation_id": None, "owner": "bot", "status": None, "survey_pending": False, "queue": None}
-        conv_id, owner = conv.id, conv.owner
-    status = await run_in_threadpool(gateway.queue.queue_status, conv_id) if owner == "queue" else None
-    with session_scope(gateway.sessions) as session:
-        conv = session.get(Conversation, conv_id)
-        assert conv is not None
-        return {
-            "conversation_id": conv.id,
-            "owner": conv.owner,
-            "status": conv.status,
-            "survey_pending": conv.survey_pending,
-            "queue": {"position": status.position, "eta_s": status.eta_s} if status else None,
-        }
+async def customer_state(customer_id: str, gateway: GatewayDep, shopper: ShopperDep) -> dict[str, Any]:
+    return await shopper_api.customer_state(gateway, shopper=shopper, customer_id=customer_id)
 
 
 @router.post("/conversations/{conversation_id}/survey", status_code=204, summary="Satisfaction rating (1-5 + comment)")
-async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep) -> None:
-    if not gateway.submit_survey(conversation_id=conversation_id, rating=body.rating, comment=body.comment):
-        raise HTTPException(status_code=404, detail="conversation not found")
+async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep, shopper: ShopperDep) -> None:
+    await shopper_api.submit_survey(
+        gateway, shopper=shopper, conversation_id=conversation_id, rating=body.rating, comment=body.comment
+    )
 
 
 @router.post("/conversations/{conversation_id}/leave", summary="The shopper left (abandons a queued conversation)")
-async def leave(conversation_id: str, gateway: GatewayDep) -> dict[str, bool]:
-    return {"abandoned": await gateway.shopper_left(conversation_id=conversation_id)}
+async def leave(conversation_id: str, gateway: GatewayDep, shopper: ShopperDep) -> dict[str, bool]:
+    return {"abandoned": await shopper_api.leave(gateway, shopper=shopper, conversation_id=conversation_id)}
 
 
 @router.websocket("/channels/web/ws")
-async def web_socket(websocket: WebSocket, customer_id: Annotated[str, Query(min_length=1, max_length=128)]) -> None:
-    """Web channel: the shopper sends ``{"text": ..., "client_msg_id": ...}`` and receives pushed reply events."""
+async def web_socket(websocket: WebSocket) -> None:
+    """Web channel. The first frame authenticates: ``{"type": "auth", "token": "<visitor_token>"}`` (answered with
+    ``{"type": "ready", "customer_id": ...}``; close code 4401 when missing, unknown or expired). Then the shopper
+    sends ``{"text": ..., "client_msg_id": ...}`` and receives pushed reply events."""
     gateway: GatewayService = websocket.app.state.gateway
     sockets = websocket.app.state.customer_sockets
     await websocket.accept()
+    shopper = await first_frame_shopper(websocket, websocket.app.state.identity)
+    if shopper is None or shopper.customer_id is None:
+        return
+    customer_id = shopper.customer_id
     sockets.add(customer_id, websocket)
     try:
+        await websocket.send_json({"type": "ready", "customer_id": customer_id, "verified": shopper.kind == "customer"})
         while True:
             raw = await websocket.receive_text()
             try:

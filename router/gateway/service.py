@@ -460,11 +460,14 @@ class GatewayService:
         conv.survey_pending = False
         self._event(session, conv, "survey", rating=rating, agent_id=conv.agent_id)
 
-    def submit_survey(self, *, conversation_id: str, rating: int, comment: str | None) -> bool:
-        """Survey answered from a widget form; False when the conversation is unknown."""
+    def submit_survey(
+        self, *, conversation_id: str, rating: int, comment: str | None, owned_by: Callable[[str], bool] | None = None
+    ) -> bool:
+        """Survey answered from a widget form; False when the conversation is unknown (or not ``owned_by`` the
+        caller: checked in the transaction that records the answer)."""
         with session_scope(self.sessions) as session:
             conv = session.get(Conversation, conversation_id)
-            if conv is None:
+            if conv is None or (owned_by is not None and not owned_by(conv.customer_id)):
                 return False
             self._record_survey(session, conv, rating, comment)
             return True
@@ -813,11 +816,16 @@ class GatewayService:
         )
         return reply
 
-    async def shopper_left(self, *, conversation_id: str) -> bool:
-        """The shopper left while waiting: the queue entry is abandoned and the conversation ends."""
+    async def shopper_left(self, *, conversation_id: str, owned_by: Callable[[str], bool] | None = None) -> bool:
+        """The shopper left while waiting: the queue entry is abandoned and the conversation ends.
+
+        With ``owned_by``, a conversation that is unknown or not the caller's raises :class:`ConversationNotFound`
+        (checked in the transaction that closes it)."""
 
         def apply(session: Session) -> bool:
             conv = session.get(Conversation, conversation_id)
+            if owned_by is not None and (conv is None or not owned_by(conv.customer_id)):
+                raise ConversationNotFound(conversation_id=conversation_id)
             if conv is None or conv.status != "open":
                 return False
             was_queued = conv.owner == "queue"

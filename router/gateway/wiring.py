@@ -19,6 +19,7 @@ from router.gateway.push import CustomerSockets, LocalPush, RedisPush
 from router.gateway.rasa_client import RasaClient
 from router.gateway.routing_adapter import EngineQueue, bridge_events
 from router.gateway.service import GatewayService
+from router.identity.wiring import build_identity, identity_routers
 from router.outbound.wiring import ROUTERS as OUTBOUND_ROUTERS
 from router.outbound.wiring import install_outbound, outbox_writer
 from router.routing.engine import RoutingEngine
@@ -28,13 +29,14 @@ from router.settings import Settings
 from router.supervision.team import closed_hours_checker
 
 log = logging.getLogger(__name__)
-ROUTERS: list[APIRouter] = [api.router, agent_api.router, *OUTBOUND_ROUTERS]
+ROUTERS: list[APIRouter] = [api.router, agent_api.router, *OUTBOUND_ROUTERS, *identity_routers()]
 
 
 async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awaitable[None]]:
     """Build the gateway on ``app.state`` and return the coroutine function that tears it down."""
     engine: RoutingEngine = app.state.engine
     hub = app.state.hub
+    await run_in_threadpool(build_identity, app, settings)
     sentiment = await run_in_threadpool(SentimentAnalyzer.load, settings.sentiment_model_path)
     rasa = RasaClient(base_url=settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_s)
     sockets = CustomerSockets()

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from router.api.deps import SessionsDep, SettingsDep
-from router.auth import CurrentUser, Forbidden, Principal, require_role
+from router.auth import CurrentUser, Forbidden, Principal, metrics_reader, require_role
 from router.db import session_scope
 from router.reports.agents import AgentPerformance, compute_agent_performance, to_csv
 from router.reports.kpis import KpiReport, compute_kpis
@@ -95,5 +95,8 @@ def metrics_registry(request: Request) -> CollectorRegistry:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(registry: Annotated[CollectorRegistry, Depends(metrics_registry)]) -> Response:
+def metrics(
+    _reader: Annotated[Principal | None, Depends(metrics_reader)],
+    registry: Annotated[CollectorRegistry, Depends(metrics_registry)],
+) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -9,9 +9,12 @@ origin only), so even a rendering mistake cannot run a shopper's ``<script>``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from router.identity.demo import WIDGET_TAG, demo_signed_widget
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES = WEB_DIR / "templates"
@@ -26,20 +29,29 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
           ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8"}
 
 
-def _page(name: str, *, embeddable: bool = False) -> FileResponse:
-    headers = {
+def _headers(*, embeddable: bool = False) -> dict[str, str]:
+    return {
         "Content-Security-Policy": _CSP.format(ancestors="*" if embeddable else "'self'"),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "Cache-Control": "no-cache",
     }
+
+
+def _page(name: str, *, embeddable: bool = False) -> FileResponse:
+    headers = _headers(embeddable=embeddable)
     return FileResponse(TEMPLATES / name, media_type="text/html; charset=utf-8", headers=headers)
 
 
-@router.get("/chat")
-def demo_shop() -> FileResponse:
-    """A demo shop page with the chat widget embedded exactly as a merchant would embed it."""
-    return _page("shop.html")
+@router.get("/chat", response_model=None)
+def demo_shop(request: Request, as_: Annotated[str | None, Query(alias="as")] = None) -> FileResponse | HTMLResponse:
+    """A demo shop page with the chat widget embedded exactly as a merchant would embed it. In dev mode,
+    ``/chat?as=c0001`` plays the shop's server: it signs that demo customer (identity hash) into the widget."""
+    signed = demo_signed_widget(request.app, as_) if as_ else None
+    if signed is None:
+        return _page("shop.html")
+    html = (TEMPLATES / "shop.html").read_text(encoding="utf-8").replace(WIDGET_TAG, signed)
+    return HTMLResponse(html, headers=_headers())
 
 
 @router.get("/chat/embed")

@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
-from tests.e2e.helpers import sample_order
+from tests.e2e.helpers import auth_frame, credentials_env, sample_order, shop_credentials, shopper_message, signed
 from tests.procs import RASA_TOKEN, Proc, free_port, start_router
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -27,17 +27,17 @@ AGENT_PASSWORD = "agent-pass-123"
 class Shop:
     """A running router (gateway) plus the database behind it."""
 
-    def __init__(self, proc: Proc, db_url: str) -> None:
+    def __init__(self, proc: Proc, db_url: str, credentials: dict[str, str]) -> None:
         self.proc = proc
+        self.credentials = credentials
         self.url = proc.url
         self.db_url = db_url
         self.http = httpx.Client(base_url=proc.url, timeout=60)
         self.sessions = make_session_factory(make_engine(db_url))
 
     def say(self, customer: str, text: str, channel: str = "web", **extra: Any) -> dict[str, Any]:
-        resp = self.http.post(
-            "/api/v1/messages", json={"channel": channel, "customer_id": customer, "text": text, **extra}
-        )
+        body, headers = shopper_message(self.credentials, channel, customer, text, **extra)
+        resp = self.http.post("/api/v1/messages", json=body, headers=headers)
         assert resp.status_code == 200, resp.text
         answer: dict[str, Any] = resp.json()
         return answer
@@ -50,6 +50,17 @@ class Shop:
 
     def ws_url(self, path: str) -> str:
         return self.url.replace("http://", "ws://") + path
+
+    def shopper_token(self, customer: str) -> str:
+        """The web token of a shopper the shop signed in (what the widget holds)."""
+        resp = self.http.post("/api/v1/channels/web/session", json=signed(self.credentials, customer))
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["visitor_token"])
+
+    def socket(self, path: str, token: str) -> ClientConnection:
+        ws = connect(self.ws_url(path))
+        ws.send(auth_frame(token))
+        return ws
 
 
 def _router_env(db_url: str, rasa_url: str, orders_db: str) -> dict[str, str]:
@@ -69,8 +80,10 @@ def _make_shop(tmp: Path, name: str, rasa_url: str, orders_db: str, agents: list
     sessions = make_session_factory(make_engine(db_url))
     for agent in agents:
         create_user(sessions, password=AGENT_PASSWORD, **agent)
-    proc = start_router(log_dir=tmp, env=_router_env(db_url, rasa_url, orders_db), name=name)
-    return Shop(proc, db_url)
+    credentials = shop_credentials(db_url)
+    env = {**_router_env(db_url, rasa_url, orders_db), **credentials_env(credentials)}
+    proc = start_router(log_dir=tmp, env=env, name=name)
+    return Shop(proc, db_url, credentials)
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +138,11 @@ def test_handoff_to_agent_and_back_to_bot(shop: Shop) -> None:
     assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
     cust = customer()
     with (
-        connect(shop.ws_url(f"/api/v1/agents/ws?token={token}")) as agent_ws,
-        connect(shop.ws_url(f"/api/v1/channels/web/ws?customer_id={cust}")) as shopper_ws,
+        shop.socket("/api/v1/agents/ws", token) as agent_ws,
+        shop.socket("/api/v1/channels/web/ws", shop.shopper_token(cust)) as shopper_ws,
     ):
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
+        recv_until(shopper_ws, lambda e: e.get("type") == "ready")
         handoff = shop.say(cust, "转人工")
         conv_id = handoff["conversation_id"]
         assert handoff["owner"] in {"queue", "agent"}, handoff
@@ -191,7 +205,8 @@ def test_same_customer_switching_channel_keeps_history(shop: Shop) -> None:
     first = shop.say(cust, "你好", channel="app")
     second = shop.say(cust, "优惠券怎么用", channel="web")
     assert first["conversation_id"] == second["conversation_id"]
-    history = shop.http.get(f"/api/v1/conversations/{second['conversation_id']}/history").json()
+    mine = {"Authorization": f"Bearer {shop.shopper_token(cust)}"}
+    history = shop.http.get(f"/api/v1/conversations/{second['conversation_id']}/history", headers=mine).json()
     channels = [m["channel"] for m in history if m["direction"] == "in"]
     assert channels == ["app", "web"]
     texts = [m["text"] for m in history if m["direction"] == "in"]
@@ -199,9 +214,10 @@ def test_same_customer_switching_channel_keeps_history(shop: Shop) -> None:
 
 
 def test_miniprogram_openid_linked_to_customer(shop: Shop) -> None:
-    resp = shop.http.post(
-        "/api/v1/channels/miniprogram/messages", json={"openid": "oXyz" + uuid.uuid4().hex[:6], "content": "你好"}
-    )
+    body = {"openid": "oXyz" + uuid.uuid4().hex[:6], "content": "你好"}
+    assert shop.http.post("/api/v1/channels/miniprogram/messages", json=body).status_code == 401
+    key = {"X-Kefu-Channel-Key": shop.credentials["miniprogram"]}
+    resp = shop.http.post("/api/v1/channels/miniprogram/messages", json=body, headers=key)
     assert resp.status_code == 200 and resp.json()["owner"] == "bot"
 
 

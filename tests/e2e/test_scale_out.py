@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from websockets.sync.client import connect
 
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from tests.e2e.helpers import credentials_env, shop_credentials, signed
 from tests.e2e.test_gateway import AGENT_PASSWORD, Shop, recv_until
 from tests.procs import RASA_TOKEN, ROOT, Proc, free_port, start_rasa, start_router
 
@@ -62,10 +62,15 @@ def replicas(
     upgrade(pg_url)
     sessions = make_session_factory(make_engine(pg_url))
     create_user(sessions, username="zhao", password=AGENT_PASSWORD, display_name="小赵", skills={"general": 5})
-    env = _env(pg_url, rasa_server.url, orders_db, "kefu-test-" + uuid.uuid4().hex[:8])
+    credentials = shop_credentials(pg_url)
+    namespace = "kefu-test-" + uuid.uuid4().hex[:8]
+    env = {**_env(pg_url, rasa_server.url, orders_db, namespace), **credentials_env(credentials)}
     a = start_router(log_dir=tmp, env=env, name="replica-a")
     b = start_router(log_dir=tmp, env=env, name="replica-b")
-    state: dict[str, Any] = {"a": Shop(a, pg_url), "b": Shop(b, pg_url), "env": env, "tmp": tmp}
+    state: dict[str, Any] = {
+        "a": Shop(a, pg_url, credentials), "b": Shop(b, pg_url, credentials), "env": env, "tmp": tmp,
+        "credentials": credentials,
+    }
     yield state
     for shop in (state["a"], state["b"]):
         shop.proc.stop()
@@ -79,10 +84,11 @@ def test_shopper_on_a_agent_on_b(replicas: dict[str, Any]) -> None:
     assert b.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
     cust = "c-scale-" + uuid.uuid4().hex[:6]
     with (
-        connect(b.ws_url(f"/api/v1/agents/ws?token={token}")) as agent_ws,
-        connect(a.ws_url(f"/api/v1/channels/web/ws?customer_id={cust}")) as shopper_ws,
+        b.socket("/api/v1/agents/ws", token) as agent_ws,
+        a.socket("/api/v1/channels/web/ws", a.shopper_token(cust)) as shopper_ws,
     ):
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
+        recv_until(shopper_ws, lambda e: e.get("type") == "ready")
         handoff = a.say(cust, "转人工")
         conv_id = handoff["conversation_id"]
         assert handoff["owner"] in {"queue", "agent"}, handoff
@@ -126,7 +132,7 @@ def test_kill9_replica_mid_offer_then_restart(replicas: dict[str, Any]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     b.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
     cust = "c-kill-" + uuid.uuid4().hex[:6]
-    with connect(b.ws_url(f"/api/v1/agents/ws?token={token}")) as agent_ws:
+    with b.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
         first = a.say(cust, "你们这什么破服务！！！我要投诉，骗子")
         conv_id = first["conversation_id"]
@@ -140,8 +146,11 @@ def test_kill9_replica_mid_offer_then_restart(replicas: dict[str, Any]) -> None:
         assert msg["owner"] == "agent"
     restarted = start_router(log_dir=replicas["tmp"], env=replicas["env"], name="replica-a2")
     try:
-        replicas["a"] = Shop(restarted, a.db_url)
-        history = httpx.get(f"{restarted.url}/api/v1/conversations/{conv_id}/history", timeout=30).json()
+        replicas["a"] = Shop(restarted, a.db_url, a.credentials)
+        mine = {"Authorization": f"Bearer {replicas['a'].shopper_token(cust)}"}
+        history = httpx.get(
+            f"{restarted.url}/api/v1/conversations/{conv_id}/history", headers=mine, timeout=30
+        ).json()
         texts = [m["text"] for m in history if m["direction"] == "in"]
         assert texts == ["你们这什么破服务！！！我要投诉，骗子", "你们到底管不管"]  # nothing lost
         close = httpx.post(
@@ -157,7 +166,7 @@ def test_offer_times_out_when_the_agent_does_not_answer(replicas: dict[str, Any]
     token = b.login("zhao")
     auth = {"Authorization": f"Bearer {token}"}
     b.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
-    with connect(b.ws_url(f"/api/v1/agents/ws?token={token}")) as agent_ws:
+    with b.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
         body = replicas["a"].say("c-timeout-" + uuid.uuid4().hex[:6], "转人工")
         conv_id = body["conversation_id"]
@@ -232,21 +241,21 @@ def test_database_briefly_unavailable(replicas: dict[str, Any], pg_url: str) -> 
     env = {**replicas["env"], "KEFU_ROUTER_DATABASE_URL": via_proxy}
     proc = start_router(log_dir=replicas["tmp"], env=env, name="replica-flaky")
     try:
-        shop = Shop(proc, pg_url)
+        shop = Shop(proc, pg_url, replicas["credentials"])
         cust = "c-flaky-" + uuid.uuid4().hex[:6]
         assert shop.say(cust, "你好")["owner"] == "bot"
         proxy.cut()
         threading.Timer(1.5, proxy.restore).start()  # back before the gateway's retries run out
         resp = shop.http.post(
             "/api/v1/messages",
-            json={"channel": "web", "customer_id": cust, "text": "在吗", "client_msg_id": "m-flaky-1"},
+            json={"channel": "web", **signed(shop.credentials, cust), "text": "在吗", "client_msg_id": "m-flaky-1"},
         )
         assert resp.status_code in {200, 503}, resp.text
         if resp.status_code == 503:  # the client retries with the same id: stored exactly once
             time.sleep(2)
             resp = shop.http.post(
                 "/api/v1/messages",
-                json={"channel": "web", "customer_id": cust, "text": "在吗", "client_msg_id": "m-flaky-1"},
+                json={"channel": "web", **signed(shop.credentials, cust), "text": "在吗", "client_msg_id": "m-flaky-1"},
             )
             assert resp.status_code == 200, resp.text
         assert proc.popen.poll() is None, "the replica must not crash"

@@ -33,6 +33,7 @@ def rasa_down_settings(model_path: Path) -> Settings:
         rasa_timeout_s=2.0,
         sentiment_model_path=model_path,
         operations_background=False,
+        web_identity_secret=TEST_WEB_SECRET,
     )
 
 
@@ -107,3 +108,25 @@ def ops_app(settings: Settings, engine: Engine, **state: Any) -> FastAPI:
 def running(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+def channel_key(client: TestClient, channel: str = "app") -> dict[str, str]:
+    """The header of a shop backend on ``channel`` (a new key of the running app, older ones kept)."""
+    key = client.app.state.identity.rotate_channel_key(channel, keep_old=True)  # type: ignore[attr-defined]
+    return {"X-Kefu-Channel-Key": key}
+
+
+TEST_WEB_SECRET = "ops-test-web-identity-secret-0123456789"
+
+
+def shop_keys(client: TestClient) -> dict[str, str]:
+    """What a shop's servers hold (the shape of var/demo/channel_keys.json), for a running app."""
+    identity = client.app.state.identity  # type: ignore[attr-defined]
+    keys = {channel: identity.rotate_channel_key(channel, keep_old=True) for channel in ("app", "miniprogram")}
+    return {**keys, "web_identity_secret": identity.web_identity_secret or ""}
+
+
+def web_token(client: TestClient, customer_id: str) -> dict[str, str]:
+    """The bearer header of a web shopper already verified as ``customer_id`` (what the widget holds)."""
+    token = client.app.state.identity.issue_token(customer_id, verified=True)  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {token}"}

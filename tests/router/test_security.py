@@ -111,3 +111,11 @@ def test_default_secrets_refused_outside_dev() -> None:
         Settings(env="prod", secret_key="a-real-secret-value-123456", rasa_token="kefu-dev-rasa-token")
     ok = Settings(env="prod", secret_key="a-real-secret-value-123456", rasa_token="a-real-rasa-token")
     assert ok.env == "prod"
+
+
+def test_identity_secrets_are_long_or_unset() -> None:
+    assert Settings(web_identity_secret="", metrics_token="").web_identity_secret is None
+    with pytest.raises(ValidationError):
+        Settings(web_identity_secret="short")
+    with pytest.raises(ValidationError):
+        Settings(metrics_token="short")

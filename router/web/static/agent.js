@@ -86,9 +86,10 @@
 
   // ------------------------------------------------------------------ socket
   function connect() {
-    ws = new WebSocket(kefu.wsUrl(`/api/v1/agents/ws?token=${encodeURIComponent(token)}`));
+    ws = new WebSocket(kefu.wsUrl("/api/v1/agents/ws"));
     const state = $("ws-state");
     ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "auth", token }));  // the first frame, never the URL (logs keep URLs)
       wsBackoff = 500;
       state.textContent = "已连接";
       state.className = "badge green";
@@ -278,8 +279,9 @@
       m.sentiment_label && sender === "customer"
         ? el("span", { class: `mood mood-${m.sentiment_label}`, text: charts.MOOD_LABEL[m.sentiment_label] || m.sentiment_label })
         : null);
+    const shown = (c.revealed && c.revealed.get(m.id)) || m.text;  // masked unless the agent chose "show"
     return el("div", { class: `line ${sender}${old ? " old" : ""}`, dataset: { id: m.id ?? "" } }, meta,
-      el("div", { class: "text", text: m.text }));
+      el("div", { class: "text", text: shown }));
   }
 
   function addLine(c, m) {
@@ -511,6 +513,18 @@
       refreshMe();
     } catch (err) {
       toast(`转接失败：${err.message}`, "error");
+    }
+  });
+
+  $("reveal").addEventListener("click", async () => {
+    const c = convs.get(current);
+    if (!c) return;
+    try {
+      const res = await call(`/api/v1/agent/conversations/${encodeURIComponent(current)}/reveal`, { method: "POST" });
+      c.revealed = new Map(res.transcript.map((m) => [m.id, m.text]));
+      renderTranscript(c);
+    } catch (err) {
+      toast(`无法显示完整信息：${err.message}`, "error");
     }
   });
 

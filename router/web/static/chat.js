@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api, fmtTime, fmtEta, uid } = kefu;
+  const { el, fmtTime, fmtEta, uid } = kefu;
   const $ = (id) => document.getElementById(id);
   const log = $("chat-log");
   const form = $("chat-form");
@@ -16,13 +16,10 @@
   const ID_RE = /^[A-Za-z0-9_.:@-]{1,128}$/;
   const OWNER_TEXT = { bot: "智能客服小优为您服务", queue: "正在为您转接人工客服，请稍候", agent: "人工客服为您服务中" };
 
-  // ------------------------------------------------------------------ identity (kept across reloads)
-  const params = new URLSearchParams(location.search);
-  const given = params.get("customer_id");
-  let customerId = given && ID_RE.test(given) ? given : localStorage.getItem("kefu.customer_id");
-  if (!customerId || !ID_RE.test(customerId)) customerId = uid("web-");
-  localStorage.setItem("kefu.customer_id", customerId);
-  let conversationId = localStorage.getItem("kefu.conversation_id");
+  // ------------------------------------------------------------------ identity (kefuIdentity, kept across reloads)
+  const me = kefuIdentity.fromPage(ID_RE);
+  const authed = (path, options = {}) => me.call(path, options);
+  let conversationId = me.token ? localStorage.getItem("kefu.conversation_id") : null;
   let owner = "bot";
   let surveyConversation = null;
 
@@ -144,7 +141,8 @@
   async function refresh() {
     let state;
     try {
-      state = await api(`/api/v1/customers/${encodeURIComponent(customerId)}/state`);
+      if (!(await me.ready())) return;
+      state = await authed(`/api/v1/customers/${encodeURIComponent(me.customerId)}/state`);
     } catch (_e) {
       return;
     }
@@ -152,7 +150,7 @@
     setOwner(state.owner, state.queue);
     if (conversationId) {
       try {
-        const history = await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}/history`);
+        const history = await authed(`/api/v1/conversations/${encodeURIComponent(conversationId)}/history`);
         for (const m of history) {
           if (m.direction === "in") renderMine(m.text, { id: m.id, at: m.created_at });
           else renderOut(m);
@@ -170,8 +168,10 @@
   let everConnected = false;
 
   function connect() {
-    ws = new WebSocket(kefu.wsUrl(`/api/v1/channels/web/ws?customer_id=${encodeURIComponent(customerId)}`));
+    if (!me.token || (ws && ws.readyState <= WebSocket.OPEN)) return;  // no token yet: the first message brings one
+    ws = new WebSocket(kefu.wsUrl("/api/v1/channels/web/ws"));
     ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "auth", token: me.token }));  // the token never goes into the URL
       connBox.hidden = true;
       backoff = 500;
       if (everConnected) refresh();  // pick up whatever arrived while we were away
@@ -182,7 +182,8 @@
       try { data = JSON.parse(event.data); } catch (_e) { return; }
       onEvent(data);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
+      if (event.code === 4401) { me.forget(); return; }  // expired or erased: the next message starts afresh
       if (everConnected) connBox.hidden = false;
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 10000);
@@ -226,18 +227,17 @@
       return;
     }
     try {  // the socket is reconnecting: the REST endpoint answers the same way
-      const res = await api("/api/v1/channels/web/messages", {
-        method: "POST", body: { customer_id: customerId, text: clean, client_msg_id: clientId },
-      });
+      const res = await me.send({ text: clean, client_msg_id: clientId });
       setConversation(res.conversation_id);
       confirmMine(clientId, res.message_id);
       for (const reply of res.replies) renderOut(reply);
       setOwner(res.owner, res.queue);
+      connect();
     } catch (err) {
       const bubble = pending.get(clientId);
       if (bubble) bubble.classList.add("failed");
       pending.delete(clientId);
-      renderOut({ id: null, sender: "system", text: `网络不太稳定，消息没有发出去，请稍后重试。（${err.message}）` });
+      renderOut({ id: null, sender: "system", text: `网络不太稳定，消息没有发出去，请稍后重试。（${kefuIdentity.reason(err)}）` });
     } finally {
       setTyping(false);
     }
@@ -271,13 +271,13 @@
     if (!rating || !surveyConversation) return;
     const comment = $("survey-comment").value.trim();
     try {
-      await api(`/api/v1/conversations/${encodeURIComponent(surveyConversation)}/survey`, {
+      await authed(`/api/v1/conversations/${encodeURIComponent(surveyConversation)}/survey`, {
         method: "POST", body: { rating, comment: comment || null },
       });
       surveyBox.hidden = true;
       renderOut({ id: null, sender: "system", text: "感谢您的评价，我们会继续努力！还有其他问题，随时可以问我。" });
     } catch (err) {
-      renderOut({ id: null, sender: "system", text: `评价提交失败，请稍后再试。（${err.message}）` });
+      renderOut({ id: null, sender: "system", text: `评价提交失败，请稍后再试。（${kefuIdentity.reason(err)}）` });
     }
   });
   $("survey-skip").addEventListener("click", () => { surveyBox.hidden = true; });
@@ -286,11 +286,11 @@
   $("chat-leave").addEventListener("click", async () => {
     if (!conversationId) return;
     try {
-      await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}/leave`, { method: "POST" });
+      await authed(`/api/v1/conversations/${encodeURIComponent(conversationId)}/leave`, { method: "POST" });
       setOwner("bot");
       renderOut({ id: null, sender: "system", text: "您已退出排队。如还需要帮助，随时可以继续提问。" });
     } catch (err) {
-      kefu.toast(`操作失败：${err.message}`, "error");
+      kefu.toast(`操作失败：${kefuIdentity.reason(err)}`, "error");
     }
   });
 
@@ -325,13 +325,13 @@
 
   // queued shoppers see their place move even when nobody writes
   setInterval(async () => {
-    if (owner !== "queue") return;
+    if (owner !== "queue" || !me.token) return;
     try {
-      const state = await api(`/api/v1/customers/${encodeURIComponent(customerId)}/state`);
+      const state = await authed(`/api/v1/customers/${encodeURIComponent(me.customerId)}/state`);
       setOwner(state.owner, state.queue);
     } catch (_e) { /* next time */ }
   }, 8000);
 
-  window.kefuChat = { customerId: () => customerId, conversationId: () => conversationId };
+  window.kefuChat = { customerId: () => me.customerId, conversationId: () => conversationId, token: () => me.token };
   refresh().finally(connect);
 })();

@@ -36,10 +36,11 @@ const kefu = (() => {
   }
 
   class ApiError extends Error {
-    constructor(status, detail) {
+    constructor(status, detail, body) {
       super(describe(detail) || `HTTP ${status}`);
       this.status = status;
       this.detail = detail;
+      this.body = body;  // the whole JSON answer (e.g. its Chinese `message`)
     }
   }
 
@@ -79,7 +80,7 @@ const kefu = (() => {
     if (!res.ok) {
       // domain errors carry a Chinese "message" for people next to the English "detail" for logs
       const shown = data && data.code && typeof data.message === "string" ? { message: data.message, code: data.code } : data;
-      throw new ApiError(res.status, shown && shown.detail !== undefined ? shown.detail : shown);
+      throw new ApiError(res.status, shown && shown.detail !== undefined ? shown.detail : shown, data);
     }
     return data;
   }

@@ -1,6 +1,7 @@
 /* kefu chat widget loader. Embed on any shop page:
  *   <script src="https://kefu.example.com/widget.js" async></script>
- * Optional attributes on the script tag: data-customer-id (the shop's own id for a logged-in shopper),
+ * Optional attributes on the script tag: data-customer-id (the shop's own id for a logged-in shopper) with
+ * data-identity-hash (hex HMAC-SHA256(web identity secret, customer id), computed by the shop's server),
  * data-title (button label), data-position="left" (default: right).
  * It adds a floating button and an iframe with the chat (/chat/embed) served by the kefu server itself, so the
  * chat's storage, connections and styles never mix with the shop page's. */
@@ -16,7 +17,11 @@
   var left = script.getAttribute("data-position") === "left";
   var params = new URLSearchParams();
   var customerId = script.getAttribute("data-customer-id");
-  if (customerId) params.set("customer_id", customerId);
+  var identityHash = script.getAttribute("data-identity-hash");
+  if (customerId && identityHash) {  // a claimed id counts only with the shop server's signature
+    params.set("customer_id", customerId);
+    params.set("identity_hash", identityHash);
+  }
   params.set("host", location.hostname);
 
   var side = left ? "left" : "right";

@@ -175,7 +175,7 @@ def test_alerts_api(baseline) -> None:
         bad = client.post(f"/api/v1/alerts/{first['id']}/status", json={"status": "gone"}, headers=h)
         assert bad.status_code == 422
         assert client.get("/api/v1/alerts", params={"status": "weird"}, headers=h).status_code == 422
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=h).text
         assert 'kefu_alerts{signal="topic",status=' in metrics
 
 

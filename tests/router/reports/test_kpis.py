@@ -120,7 +120,8 @@ def test_kpi_api_metrics_and_roles(traffic) -> None:
                           headers=bearer(settings, sup, "sup", "supervisor")).status_code == 422
         assert client.get(url, params={"since": "yesterday"},
                           headers=bearer(settings, sup, "sup", "supervisor")).status_code == 422
-        metrics = client.get("/metrics")
+        assert client.get("/metrics").status_code == 401  # a supervisor's JWT or the scraper's token
+        metrics = client.get("/metrics", headers=bearer(settings, sup, "sup", "supervisor"))
         assert metrics.status_code == 200
         text = metrics.text
         assert "kefu_conversations_total{" in text and 'resolution="bot"' in text
@@ -137,8 +138,9 @@ def test_metrics_gauges_follow_the_last_day(tmp_path: Path) -> None:
     TrafficWriter(sessions, seed=9).write(80, start=now - timedelta(hours=6), end=now - timedelta(minutes=30))
     with session_scope(sessions) as s:
         day = compute_kpis(s, since=now - timedelta(hours=24), until=now, timezone="UTC")
-    with running(ops_app(Settings(database_url="sqlite://"), engine)) as client:
-        text = client.get("/metrics").text
+    scraper = "kpi-test-metrics-token-0123456789abcdef"
+    with running(ops_app(Settings(database_url="sqlite://", metrics_token=scraper), engine)) as client:
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {scraper}"}).text
     line = next(ln for ln in text.splitlines() if ln.startswith('kefu_containment_ratio{channel="all"}'))
     assert float(line.split()[-1]) == pytest.approx(day.totals.containment_rate or 0, abs=1e-3)
     line = next(ln for ln in text.splitlines() if ln.startswith('kefu_conversations_window{channel="all"}'))

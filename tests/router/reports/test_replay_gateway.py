@@ -24,7 +24,7 @@ from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from router.traffic import generate_scripts, make_script, replay
 from tests.artifacts import require_built
-from tests.router.ops_support import add_user, bearer, migrated, running
+from tests.router.ops_support import TEST_WEB_SECRET, add_user, bearer, channel_key, migrated, running, shop_keys
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,8 @@ def test_generated_scripts_are_valid_gateway_input() -> None:
 
 
 def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> None:
-    settings = Settings(database_url="sqlite://", rasa_url=f"http://127.0.0.1:{closed_port()}", rasa_timeout_s=2.0)
+    settings = Settings(database_url="sqlite://", rasa_url=f"http://127.0.0.1:{closed_port()}", rasa_timeout_s=2.0,
+                        web_identity_secret=TEST_WEB_SECRET)
     require_built(settings.sentiment_model_path, "the sentiment model")
     engine, sessions = migrated(tmp_path)
     rng = random.Random(8)
@@ -53,7 +54,7 @@ def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> Non
                      with_gateway=True, routers=extra)
     began = datetime.now(UTC)
     with running(app) as client:
-        results = replay("", scripts, client=client)
+        results = replay("", scripts, client=client, keys=shop_keys(client))
     assert all(r.statuses and set(r.statuses) == {200} for r in results)
     assert all(r.conversation_id and r.replies[0] for r in results)
     assert {o for r in results for o in r.owners} == {"bot"}  # nobody online: the bot keeps them, politely
@@ -86,11 +87,12 @@ def test_a_message_left_while_nobody_is_online_becomes_a_ticket(tmp_path: Path) 
     add_user(sessions, "ma", skills={"billing": 4}, status="offline")
     app = create_app(settings, db_engine=engine, with_gateway=True)
     with running(app) as client:
-        angry = client.post("/api/v1/messages", json={
+        shop = channel_key(client)
+        angry = client.post("/api/v1/messages", headers=shop, json={
             "channel": "app", "customer_id": "u-angry",
             "text": "你们到底怎么回事！包裹丢了一个星期都没人管，气死我了！"})
         assert angry.status_code == 200 and angry.json()["sentiment"]["label"] == "angry"
-        left = client.post("/api/v1/messages", json={
+        left = client.post("/api/v1/messages", headers=shop, json={
             "channel": "app", "customer_id": "u-angry",
             "text": "物流显示签收了但我根本没收到，订单 2026112400012345，电话 13800138000，请尽快联系我"})
         assert left.status_code == 200

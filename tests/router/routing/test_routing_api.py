@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,15 +118,22 @@ def test_auth_failures(client: TestClient, settings: Settings, users: dict[str, 
     assert client.post("/api/v1/routing/handoffs", json=body, headers=agent).status_code == 403
     assert client.get("/api/v1/agents/queue", headers=login(client, "boss")).status_code == 200
 
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/api/v1/agents/ws?token=garbage") as ws:
+    editor_token = editor["Authorization"].split()[1]
+    for first, code in (
+        ({"type": "auth", "token": "garbage"}, 4401),
+        ({"type": "ping", "token": editor_token}, 4401),  # the first frame must be the auth frame
+        ({"type": "auth", "token": editor_token}, 4403),
+    ):
+        with pytest.raises(WebSocketDisconnect) as closed:
+            with client.websocket_connect("/api/v1/agents/ws") as ws:
+                ws.send_json(first)
+                ws.receive_json()
+        assert closed.value.code == code
+    with pytest.raises(WebSocketDisconnect) as closed:  # a token in the URL is no credential any more
+        with client.websocket_connect(f"/api/v1/agents/ws?token={editor_token}") as ws:
+            ws.send_json({"type": "ping"})
             ws.receive_json()
     assert closed.value.code == 4401
-    editor_token = editor["Authorization"].split()[1]
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(f"/api/v1/agents/ws?token={editor_token}") as ws:
-            ws.receive_json()
-    assert closed.value.code == 4403
 
 
 def test_bad_input_is_a_4xx(client: TestClient) -> None:
@@ -150,7 +158,7 @@ def test_offer_accept_message_transfer_close(
     assert client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=wang).json()["status"] == "online"
     client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=li)
     token = wang["Authorization"].split()[1]
-    with client.websocket_connect(f"/api/v1/agents/ws?token={token}") as ws:
+    with agent_socket(client, token) as ws:
         assert ws.receive_json()["type"] == "hello"
         handoff = {
             "conversation_id": "conv-1",
@@ -218,7 +226,7 @@ def test_ws_accept_and_timeout_pushes(client: TestClient, settings: Settings) ->
     client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=wang)
     token = wang["Authorization"].split()[1]
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    with client.websocket_connect(f"/api/v1/agents/ws?token={token}") as ws:
+    with agent_socket(client, token) as ws:
         ws.receive_json()
         for cid in ("a", "b"):
             client.post(
@@ -254,3 +262,11 @@ def test_openapi_and_health(client: TestClient) -> None:
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+@contextmanager
+def agent_socket(client: TestClient, token: str) -> Iterator[Any]:
+    """The agent WebSocket, authenticated by its first frame."""
+    with client.websocket_connect("/api/v1/agents/ws") as ws:
+        ws.send_json({"type": "auth", "token": token})
+        yield ws

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.app import create_app
 from router.db import session_scope
 from router.gateway.models import Conversation, Customer, Message, Survey, utcnow
-from tests.router.ops_support import migrated, rasa_down_settings, running
+from tests.router.ops_support import channel_key, migrated, rasa_down_settings, running, web_token
 
 pytestmark = pytest.mark.slow
 
@@ -49,11 +49,8 @@ def test_survey_comment_is_stored_with_its_sentiment(tmp_path: Path, model_path:
     with running(app) as client:
         r = client.post(
             "/api/v1/messages",
-            json={
-                "channel": "web",
-                "customer_id": "u-survey",
-                "text": "1 分，客服态度太差了，问了半天什么都没解决！！",
-            },
+            json={"channel": "web", "text": "1 分，客服态度太差了，问了半天什么都没解决！！"},
+            headers=web_token(client, "u-survey"),
         )
         assert r.status_code == 200
     [msg] = _inbound(sessions, "u-survey")
@@ -79,6 +76,7 @@ def test_left_message_is_stored_with_its_sentiment(tmp_path: Path, model_path: P
                 "customer_id": "u-left",
                 "text": "你们到底怎么回事！包裹丢了一个星期都没人管，气死我了！",
             },
+            headers=channel_key(client),
         )
         assert first.status_code == 200 and first.json()["sentiment"]["label"] == "angry"
         with session_scope(sessions) as s:
@@ -91,6 +89,7 @@ def test_left_message_is_stored_with_its_sentiment(tmp_path: Path, model_path: P
                 "customer_id": "u-left",
                 "text": "谢谢，麻烦尽快帮我查一下包裹，订单号 2026112400012345",
             },
+            headers=channel_key(client),
         )
         assert left.status_code == 200 and "工单号" in left.json()["replies"][0]["text"]
     first_msg, left_msg = _inbound(sessions, "u-left")

@@ -16,6 +16,7 @@ from knowledge_base.settings import PACKAGE_DIR
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from tests.e2e.helpers import credentials_env, shop_credentials
 from tests.procs import APP_PY, RASA_MODEL, RASA_TOKEN, ROOT, start_action_server, start_rasa, start_router
 from tests.router.web.helpers import PASSWORD, WebStack
 
@@ -65,13 +66,15 @@ def web_stack(web_dir: Path) -> Iterator[WebStack]:
         for user in USERS:
             create_user(sessions, password=PASSWORD, **user)
         engine.dispose()
+        credentials = shop_credentials(db_url)
         router = start_router(log_dir=web_dir, env={
+            **credentials_env(credentials),
             "KEFU_ROUTER_DATABASE_URL": db_url, "KEFU_ROUTER_RASA_URL": rasa.url, "KEFU_ROUTER_RASA_TOKEN": RASA_TOKEN,
             "KEFU_ROUTER_RASA_TIMEOUT_S": "30", "KEFU_ROUTER_OFFER_TIMEOUT_S": "60",
             "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders_db}", **kb_env,
         })
         http = httpx.Client(base_url=router.url, timeout=120)
-        stack = WebStack(url=router.url, corpus_dir=corpus, router=router, http=http)
+        stack = WebStack(url=router.url, corpus_dir=corpus, router=router, http=http, credentials=credentials)
         # load the router's knowledge base once (encoder + index) so the first page does not wait for it
         token = stack.login("editor")
         res = http.post("/api/v1/admin/faq/try", json={"question": "退款多久到账"},

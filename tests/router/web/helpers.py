@@ -23,6 +23,12 @@ class WebStack:
     corpus_dir: Path
     router: Proc
     http: httpx.Client
+    credentials: dict[str, str]  # the shop's channel keys and web identity secret
+
+    @property
+    def backend(self) -> dict[str, str]:
+        """Headers of the shop's backend (app channel key): reads any signed-in customer's state and history."""
+        return {"X-Kefu-Channel-Key": self.credentials["app"]}
 
     def login(self, username: str) -> str:
         res = self.http.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from tests.e2e.helpers import signed
 from tests.router.web.helpers import PASSWORD, WebStack, eventually, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
@@ -83,10 +84,11 @@ def test_shopper_asks_an_faq_and_keeps_the_conversation_after_reload(web_stack: 
 def test_widget_embeds_in_another_sites_page(web_stack: WebStack, new_page: Any) -> None:
     """A merchant's page served by another server (another origin) embeds the widget with one script tag."""
     customer = f"shop-user-{uuid.uuid4().hex[:6]}"
+    signature = signed(web_stack.credentials, customer)["identity_hash"]  # computed by the merchant's server
     html = (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>别家小店</title></head>'
         f'<body><h1>别家小店</h1><script src="{web_stack.url}/widget.js" data-customer-id="{customer}" '
-        'data-title="联系客服" data-position="left"></script></body></html>'
+        f'data-identity-hash="{signature}" data-title="联系客服" data-position="left"></script></body></html>'
     ).encode()
 
     class MerchantPage(BaseHTTPRequestHandler):
@@ -111,8 +113,8 @@ def test_widget_embeds_in_another_sites_page(web_stack: WebStack, new_page: Any)
         frame = page.frame_locator("#kefu-widget-frame")
         chat_say(frame, "你好")
         frame.locator(".msg-bot").first.wait_for(timeout=60_000)
-        state = web_stack.http.get(f"/api/v1/customers/{customer}/state").json()
-        assert state["conversation_id"]  # the merchant's own customer id was used
+        state = web_stack.http.get(f"/api/v1/customers/{customer}/state", headers=web_stack.backend).json()
+        assert state["conversation_id"]  # the merchant's own (signed) customer id was used
         assert not page.js_errors
     finally:
         merchant.shutdown()
@@ -126,8 +128,7 @@ def test_quick_reply_buttons_for_an_unclear_question(web_stack: WebStack, new_pa
     """"您是不是想问…": a vague question gets the top FAQ candidates as buttons; a click answers with that entry."""
 
     def with_buttons(question: str) -> list[dict[str, Any]]:
-        res = web_stack.http.post("/api/v1/messages", json={
-            "channel": "web", "customer_id": f"probe-{uuid.uuid4().hex[:8]}", "text": question})
+        res = web_stack.http.post("/api/v1/messages", json={"channel": "web", "text": question})  # a new visitor
         return [b for r in res.json()["replies"] for b in r["buttons"]]
 
     question = next((q for q in VAGUE_QUESTIONS if with_buttons(q)), None)
@@ -155,7 +156,7 @@ def test_shopper_to_agent_and_back_with_survey(web_stack: WebStack, new_page: An
     agent = new_page(1400, 900)
     go_online(agent, web_stack)
     shopper = new_page(1280, 800)
-    shopper.goto(f"{web_stack.url}/chat/embed?customer_id=web-{uuid.uuid4().hex[:10]}")
+    shopper.goto(f"{web_stack.url}/chat/embed")  # an anonymous visitor (each page has its own storage)
     try:
         chat_say(shopper, "我要转人工客服")
         offer = agent.locator(".offer")
@@ -182,6 +183,12 @@ def test_shopper_to_agent_and_back_with_survey(web_stack: WebStack, new_page: An
         assert agent.input_value("#reply-text") == suggested
         agent.click("#reply-send")
         shopper.locator(".msg-agent .msg-text", has_text=suggested[:15]).wait_for()
+        # personal data is masked for the agent until "show" (audited on the server)
+        chat_say(shopper, "我的电话是13812345678")
+        agent.locator(".line.customer .text", has_text="138****5678").wait_for()
+        assert agent.locator(".line.customer .text", has_text="13812345678").count() == 0
+        agent.click("#reveal")
+        agent.locator(".line.customer .text", has_text="13812345678").wait_for()
         agent.locator("#ctx-sentiment svg").wait_for()
         screenshot(agent, "agent_console_chat")
 
@@ -205,8 +212,8 @@ def test_agent_holds_several_conversations(web_stack: WebStack, new_page: Any) -
     try:
         conversations = []
         for customer in customers:
-            res = web_stack.http.post("/api/v1/messages", json={"channel": "app", "customer_id": customer,
-                                                                "text": "我要找人工客服"})
+            res = web_stack.http.post("/api/v1/messages", headers=web_stack.backend, json={
+                "channel": "app", "customer_id": customer, "text": "我要找人工客服"})
             conversations.append(res.json()["conversation_id"])
             agent.locator(f".offer[data-conversation-id='{conversations[-1]}'] button.success").click(timeout=60_000)
         expect(agent.locator("#conversations li")).to_have_count(2)
@@ -223,7 +230,8 @@ def test_agent_holds_several_conversations(web_stack: WebStack, new_page: Any) -
         agent.locator(".line.agent .text", has_text="第一位顾客您好").wait_for()
 
         def agent_lines(conversation_id: str) -> list[str]:
-            rows = web_stack.http.get(f"/api/v1/conversations/{conversation_id}/history").json()
+            rows = web_stack.http.get(f"/api/v1/conversations/{conversation_id}/history",
+                                      headers=web_stack.backend).json()
             return [m["text"] for m in rows if m["sender"] == "agent"]
 
         assert agent_lines(conversations[0]) == ["第一位顾客您好"]
@@ -241,7 +249,7 @@ def test_agent_transfers_to_a_skill_with_a_note(web_stack: WebStack, new_page: A
     first = new_page(1400, 900)
     go_online(first, web_stack)
     shopper = new_page(1280, 800)
-    shopper.goto(f"{web_stack.url}/chat/embed?customer_id=web-{uuid.uuid4().hex[:10]}")
+    shopper.goto(f"{web_stack.url}/chat/embed")  # an anonymous visitor (each page has its own storage)
     try:
         chat_say(shopper, "转人工")
         first.locator(".offer button.success").click(timeout=60_000)
@@ -272,9 +280,8 @@ def test_agent_transfers_to_a_skill_with_a_note(web_stack: WebStack, new_page: A
 def test_markup_in_messages_is_shown_as_text(web_stack: WebStack, new_page: Any) -> None:
     agent = new_page(1400, 900)
     go_online(agent, web_stack)
-    customer = f"web-{uuid.uuid4().hex[:10]}"
     shopper = new_page(1280, 800)
-    shopper.goto(f"{web_stack.url}/chat/embed?customer_id={customer}")
+    shopper.goto(f"{web_stack.url}/chat/embed")
     try:
         chat_say(shopper, "转人工")
         agent.locator(".offer button.success").click(timeout=60_000)
@@ -323,8 +330,7 @@ def test_content_staff_edit_reaches_shoppers_without_restart(web_stack: WebStack
 
     # the action server answering shoppers re-indexes from its own watcher: no restart anywhere
     def bot_answer() -> bool:
-        res = web_stack.http.post("/api/v1/messages", json={
-            "channel": "web", "customer_id": f"probe-{uuid.uuid4().hex[:8]}", "text": REFUND_QUESTION})
+        res = web_stack.http.post("/api/v1/messages", json={"channel": "web", "text": REFUND_QUESTION})
         return any(new_answer in r["text"] for r in res.json()["replies"])
 
     eventually(bot_answer, timeout=90, interval=2)
