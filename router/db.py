@@ -105,8 +105,18 @@ class _Checkpointer:
                 self._thread.start()
 
     def _forget(self, key: int) -> None:
-        with self._lock:
-            self._forget_locked(key)
+        """An engine was disposed: close this thread's connection to its file now, once no round is using it.
+
+        Disposing an engine promises that SQLite folds the WAL back into the database file (the last connection to
+        close does it); a connection left open here until the next round would break that promise for a second
+        (a copy of the file taken right after ``dispose()`` missed every row still in the WAL).
+        """
+        with self._round:
+            with self._lock:
+                entry = self._watched.pop(key, None)
+            for conn in entry[2] if entry is not None else []:
+                with contextlib.suppress(Exception):
+                    conn.close()
 
     def _forget_locked(self, key: int) -> None:
         # The connection may be in the middle of a checkpoint on the checkpointer thread: closing it from here could
@@ -125,7 +135,8 @@ class _Checkpointer:
                     conn.close()
             for key, (ref, path, conns) in entries:
                 if ref() is None or not Path(path).exists():
-                    self._forget(key)
+                    with self._lock:  # collected without dispose (or file gone): closed by the next round
+                        self._forget_locked(key)
                     continue
                 try:
                     if not conns:
