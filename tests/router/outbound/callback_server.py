@@ -32,6 +32,7 @@ class Receiver:
     mode: str = "ok"
     status: int = 200
     slow_s: float = 0.0
+    fail_first: int = 0  # mode=status: only the first n requests get ``status`` (0: all of them)
     deliveries: list[Delivery] = field(default_factory=list)
     hits: int = 0
     redirect_hits: int = 0
@@ -64,6 +65,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             with receiver.lock:
                 receiver.hits += 1
                 mode = receiver.mode
+                if mode == "status" and 0 < receiver.fail_first < receiver.hits:
+                    mode = "ok"
             if mode == "slow":
                 time.sleep(receiver.slow_s)
             if mode == "garbage":
