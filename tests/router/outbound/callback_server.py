@@ -4,6 +4,7 @@ misbehave on demand (status codes, slowness, redirects, garbage instead of HTTP)
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Receiver:
     mode: str = "ok"
     status: int = 200
     slow_s: float = 0.0
+    fail_first: int = 0  # mode=status: only the first n requests get ``status`` (0: all of them)
     deliveries: list[Delivery] = field(default_factory=list)
     hits: int = 0
     redirect_hits: int = 0
@@ -63,6 +65,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             with receiver.lock:
                 receiver.hits += 1
                 mode = receiver.mode
+                if mode == "status" and 0 < receiver.fail_first < receiver.hits:
+                    mode = "ok"
             if mode == "slow":
                 time.sleep(receiver.slow_s)
             if mode == "garbage":
@@ -110,21 +114,51 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    """Remembers its open connections, so that stopping it also drops the kept-alive ones (a real outage)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.open: set[socket.socket] = set()
+        self.open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.open_lock:
+            self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.open_lock:
+            self.open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self.open_lock:
+            for sock in list(self.open):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 class CallbackServer:
     def __init__(self, receiver: Receiver, port: int) -> None:
         self.receiver = receiver
         self.port = port
         self.url = f"http://127.0.0.1:{port}/kefu/callback"
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
 
     def start(self) -> CallbackServer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self.receiver))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), _handler(self.receiver))
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Down like a crashed receiver: no listener and every open connection reset."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
             self._server = None

@@ -63,18 +63,12 @@ def test_signature_check_rejects_tampering_and_replays() -> None:
 def test_500_is_retried_until_the_receiver_recovers(tmp_path: Path, receiver: Receiver, server: CallbackServer) -> None:
     sessions = database(tmp_path)
     receiver.secret = register(sessions, server.url)
-    receiver.mode, receiver.status = "status", 500
+    receiver.mode, receiver.status, receiver.fail_first = "status", 500, 3
     conv = conversation(sessions, "u-500")
     [key] = write(sessions, conv, ["hello"])
-
-    def recover_after_three() -> bool:
-        if receiver.hits >= 3:
-            receiver.mode = "ok"
-        return receiver.keys() == [key]
-
-    run_worker(worker(sessions, max_attempts=10), recover_after_three)
+    run_worker(worker(sessions, max_attempts=10), lambda: rows(sessions)[0].status == DELIVERED)
     [row] = rows(sessions)
-    assert row.status == DELIVERED and row.attempts >= 4 and row.last_error is None
+    assert receiver.keys() == [key] and row.attempts == 4 and row.last_error is None
 
 
 def test_unreachable_callback_ends_in_the_dead_letter_list_after_bounded_retries(tmp_path: Path) -> None:
@@ -160,7 +154,7 @@ def test_garbage_instead_of_http_is_retried_and_a_garbage_body_with_200_counts_a
         return receiver.keys() == [key] and rows(sessions)[0].status == DELIVERED
 
     run_worker(worker(sessions, max_attempts=10), heal)
-    assert rows(sessions)[0].attempts >= 3
+    assert rows(sessions)[0].attempts >= 2  # the first answer was garbage at least: retried, not lost
 
 
 def test_oversize_payload_is_dead_lettered_with_its_reason(

@@ -385,3 +385,55 @@ def test_supervisor_dashboard(web_stack: WebStack, new_page: Any) -> None:
     page.locator("#queue-table tfoot").wait_for()
     screenshot(page, "dashboard")
     assert not page.js_errors
+
+
+def test_agent_console_shows_whether_app_messages_reached_the_shopper(
+    web_stack: WebStack, web_dir: Any, new_page: Any
+) -> None:
+    """An app shopper's callback: the agent sees 已送达 under a delivered reply and 未送达 + reason under a refused
+    one; the admin page lists the refused one as a dead letter (issue #20)."""
+    from router.auth import create_user
+    from router.db import make_engine, make_session_factory
+    from tests.procs import free_port
+    from tests.router.outbound.callback_server import CallbackServer, Receiver
+
+    engine = make_engine(f"sqlite:///{web_dir / 'router.db'}")
+    sessions = make_session_factory(engine)
+    create_user(sessions, username="webadmin", display_name="管理员", role="admin", password=PASSWORD)
+    engine.dispose()
+    receiver = Receiver()
+    server = CallbackServer(receiver, free_port()).start()
+    admin = {"Authorization": f"Bearer {web_stack.login('webadmin')}"}
+    agent = new_page(1400, 900)
+    go_online(agent, web_stack)
+    try:
+        res = web_stack.http.put("/api/v1/admin/outbound/endpoints/app", json={"url": server.url}, headers=admin)
+        assert res.status_code == 200, res.text
+        receiver.secret = res.json()["secret"]
+        customer = f"appcb-{uuid.uuid4().hex[:8]}"
+        conv = web_stack.http.post(
+            "/api/v1/channels/app/messages", json={"user_id": customer, "text": "我要找人工客服"}
+        ).json()["conversation_id"]
+        agent.locator(f".offer[data-conversation-id='{conv}'] button.success").click(timeout=60_000)
+        agent.locator(f"#conversations li[data-conversation-id='{conv}']").click()
+        agent.fill("#reply-text", "您好，已收到您的问题")
+        agent.click("#reply-send")
+        agent.locator(".line.agent", has_text="您好，已收到您的问题").locator(".delivery-delivered").wait_for()
+        receiver.mode, receiver.status = "status", 400
+        agent.fill("#reply-text", "这条回调会拒收")
+        agent.click("#reply-send")
+        failed = agent.locator(".line.agent", has_text="这条回调会拒收").locator(".delivery-failed")
+        failed.wait_for()
+        assert "未送达" in (failed.text_content() or "") and "HTTP 400" in (failed.text_content() or "")
+        agent.click("#close")
+        assert not agent.js_errors
+
+        page = new_page()
+        login(page, f"{web_stack.url}/admin/outbound", "webadmin")
+        page.locator("#endpoint", has_text=server.url).wait_for()
+        page.locator("#dead tbody tr", has_text="HTTP 400").first.wait_for()
+        assert not page.js_errors
+    finally:
+        web_stack.http.delete("/api/v1/admin/outbound/endpoints/app", headers=admin)
+        server.stop()
+        go_offline(web_stack)
