@@ -116,7 +116,7 @@ def live_conversations(
                 unanswered.setdefault(cid, aware(at))
             elif sender == "agent":
                 unanswered.pop(cid, None)
-        names = dict(s.execute(select(User.id, User.display_name)).tuples().all())
+        names = dict(s.execute(select(User.id, User.display_name)).all())
         rows = []
         for c in convs:
             item = engine.items.get(c.id)
