@@ -88,7 +88,7 @@ class WhisperIn(BaseModel):
 class RerouteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to_skill: str | None = Field(default=None, max_length=32)
-    to_agent_id: int | None = None
+    to_agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     note: str | None = Field(default=None, max_length=500)
 
 
