@@ -142,7 +142,7 @@ def compute_agent_performance(
         if aid is not None:
             replies[(cid, int(aid))].append(aware(at).timestamp())
     scores = quality(session, conv_ids) if quality is not None else {}
-    names = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    names = dict(session.execute(select(User.id, User.display_name)).all())
 
     per: dict[tuple[int, date], _Acc] = defaultdict(_Acc)
     whole: dict[int, _Acc] = defaultdict(_Acc)

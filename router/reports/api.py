@@ -54,7 +54,7 @@ def agent_performance(
     since: Annotated[datetime | None, Query(description="ISO date-time; default: 7 days before until")] = None,
     until: Annotated[datetime | None, Query(description="ISO date-time, exclusive; default: now")] = None,
     period: Annotated[Literal["day", "week"], Query()] = "day",
-    agent_id: Annotated[int | None, Query()] = None,
+    agent_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     if user.role not in ("supervisor", "admin"):

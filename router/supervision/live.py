@@ -88,7 +88,7 @@ class WhisperIn(BaseModel):
 class RerouteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to_skill: str | None = Field(default=None, max_length=32)
-    to_agent_id: int | None = None
+    to_agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -116,7 +116,7 @@ def live_conversations(
                 unanswered.setdefault(cid, aware(at))
             elif sender == "agent":
                 unanswered.pop(cid, None)
-        names = dict(s.execute(select(User.id, User.display_name)).tuples().all())
+        names = dict(s.execute(select(User.id, User.display_name)).all())
         rows = []
         for c in convs:
             item = engine.items.get(c.id)

@@ -139,7 +139,7 @@ def set_rubric(*, sessions: sessionmaker[Session], actor_id: int, items: list[Ru
 
 
 def settings_of(session: Session) -> dict[str, Any]:
-    stored = {k: v for k, v in session.execute(select(QaSetting.key, QaSetting.value)).tuples()}
+    stored = {k: v for k, v in session.execute(select(QaSetting.key, QaSetting.value)).all()}
     return {**DEFAULT_SETTINGS, **stored}
 
 
@@ -175,12 +175,12 @@ def build_queue(
             return 0
         ids = [c.id for c in convs]
         known = set(s.execute(select(QaReview.conversation_id, QaReview.agent_id)
-                              .where(QaReview.conversation_id.in_(ids))).tuples())
+                              .where(QaReview.conversation_id.in_(ids))).all())
         messages: dict[str, list[Message]] = defaultdict(list)
         for m in s.scalars(select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id)):
             messages[m.conversation_id].append(m)
         ratings = dict(s.execute(select(Survey.conversation_id, Survey.rating)
-                                 .where(Survey.conversation_id.in_(ids))).tuples().all())
+                                 .where(Survey.conversation_id.in_(ids))).all())
         starts: dict[tuple[str, int], float] = {}
         for cid, aid, started in s.execute(select(Assignment.conversation_id, Assignment.agent_id,
                                                    Assignment.started_at).where(Assignment.conversation_id.in_(ids))):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from router.api.deps import SessionsDep, SettingsDep
@@ -29,6 +29,7 @@ from router.supervision.quality import (
 )
 
 router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # database integer ids (a larger number would overflow SQLite)
 
 
 class RubricItemOut(BaseModel):
@@ -66,7 +67,7 @@ def put_settings(body: QualitySettingsIn, user: CurrentSupervisor, sessions: Ses
 def reviews(
     user: CurrentSupervisor, sessions: SessionsDep, settings: SettingsDep,
     status: Annotated[Literal["pending", "completed", "appealed"] | None, Query()] = None,
-    agent_id: Annotated[int | None, Query()] = None,
+    agent_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     day: Annotated[date | None, Query(description="build the queue of this local day first (default: today)")] = None,
 ) -> list[ReviewOut]:
     local_day = day or datetime.now(ZoneInfo(settings.report_timezone)).date()
@@ -76,7 +77,7 @@ def reviews(
 
 
 @router.post("/reviews/{review_id}", response_model=ReviewOut, summary="Score a review (or answer an appeal)")
-def review(review_id: int, body: ReviewIn, user: CurrentSupervisor, sessions: SessionsDep) -> ReviewOut:
+def review(review_id: RowId, body: ReviewIn, user: CurrentSupervisor, sessions: SessionsDep) -> ReviewOut:
     return complete_review(sessions=sessions, reviewer_id=user.id, review_id=review_id, body=body)
 
 
@@ -86,5 +87,5 @@ def my_reviews(user: CurrentAgent, sessions: SessionsDep) -> list[ReviewOut]:
 
 
 @router.post("/my-reviews/{review_id}/appeal", response_model=ReviewOut, summary="Appeal a review (once)")
-def appeal_review(review_id: int, body: AppealIn, user: CurrentAgent, sessions: SessionsDep) -> ReviewOut:
+def appeal_review(review_id: RowId, body: AppealIn, user: CurrentAgent, sessions: SessionsDep) -> ReviewOut:
     return appeal(sessions=sessions, agent_id=user.id, review_id=review_id, text=body.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -29,6 +29,7 @@ from router.supervision.team import (
 )
 
 router = APIRouter(prefix="/api/v1/team", tags=["team"])
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # database integer ids (a larger number would overflow SQLite)
 
 
 @router.get("/members", response_model=list[Member], summary="Every account with its routing profile and live load")
@@ -42,20 +43,20 @@ def create(body: MemberIn, user: CurrentSupervisor, sessions: SessionsDep, engin
 
 
 @router.get("/members/{user_id}", response_model=Member, summary="One account")
-def member(user_id: int, user: CurrentSupervisor, sessions: SessionsDep, engine: EngineDep) -> Member:
+def member(user_id: RowId, user: CurrentSupervisor, sessions: SessionsDep, engine: EngineDep) -> Member:
     return get_member(sessions=sessions, engine=engine, user_id=user_id)
 
 
 @router.patch("/members/{user_id}", response_model=Member,
               summary="Change name, role, skills, languages, capacity, or disable / enable")
-def update(user_id: int, body: MemberPatch, user: CurrentSupervisor, sessions: SessionsDep,
+def update(user_id: RowId, body: MemberPatch, user: CurrentSupervisor, sessions: SessionsDep,
            engine: EngineDep) -> Member:
     return update_member(sessions=sessions, engine=engine, actor_id=user.id, actor_role=user.role, user_id=user_id,
                          body=body)
 
 
 @router.post("/members/{user_id}/password", status_code=204, summary="Set a new password")
-def password(user_id: int, body: PasswordIn, user: CurrentSupervisor, sessions: SessionsDep) -> Response:
+def password(user_id: RowId, body: PasswordIn, user: CurrentSupervisor, sessions: SessionsDep) -> Response:
     reset_password(sessions=sessions, actor_id=user.id, actor_role=user.role, user_id=user_id,
                    password=body.password)
     return Response(status_code=204)

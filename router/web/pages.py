@@ -82,6 +82,11 @@ def dashboard() -> FileResponse:
     return _page("dashboard.html")
 
 
+@router.get("/agent/reviews")
+def my_reviews() -> FileResponse:
+    return _page("my_reviews.html")
+
+
 @router.get("/supervisor")
 def supervisor() -> FileResponse:
     return _page("supervisor.html")

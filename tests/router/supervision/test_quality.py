@@ -75,6 +75,7 @@ def test_flagged_and_sampled_reviews_scores_and_appeal(day) -> None:
         assert answered.json()["status"] == "completed" and answered.json()["total"] == 78.0
         assert answered.json()["appeal_reply"] == "申诉成立，已调整"
         assert client.get("/api/v1/quality/reviews", headers=agent).status_code == 403
+        assert client.post(f"/api/v1/quality/reviews/{2**63}", headers=boss, json={"scores": FULL}).status_code == 422
 
 
 def test_settings_rubric_and_forbidden_phrases(day) -> None:

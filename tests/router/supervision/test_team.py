@@ -92,6 +92,8 @@ def test_password_reset_roles_and_bad_input(team) -> None:
             res = client.patch(f"/api/v1/team/members/{uid}", headers=admin, json=bad)
             assert res.status_code == 422, (bad, res.text)
         assert client.patch("/api/v1/team/members/99999", headers=sup, json={}).status_code == 404
+        # found by the OpenAPI fuzzer: an id beyond SQLite's integers was a 500
+        assert client.patch(f"/api/v1/team/members/{2**63}", headers=sup, json={}).status_code == 422
         agent = login(client, "xiaoma", "new-pass-5678")  # now a supervisor: may read, but the agent role may not
         assert client.get("/api/v1/team/members", headers=agent).status_code == 200
         plain = add_user(sessions, "plain")

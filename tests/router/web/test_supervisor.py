@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -65,7 +66,7 @@ def test_dashboard_cards_equal_the_hand_computed_day(sup_stack: tuple[WebStack, 
     engine = make_engine(f"sqlite:///{web_dir / 'router.db'}")
     sessions = make_session_factory(engine)
     with sessions() as s:
-        ids = dict(s.execute(select(User.username, User.id)).tuples().all())
+        ids = dict(s.execute(select(User.username, User.id)).all())
     write_day(sessions, datetime.now(UTC) - timedelta(hours=3), {"a": ids["xiaowang"], "b": ids["xiaoli"]},
               tickets=TicketService(session_factory=sessions))
     engine.dispose()
@@ -219,3 +220,51 @@ def test_whisper_barge_in_and_reroute(sup_stack: tuple[WebStack, Path], new_page
         t = web_stack.login(username)
         web_stack.http.put("/api/v1/agents/me/status", json={"status": "offline"},
                            headers={"Authorization": f"Bearer {t}"})
+
+
+def test_flagged_conversation_reviewed_in_the_browser_reaches_the_agents_performance(
+    sup_stack: tuple[WebStack, Path], new_page: Any
+) -> None:
+    web_stack, web_dir = sup_stack
+    engine = make_engine(f"sqlite:///{web_dir / 'router.db'}")
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        ids = dict(s.execute(select(User.username, User.id)).all())
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    day = write_day(sessions, t0, {"a": ids["xiaowang"], "b": ids["xiaoli"]})
+    engine.dispose()
+    token = web_stack.login("boss")
+    c6_end = t0 + timedelta(minutes=25, seconds=60 + 30 + 360)  # when c6 ended: its review is in that day's queue
+    local_day = c6_end.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    res = web_stack.http.get("/api/v1/quality/reviews", params={"day": local_day},
+                             headers={"Authorization": f"Bearer {token}"})
+    assert res.status_code == 200, res.text
+
+    sup = new_page(1400, 1100)
+    login(sup, f"{web_stack.url}/supervisor", "boss")
+    sup.click(".tabs button[data-tab=quality]")
+    row = sup.locator(f"#qa-queue tr[data-conversation-id='{day['c6']}']")  # rated 2: flagged
+    row.wait_for()
+    assert "满意度低" in (row.text_content() or "")
+    assert row.locator(".qa-pre").text_content() == "规范问候 100，响应及时 100，合规用语 100"
+    row.locator("button", has_text="评分").click()
+    sup.locator("#qa-transcript .line.agent .text", has_text="我来继续为您处理").wait_for()
+    assert sup.input_value("#qa-score-greeting") == "100"  # pre-scored: the reviewer confirms
+    for key, value in (("accuracy", "60"), ("empathy", "50"), ("resolution", "40")):
+        sup.fill(f"#qa-score-{key}", value)
+    sup.fill("#qa-comment", "答复正确，但未主动安抚顾客")
+    sup.click("#qa-submit")
+    sup.locator(".toast-ok", has_text="总分 69.0").wait_for()
+    screenshot(sup, "quality_review")
+
+    dash = new_page(1400, 1000)
+    login(dash, f"{web_stack.url}/dashboard", "boss")
+    quality = dash.locator(f"#perf-table tr[data-agent-id='{ids['xiaoli']}'] .perf-quality")
+    quality.first.wait_for()
+    assert "69.0（1 次）" in [q.text_content() for q in quality.all()]
+
+    agent = new_page(1280, 900)
+    login(agent, f"{web_stack.url}/agent/reviews", "xiaoli")
+    agent.locator(".review-comment", has_text="未主动安抚顾客").wait_for()
+    assert agent.locator("#my-quality").text_content() == "69.0"
+    assert not sup.js_errors and not dash.js_errors and not agent.js_errors
