@@ -27,6 +27,6 @@ def build_identity(app: FastAPI, settings: Settings) -> IdentityService:
 
 
 def identity_routers() -> list[APIRouter]:
-    from router.identity import admin_api
+    from router.identity import admin_api, backend_api
 
-    return [admin_api.router]
+    return [admin_api.router, backend_api.router]

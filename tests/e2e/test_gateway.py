@@ -130,6 +130,13 @@ def test_order_status_flow(shop: Shop, orders_db: str) -> None:
     second = shop.say(cust, order_id)
     assert order_id in all_texts(second) and "派送中" in all_texts(second), second
     assert second["conversation_id"] == first["conversation_id"]
+    # naming the customer without the shop's signature is refused; an anonymous visitor does not own the order
+    unsigned = shop.http.post("/api/v1/messages", json={"channel": "web", "customer_id": cust, "text": order_id})
+    assert unsigned.status_code == 401 and "派送中" not in unsigned.text
+    visitor = shop.http.post("/api/v1/messages", json={"channel": "web", "text": "帮我查一下订单"}).json()
+    token = {"Authorization": f"Bearer {visitor['visitor_token']}"}
+    asked = shop.http.post("/api/v1/messages", json={"channel": "web", "text": order_id}, headers=token)
+    assert asked.status_code == 200 and "派送中" not in all_texts(asked.json()), asked.text
 
 
 def test_handoff_to_agent_and_back_to_bot(shop: Shop) -> None:

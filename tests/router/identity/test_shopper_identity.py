@@ -197,3 +197,19 @@ def test_conversation_rows_name_the_verified_customer(shop: Shop) -> None:
         conv = session.get(Conversation, resp.json()["conversation_id"])
         assert conv is not None and conv.customer_id == "c-rows"
     assert SECRET not in resp.text
+
+
+def test_backend_binds_a_miniprogram_openid_to_its_customer(shop: Shop) -> None:
+    mp = {"X-Kefu-Channel-Key": shop.keys["miniprogram"]}
+    binding = {"openid": "o-bound", "customer_id": "c-bound"}
+    assert shop.client.put("/api/v1/channels/miniprogram/bindings", json=binding).status_code == 401
+    app_key = {"X-Kefu-Channel-Key": shop.keys["app"]}
+    assert shop.client.put("/api/v1/channels/miniprogram/bindings", json=binding, headers=app_key).status_code == 403
+    assert shop.client.put("/api/v1/channels/miniprogram/bindings", json=binding, headers=mp).status_code == 204
+    said = shop.client.post("/api/v1/channels/miniprogram/messages", json={"openid": "o-bound", "content": "你好"},
+                            headers=mp)
+    with shop.client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        conv = session.get(Conversation, said.json()["conversation_id"])
+        assert conv is not None and conv.customer_id == "c-bound"
+    reserved = {"openid": "o-x", "customer_id": "anon:abc"}
+    assert shop.client.put("/api/v1/channels/miniprogram/bindings", json=reserved, headers=mp).status_code == 403
