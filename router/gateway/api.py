@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
 from router.gateway.limits import RateLimited
@@ -101,7 +100,7 @@ async def web_message(body: WebMessage, gateway: GatewayDep) -> MessageResponse:
     response_model=list[HistoryMessage],
     summary="The customer's recent messages across channels (the conversation id is the shopper's capability)",
 )
-async def history(
+def history(
     conversation_id: str, gateway: GatewayDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
 ) -> list[HistoryMessage]:
     with session_scope(gateway.sessions) as session:
@@ -130,7 +129,8 @@ def _history_row(m: Message) -> HistoryMessage:
 
 
 @router.get("/customers/{customer_id}/state", summary="Where a shopper's current conversation stands")
-async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any]:
+def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any]:
+    # a plain function: FastAPI runs it in a worker thread (database and routing-engine reads block)
     with session_scope(gateway.sessions) as session:
         conv = session.scalar(
             select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.created_at.desc())
@@ -138,7 +138,7 @@ async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any
         if conv is None:
             return {"conversation_id": None, "owner": "bot", "status": None, "survey_pending": False, "queue": None}
         conv_id, owner = conv.id, conv.owner
-    status = await run_in_threadpool(gateway.queue.queue_status, conv_id) if owner == "queue" else None
+    status = gateway.queue.queue_status(conv_id) if owner == "queue" else None
     with session_scope(gateway.sessions) as session:
         conv = session.get(Conversation, conv_id)
         assert conv is not None
@@ -152,7 +152,7 @@ async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any
 
 
 @router.post("/conversations/{conversation_id}/survey", status_code=204, summary="Satisfaction rating (1-5 + comment)")
-async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep) -> None:
+def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep) -> None:
     if not gateway.submit_survey(conversation_id=conversation_id, rating=body.rating, comment=body.comment):
         raise HTTPException(status_code=404, detail="conversation not found")
 
