@@ -19,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from router import migrate
@@ -157,6 +157,20 @@ def create_app(
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         body = {"detail": exc.message, "code": type(exc).__name__, "message": exc.message_zh}
         return JSONResponse(body, exc.status, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # a unique key refused a write another request (or replica) made first; the services retry the races they
+        # know, so this is the rare one left: the client may retry and will then see the winner's state
+        log.warning("unresolved write conflict: %s", exc.orig)
+        return JSONResponse(
+            {
+                "detail": "conflicting concurrent change, please retry",
+                "code": "Conflict",
+                "message": "操作冲突，请稍后重试",
+            },
+            status_code=409,
+        )
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz(request: Request) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from router.learning.api import router as learning_router
 from router.learning.service import LearningConfig, LearningService
 from router.reports.api import router as reports_router
 from router.settings import Settings
+from router.singleton import JobLocks
+from router.tasks import TaskSet
 from router.tickets.api import router as tickets_router
 from router.tickets.assign import SkillAssigner, engine_directory
 from router.tickets.service import TicketService
@@ -117,13 +119,22 @@ def learning_service_for_app(app: FastAPI) -> LearningService:
     return service
 
 
-async def _every(interval_s: float, name: str, work: Callable[[], Any]) -> None:
+async def _every(interval_s: float, name: str, work: Callable[[], Any], locks: JobLocks) -> None:
+    """Run ``work`` every ``interval_s`` on whichever replica holds the job's lock at that moment."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await run_in_threadpool(work)
+            await run_in_threadpool(locks.run, name, work)
         except Exception:  # a failed sweep is retried next interval; it must not end the loop
             log.exception("%s failed; retrying in %.0f s", name, interval_s)
+
+
+def job_locks_for_app(app: FastAPI) -> JobLocks:
+    existing = getattr(app.state, "job_locks", None)
+    if isinstance(existing, JobLocks):
+        return existing
+    app.state.job_locks = JobLocks(app.state.db_engine)
+    return app.state.job_locks
 
 
 async def install_operations(
@@ -136,21 +147,23 @@ async def install_operations(
     learning = learning_service_for_app(app)
     loop = asyncio.get_running_loop()
     hub = getattr(app.state, "hub", None)
+    pushes = TaskSet("ticket push")
+    locks = job_locks_for_app(app)
 
     def push_to_agent(agent_id: int, notice: dict[str, Any]) -> None:
         """Ticket assignments reach the agent console like offers do (called from worker threads)."""
         if hub is None:
             return
-        loop.call_soon_threadsafe(lambda: loop.create_task(hub.send_to_agent(agent_id, notice)))
+        pushes.spawn_threadsafe(loop, lambda: hub.send_to_agent(agent_id, notice))
 
     tickets.listeners.append(push_to_agent)
     tasks: list[asyncio.Task[None]] = []
     if background:
         tasks = [
-            asyncio.create_task(_every(settings.alert_interval_s, "alert evaluation", alerts.evaluate)),
-            asyncio.create_task(_every(60.0, "ticket SLA sweep", tickets.check_breaches)),
-            asyncio.create_task(_every(300.0, "unresolved-conversation tickets", tickets.sweep_unresolved)),
-            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", learning.refresh)),
+            asyncio.create_task(_every(settings.alert_interval_s, "alert evaluation", alerts.evaluate, locks)),
+            asyncio.create_task(_every(60.0, "ticket SLA sweep", tickets.check_breaches, locks)),
+            asyncio.create_task(_every(300.0, "unresolved-conversation tickets", tickets.sweep_unresolved, locks)),
+            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", learning.refresh, locks)),
         ]
 
     async def teardown() -> None:
@@ -161,6 +174,7 @@ async def install_operations(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await pushes.drain()
 
     return teardown
 

@@ -111,6 +111,7 @@ def start_rasa(
     model: Path = RASA_MODEL,
     endpoints: Path | None = None,
     env: dict[str, str] | None = None,
+    ready_timeout_s: float = 240,
 ) -> Proc:
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` (it trains bot/ + nlu_data/)")
@@ -146,7 +147,7 @@ def start_rasa(
         log_dir=log_dir,
         url=f"http://127.0.0.1:{port}",
     )
-    wait_http(proc, "/", 240)
+    wait_http(proc, "/", ready_timeout_s)
     return proc
 
 

@@ -25,7 +25,7 @@ class AgentLoad(BaseModel):
 @router.get("/agents", response_model=list[AgentLoad], summary="Every agent's status and current load (supervisors)")
 def agents_load(user: CurrentSupervisor, engine: EngineDep) -> list[AgentLoad]:
     rows = []
-    for agent in sorted(engine.agents.agents.values(), key=lambda a: (a.status.value != "online", a.name)):
+    for agent in sorted(engine.agents_snapshot(), key=lambda a: (a.status.value != "online", a.name)):
         rows.append(AgentLoad(
             id=agent.id, name=agent.name, status=agent.status.value, skills=dict(agent.skills),
             capacity=dict(agent.capacity), load={k: v for k, v in agent.load.items() if v},

@@ -16,7 +16,10 @@ class Alert(Base):
     """A signal (angry messages, one topic, queue wait) that spiked above its baseline in a window."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_signal_key_created", "signal", "key", "created_at"),)
+    __table_args__ = (
+        Index("ix_alerts_signal_key_created", "signal", "key", "created_at"),
+        Index("uq_alerts_dedup_key", "dedup_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     signal: Mapped[str] = mapped_column(String(16))  # angry | topic | queue_wait
@@ -34,3 +37,5 @@ class Alert(Base):
     webhook_status: Mapped[str | None] = mapped_column(String(16))  # sent | failed | disabled
     webhook_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # signal, key and cool-down slot: two evaluations racing (two replicas) cannot store the same alert twice
+    dedup_key: Mapped[str | None] = mapped_column(String(96))

@@ -9,6 +9,7 @@ from typing import Any, TypedDict
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.alerts.detector import DetectorConfig, Spike, SpikeDetector
@@ -181,13 +182,25 @@ class AlertService:
                     status="open",
                     webhook_status="disabled" if self.webhook is None else "pending",
                     created_at=now,
+                    dedup_key=self._dedup_key(spike.signal, spike.key, now),
                 )
-                s.add(alert)
-                s.flush()
+                try:
+                    with s.begin_nested():  # another replica stored this alert first: theirs stands
+                        s.add(alert)
+                        s.flush()
+                except IntegrityError:
+                    log.info("alert %s/%s already stored by another evaluation", spike.signal, spike.key)
+                    continue
                 created.append(alert)
         for alert in created:
             self._deliver(alert)
         return created
+
+    def _dedup_key(self, signal: str, key: str, now: datetime) -> str:
+        """The cool-down slot ``now`` falls in: two alerts in one slot are less than a cool-down apart, which the
+        check above forbids anyway, so the unique key only stops evaluations racing each other."""
+        slot = int(now.timestamp() // max(1.0, self.cooldown_s))
+        return f"{signal}|{key[:64]}|{slot}"
 
     def _deliver(self, alert: Alert) -> None:
         if self.webhook is None:

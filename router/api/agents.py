@@ -81,7 +81,7 @@ def set_status(body: StatusIn, user: CurrentAgent, engine: EngineDep, sessions: 
 
 @router.get("/me/offers", response_model=list[AgentOffer], summary="My pending offers")
 def my_offers(user: CurrentAgent, engine: EngineDep) -> list[AgentOffer]:
-    return [AgentOffer.of(o, engine.items.get(o.conversation_id)) for o in engine.offers_for(user.id)]
+    return [AgentOffer.of(offer, item) for offer, item in engine.offers_with_items(user.id)]
 
 
 @router.get("/me/conversations", response_model=list[ConversationOut], summary="Conversations I hold")
@@ -141,12 +141,12 @@ async def agent_socket(websocket: WebSocket) -> None:
     hub: AgentHub = app.state.hub
     queue = hub.connect(user.id)
     try:
-        offers = await run_in_threadpool(engine.offers_for, user.id)
+        offers = await run_in_threadpool(engine.offers_with_items, user.id)
         await websocket.send_json(
             {
                 "type": "hello",
                 "agent_id": user.id,
-                "offers": [AgentOffer.of(o, engine.items.get(o.conversation_id)).model_dump() for o in offers],
+                "offers": [AgentOffer.of(offer, item).model_dump() for offer, item in offers],
             }
         )
         tasks = [
@@ -195,8 +195,8 @@ async def _handle(data: Any, user: Principal, engine: RoutingEngine, hub: AgentH
             conversation_id, text = data.get("conversation_id"), data.get("text")
             if not isinstance(conversation_id, str) or not isinstance(text, str) or not 0 < len(text) <= 4000:
                 return {"type": "error", "reason": "message needs conversation_id and text (1-4000 characters)"}
-            held = engine.items.get(conversation_id)
-            if held is None or held.state is not ItemState.assigned or held.agent_id != user.id:
+            held = await run_in_threadpool(engine.conversations_for, user.id)  # copies the engine's view under its lock
+            if not any(i.conversation_id == conversation_id and i.state is ItemState.assigned for i in held):
                 raise NotAssigned(conversation_id, user.id)
             await hub.agent_message(user.id, conversation_id, text)
             return {"type": "message_ack", "conversation_id": conversation_id, "client_id": data.get("client_id")}

@@ -54,5 +54,4 @@ def rescind(offer_id: str, user: CurrentSupervisor, engine: EngineDep) -> Conver
 
 @router.get("/offers", response_model=list[AgentOffer], summary="All pending offers")
 def pending_offers(user: CurrentSupervisor, engine: EngineDep) -> list[AgentOffer]:
-    offers = sorted(engine.offers.pending.values(), key=lambda o: o.created_at)
-    return [AgentOffer.of(o, engine.items.get(o.conversation_id)) for o in offers]
+    return [AgentOffer.of(offer, item) for offer, item in engine.offers_with_items()]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent
 from router.db import session_scope
@@ -58,10 +59,15 @@ async def send_message(conversation_id: str, body: AgentReply, agent: CurrentAge
 async def context(
     conversation_id: str, agent: CurrentAgent, gateway: GatewayDep, builder: ContextDep
 ) -> dict[str, Any]:
-    with session_scope(gateway.sessions) as session:
-        conv = session.get(Conversation, conversation_id)
-        if conv is None:
-            raise HTTPException(status_code=404, detail="conversation not found")
-        if agent.role == "agent" and conv.agent_id not in (None, agent.id):
-            raise HTTPException(status_code=403, detail="this conversation is assigned to another agent")
-        return mask_context(await builder.build(session, conv))  # unmasked: POST .../reveal (audited)
+
+    def load() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with session_scope(gateway.sessions) as session:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                raise HTTPException(status_code=404, detail="conversation not found")
+            if agent.role == "agent" and conv.agent_id not in (None, agent.id):
+                raise HTTPException(status_code=403, detail="this conversation is assigned to another agent")
+            return builder.load(session, conv)
+
+    fields, transcript = await run_in_threadpool(load)
+    return mask_context(await builder.build(fields, transcript))  # unmasked: POST .../reveal (audited)

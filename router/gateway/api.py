@@ -173,7 +173,8 @@ async def history(
 
 @router.get("/customers/{customer_id}/state", summary="Where a shopper's current conversation stands")
 async def customer_state(customer_id: str, gateway: GatewayDep, shopper: ShopperDep) -> dict[str, Any]:
-    return await shopper_api.customer_state(gateway, shopper=shopper, customer_id=customer_id)
+    # database and routing-engine reads block: off the event loop
+    return await run_in_threadpool(shopper_api.customer_state, gateway, shopper=shopper, customer_id=customer_id)
 
 
 @router.post("/conversations/{conversation_id}/survey", status_code=204, summary="Satisfaction rating (1-5 + comment)")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from router.gateway.models import Conversation, Message
 from router.gateway.rasa_client import RasaClient, RasaUnavailable, nlu_summary
@@ -50,18 +51,34 @@ class ContextBuilder:
             for m in reversed(rows)
         ]
 
-    async def build(self, session: Session, conv: Conversation) -> dict[str, Any]:
-        transcript = self.transcript(session, conv)
-        inbound = [m for m in transcript if m["direction"] == "in" and m["conversation_id"] == conv.id]
+    def load(self, session: Session, conv: Conversation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The database part (run it in a worker thread): the conversation's fields and the transcript."""
+        fields = {
+            "id": conv.id,
+            "customer_id": conv.customer_id,
+            "channel": conv.channel,
+            "owner": conv.owner,
+            "status": conv.status,
+            "required_skill": conv.required_skill,
+            "priority": conv.priority,
+            "handoff_reason": conv.handoff_reason,
+            "created_at": conv.created_at.isoformat(),
+        }
+        return fields, self.transcript(session, conv)
+
+    async def build(self, conv: dict[str, Any], transcript: list[dict[str, Any]]) -> dict[str, Any]:
+        """The panel from :meth:`load`'s data; the order lookup and the FAQ search (which may load or build the
+        index) run in worker threads, never on the event loop."""
+        inbound = [m for m in transcript if m["direction"] == "in" and m["conversation_id"] == conv["id"]]
         trend = [
             {"label": m["sentiment_label"], "score": m["sentiment_score"], "at": m["created_at"]}
             for m in inbound
             if m["sentiment_label"]
         ]
         try:
-            nlu = nlu_summary(await self.rasa.tracker(conv.id))
+            nlu = nlu_summary(await self.rasa.tracker(conv["id"]))
         except RasaUnavailable as exc:
-            log.info("no NLU context for %s: %s", conv.id, exc.reason)
+            log.info("no NLU context for %s: %s", conv["id"], exc.reason)
             nlu = {"intents": [], "entities": {}, "slots": {}}
         order_id = nlu["entities"].get("order_id") or nlu["slots"].get("order_id")
         if not order_id:
@@ -73,28 +90,18 @@ class ContextBuilder:
         order = None
         if order_id and self.order_lookup is not None:
             try:
-                order = self.order_lookup(str(order_id), conv.customer_id)
+                order = await run_in_threadpool(self.order_lookup, str(order_id), conv["customer_id"])
             except Exception as exc:  # the shop's order API may be down; the agent still gets everything else
                 log.info("order lookup failed for %s: %s", order_id, exc)
         suggestions: list[dict[str, Any]] = []
         question = next((m["text"] for m in reversed(inbound)), None)
         if question and self.faq_search is not None:
             try:
-                suggestions = self.faq_search(question, 3)
+                suggestions = await run_in_threadpool(self.faq_search, question, 3)
             except Exception as exc:  # an index being rebuilt must not break the agent console
                 log.info("faq suggestions failed: %s", exc)
         return {
-            "conversation": {
-                "id": conv.id,
-                "customer_id": conv.customer_id,
-                "channel": conv.channel,
-                "owner": conv.owner,
-                "status": conv.status,
-                "required_skill": conv.required_skill,
-                "priority": conv.priority,
-                "handoff_reason": conv.handoff_reason,
-                "created_at": conv.created_at.isoformat(),
-            },
+            "conversation": conv,
             "transcript": transcript,
             "sentiment_trend": trend,
             "nlu": nlu,

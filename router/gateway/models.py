@@ -6,7 +6,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from router.db import Base
@@ -48,7 +60,14 @@ class Conversation(Base):
     """One service conversation; ``owner`` says who may answer: the bot, the queue (nobody yet) or one agent."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_conversations_customer_status", "customer_id", "status"),
+        # one open conversation per customer, whichever replica the messages reach (migration 0006)
+        Index(
+            "uq_conversations_one_open", "customer_id", unique=True,
+            sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)

@@ -12,6 +12,7 @@ from router.gateway.ports import NoAgentsOnline, QueueStatus
 from router.routing.engine import RoutingEngine
 from router.routing.errors import AlreadyQueued, NoAgentOnline, RoutingError, UnknownConversation
 from router.routing.models import ItemState, RoutingEvent
+from router.tasks import TaskSet
 
 if TYPE_CHECKING:
     from router.gateway.service import GatewayService
@@ -78,6 +79,8 @@ def bridge_events(
     the gateway routes by the new owner); pushes and Rasa pause/resume follow on ``loop``.
     """
 
+    followups = TaskSet("gateway reaction to a routing event")
+
     def on_event(event: RoutingEvent) -> None:
         conv = event.conversation_id
         try:
@@ -97,17 +100,7 @@ def bridge_events(
         if followup is None:
             return
 
-        def run() -> None:
-            loop.create_task(gateway.follow_up(followup)).add_done_callback(_log_failure)
-
-        try:
-            loop.call_soon_threadsafe(run)
-        except RuntimeError:  # loop closed during shutdown
-            pass
+        followups.spawn_threadsafe(loop, lambda: gateway.follow_up(followup))
 
     return engine.events.subscribe(on_event)
 
-
-def _log_failure(task: asyncio.Task[object]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("gateway reaction to a routing event failed", exc_info=task.exception())

@@ -8,9 +8,10 @@ handoff where agents are online), never into an error for the shopper.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,8 @@ SKILL_KEYWORDS: list[tuple[str, str]] = [
 ]
 HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
 DB_RETRIES = 4  # 0.5 + 1 + 2 s of back-off covers a database restart or a fail-over
+RACE_RETRIES = 3  # a transaction that lost a unique-key race runs again and finds the winner's rows
+RACE_ANSWER_WAIT_S = 10.0  # how long the loser of a client_msg_id race waits for the winner's bot answer
 POLARITY_SIGN = {"angry": -1.0, "negative": -1.0, "neutral": 0.0, "positive": 1.0}
 SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
 
@@ -89,6 +92,7 @@ class Outcome:
     queue: QueueStatus | None = None
     message_id: int | None = None
     sentiment: dict[str, Any] | None = None
+    pending: bool = False  # a duplicate of a message whose answer another request is still producing
 
 
 class GatewayService:
@@ -117,7 +121,7 @@ class GatewayService:
         self.texts = texts or load_texts()
         self.history_for_sentiment = history_for_sentiment
         self.rate_limiter = rate_limiter or LocalRateLimiter(limit=20, window_s=60.0)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _CustomerLock] = {}  # only customers with a message in flight (bounded)
         self.outbound = outbound
 
     # ------------------------------------------------------------------ helpers
@@ -138,11 +142,33 @@ class GatewayService:
                 await asyncio.sleep(0.5 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def _lock(self, customer_id: str) -> asyncio.Lock:
-        lock = self._locks.get(customer_id)
-        if lock is None:
-            lock = self._locks[customer_id] = asyncio.Lock()
-        return lock
+    async def _db_first_wins(self, fn: Callable[[Session], T]) -> T:
+        """Like :meth:`_db`, for a transaction that may lose a unique-key race (another request or replica inserted
+        the same customer, identity, open conversation or ``client_msg_id`` first): it runs again and, seeing the
+        winner's rows, gives the same answer the winner got instead of an error."""
+        for attempt in range(RACE_RETRIES):
+            try:
+                return await self._db(fn)
+            except IntegrityError as exc:
+                if attempt == RACE_RETRIES - 1:
+                    raise
+                log.info("lost a race to another request (%s); reading the winner's rows", exc.orig)
+        raise AssertionError("unreachable")
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, customer_id: str) -> AsyncIterator[None]:
+        """One message per customer at a time on this replica; the entry goes away with its last waiter."""
+        entry = self._locks.get(customer_id)
+        if entry is None:
+            entry = self._locks[customer_id] = _CustomerLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[customer_id]
 
     def text(self, key: str, **values: Any) -> str:
         return self.texts[key].format(**values)
@@ -275,7 +301,9 @@ class GatewayService:
     # ------------------------------------------------------------------ inbound
     async def handle(self, inbound: InboundMessage) -> MessageResponse:
         if inbound.channel == "miniprogram":  # an openid names a customer only through the identity table
-            customer_id = await self._db(lambda s: self.resolve_customer_id(s, inbound.channel, inbound.customer_id))
+            customer_id = await self._db_first_wins(
+                lambda s: self.resolve_customer_id(s, inbound.channel, inbound.customer_id)
+            )
         else:  # web and app identities are customer ids; the row is made in the message's own transaction
             customer_id = inbound.customer_id
         await self.rate_limiter.check(customer_id)  # raises RateLimited; the edge answers 429
@@ -291,7 +319,9 @@ class GatewayService:
         )
 
     async def _handle_locked(self, inbound: InboundMessage, customer_id: str) -> Outcome:
-        stage = await self._db(lambda s: self._persist_inbound(s, inbound, customer_id))
+        stage = await self._db_first_wins(lambda s: self._persist_inbound(s, inbound, customer_id))
+        if isinstance(stage, Outcome) and stage.pending:
+            stage = await self._winner_answer(inbound, customer_id, stage)
         if isinstance(stage, Outcome):  # duplicate, survey answer or left message: already complete
             await self._push_replies(customer_id, stage.conversation_id, stage.owner, stage.replies)
             return stage
@@ -360,25 +390,9 @@ class GatewayService:
         if inbound.channel != "miniprogram":
             self.resolve_customer_id(session, inbound.channel, customer_id)
         if inbound.client_msg_id:
-            dup = session.scalar(
-                select(Message).where(
-                    Message.customer_id == customer_id, Message.client_msg_id == inbound.client_msg_id
-                )
-            )
+            dup = self._duplicate(session, customer_id, inbound.client_msg_id)
             if dup is not None:
-                conv = session.get(Conversation, dup.conversation_id)
-                assert conv is not None
-                later = session.scalars(
-                    select(Message)
-                    .where(Message.conversation_id == dup.conversation_id, Message.id > dup.id)
-                    .order_by(Message.id)
-                ).all()
-                replies = []
-                for m in later:
-                    if m.direction == "in":
-                        break
-                    replies.append(self._reply_of(m))
-                return Outcome(conv.id, conv.owner, replies, None, dup.id, None)
+                return dup
 
         survey = self._maybe_survey(session, inbound, customer_id)
         if survey is not None:
@@ -413,15 +427,52 @@ class GatewayService:
                 previous_texts=list(reversed(previous)), consecutive_fallbacks=conv.consecutive_fallbacks
             ),
         )
-        try:
-            msg = self._store_in(session, conv.id, customer_id, inbound, result)
-        except IntegrityError:  # the same client_msg_id raced in from another request: the first one wins
-            session.rollback()
-            raise
+        # the same client_msg_id racing in from another replica fails here (unique key); _db_first_wins runs this
+        # again, and the duplicate check above answers it with the first request's message
+        msg = self._store_in(session, conv.id, customer_id, inbound, result)
         conv.updated_at = utcnow()
         if result.label == "angry":
             self._event(session, conv, "angry_message", message_id=msg.id, anger=result.anger)
         return conv.id, conv.owner, conv.agent_id, msg.id, result, conv.channel
+
+    def _duplicate(self, session: Session, customer_id: str, client_msg_id: str) -> Outcome | None:
+        """A retried (or raced) message: the stored one, with the replies that followed it so far."""
+        dup = session.scalar(
+            select(Message).where(Message.customer_id == customer_id, Message.client_msg_id == client_msg_id)
+        )
+        if dup is None:
+            return None
+        conv = session.get(Conversation, dup.conversation_id)
+        assert conv is not None
+        later = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == dup.conversation_id, Message.id > dup.id)
+            .order_by(Message.id)
+        ).all()
+        replies = []
+        for m in later:
+            if m.direction == "in":
+                break
+            replies.append(self._reply_of(m))
+        # a bot answer still being made elsewhere (the message is recent and nothing followed it yet)
+        recent = _aware(dup.created_at) > utcnow() - timedelta(seconds=RACE_ANSWER_WAIT_S * 3)
+        pending = recent and not later and conv.status == "open" and conv.owner == "bot"
+        return Outcome(conv.id, conv.owner, replies, None, dup.id, None, pending=pending)
+
+    async def _winner_answer(self, inbound: InboundMessage, customer_id: str, stage: Outcome) -> Outcome:
+        """The same message is being answered by another request (another replica): wait, bounded, for that
+        answer so both callers get the same one."""
+        if not inbound.client_msg_id:
+            return stage
+        client_msg_id = inbound.client_msg_id
+        deadline = asyncio.get_running_loop().time() + RACE_ANSWER_WAIT_S
+        while stage.pending and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            found = await self._db(lambda s: self._duplicate(s, customer_id, client_msg_id))
+            if found is None:
+                return stage
+            stage = found
+        return stage
 
     def _maybe_survey(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
         match = SURVEY_RE.match(inbound.text)
@@ -854,6 +905,16 @@ class GatewayService:
                 self._event(session, conv, "closed", by="idle")
                 self._outbound(session, conv, "conversation_closed", by="idle")
             return len(rows)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+@dataclass
+class _CustomerLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class ConversationNotFound(Exception):

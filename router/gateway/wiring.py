@@ -26,6 +26,7 @@ from router.routing.engine import RoutingEngine
 from router.routing.errors import UnknownAgent
 from router.sentiment import SentimentAnalyzer
 from router.settings import Settings
+from router.singleton import JobLocks
 from router.supervision.team import closed_hours_checker
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,11 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
             return ""
 
     unsubscribe = bridge_events(engine, asyncio.get_running_loop(), gateway, agent_name)
-    idle_task = asyncio.create_task(_idle_closer(gateway, settings.conversation_idle_close_s))
+    from router.operations import job_locks_for_app
+
+    idle_task = asyncio.create_task(
+        _idle_closer(gateway, settings.conversation_idle_close_s, job_locks_for_app(app))
+    )
 
     async def teardown() -> None:
         await outbound_teardown()
@@ -108,12 +113,14 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
     return teardown
 
 
-async def _idle_closer(gateway: GatewayService, idle_s: float) -> None:
-    """Bot conversations nobody touched for ``idle_s`` end as resolved by the bot."""
+async def _idle_closer(gateway: GatewayService, idle_s: float, locks: JobLocks) -> None:
+    """Bot conversations nobody touched for ``idle_s`` end as resolved by the bot (one replica at a time)."""
     while True:
         await asyncio.sleep(min(60.0, max(1.0, idle_s / 4)))
         try:
-            closed = await run_in_threadpool(gateway.close_idle_bot_conversations, idle_s=idle_s)
+            _ran, closed = await run_in_threadpool(
+                locks.run, "idle close", lambda: gateway.close_idle_bot_conversations(idle_s=idle_s)
+            )
             if closed:
                 log.info("closed %d idle bot conversations", closed)
         except Exception:  # the database may be briefly unavailable; try again next round

@@ -46,8 +46,9 @@ def _history_row(m: Message) -> HistoryMessage:
     )
 
 
-async def customer_state(gateway: GatewayService, *, shopper: Shopper, customer_id: str) -> dict[str, Any]:
-    """Where the shopper's current conversation stands (owner, queue place, survey pending)."""
+def customer_state(gateway: GatewayService, *, shopper: Shopper, customer_id: str) -> dict[str, Any]:
+    """Where the shopper's current conversation stands (owner, queue place, survey pending). Blocking: call it from
+    a worker thread."""
     if not shopper.owns(customer_id):
         raise NotYours("customer")
     with session_scope(gateway.sessions) as session:
@@ -57,7 +58,7 @@ async def customer_state(gateway: GatewayService, *, shopper: Shopper, customer_
         if conv is None:
             return {"conversation_id": None, "owner": "bot", "status": None, "survey_pending": False, "queue": None}
         conv_id, owner = conv.id, conv.owner
-    status = await run_in_threadpool(gateway.queue.queue_status, conv_id) if owner == "queue" else None
+    status = gateway.queue.queue_status(conv_id) if owner == "queue" else None
     with session_scope(gateway.sessions) as session:
         conv = session.get(Conversation, conv_id)
         if conv is None:  # erased in between

@@ -10,6 +10,9 @@ back into the engine (schedule work instead, e.g. ``loop.call_soon_threadsafe``)
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import logging
 import random
 import threading
 import time
@@ -45,6 +48,7 @@ from router.routing.selection import QueueIndex, choose_agent, sort_key
 from router.routing.store import EphemeralStore, RoutingStore, StoreTx
 
 __all__ = ["Clock", "EngineConfig", "EventBus", "QueueStatus", "RoutingEngine"]
+log = logging.getLogger(__name__)
 TRANSFER_PRIORITY_BONUS = 2
 NEVER_AGAIN_S = 24 * 3600.0
 
@@ -69,19 +73,74 @@ class RoutingEngine:
         self._answers = AnswerLog(self.config.eta_window_s)
         self._rng = random.Random(self.config.seed)
         self._lock = threading.RLock()
+        self._publishing = threading.Lock()  # events leave in the order of the operations, after the lock is free
+        self._depth = 0  # nesting of _op in the thread holding the lock
+        self._dirty = False  # a transaction failed after memory changed: reload from the store
         self._outbox: list[RoutingEvent] = []
         self._seq = 0
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def _op(self) -> Iterator[float]:
-        with self._lock:
-            try:
-                yield self.clock()
-            finally:
+        """One engine operation under the lock.  Its events go to the subscribers once the lock is released (they
+        write to the database: routing must not wait for that), still in the order of the operations and before the
+        call returns.  Memory that a failed transaction left ahead of the store is reloaded from the store."""
+        self._lock.acquire()
+        self._depth += 1
+        try:
+            if self._dirty and self._depth == 1:
+                self._resync()
+            yield self.clock()
+        finally:
+            if self._dirty and self._depth == 1:
+                self._resync()
+            self._depth -= 1
+            if self._depth:
+                self._lock.release()
+            else:
                 events, self._outbox = self._outbox, []
-                for event in events:
-                    self.events.publish(event)
+                self._publishing.acquire()
+                self._lock.release()
+                try:
+                    for event in events:
+                        self.events.publish(event)
+                finally:
+                    self._publishing.release()
+
+    @contextmanager
+    def _tx(self) -> Iterator[StoreTx]:
+        """A store transaction; if it fails, its events are dropped and memory is reloaded from the store at the end
+        of the operation (memory may already hold what the database refused)."""
+        mark = len(self._outbox)
+        try:
+            with self.store.transaction() as tx:
+                yield tx
+        except Exception:
+            del self._outbox[mark:]
+            self._dirty = not isinstance(self.store, EphemeralStore)  # without a store, memory is the truth
+            raise
+
+    def _resync(self) -> None:
+        """Rebuild the indexes from the store (after a failed commit); if the store is unreachable, try later."""
+        try:
+            agents = self.store.load_agents()
+            items, offers = self.store.load_live()
+        except Exception:
+            log.warning("routing state reload failed; retrying at the next operation", exc_info=True)
+            return
+        now = self.clock()
+        self.agents = AgentIndex()
+        self.queue = QueueIndex(self.config.relaxation)
+        self.offers = OfferBook(self.config.offer_timeout_s)
+        self.timers = Timers()
+        self.items, self._by_id, self._assigned = {}, {}, {}
+        for agent in agents:
+            self.agents.upsert(agent)
+        pending = {o.item_id: o for o in offers}
+        for item in items:
+            self._restore(item, pending.get(item.id), now)
+        self._dirty = False
+        log.warning("routing state reloaded from the store after a failed transaction")
 
     def _emit(self, type_: str, item: WorkItem, agent_id: int | None, **data: Any) -> None:
         self._outbox.append(RoutingEvent(type_, item.conversation_id, agent_id, data))
@@ -127,7 +186,7 @@ class RoutingEngine:
         with self._op() as now:
             agent = self._agent(agent_id)
             released: list[WorkItem] = []
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 agent.status = status
                 tx.save_agent(agent)
                 if status is not AgentStatus.online:
@@ -185,7 +244,7 @@ class RoutingEngine:
                 note=note,
                 context=dict(context or {}),
             )
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 tx.insert_item(item)
             self._track(item)
             self._queue(item, now)
@@ -232,7 +291,7 @@ class RoutingEngine:
         agent = choose_agent(candidates, item, self.config.agent_choice, self._rng)
         if agent is None:
             return False
-        with self.store.transaction() as tx:
+        with self._tx() as tx:
             self._offer(tx, item, agent, now)
         return True
 
@@ -251,7 +310,7 @@ class RoutingEngine:
             )
             if item is None:
                 return
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 self._offer(tx, item, agent, now)
 
     def _offer(self, tx: StoreTx, item: WorkItem, agent: AgentState, now: float) -> Offer:
@@ -306,7 +365,7 @@ class RoutingEngine:
             offer = self.offers.get_pending(offer_id, agent_id)
             item = self._by_id[offer.item_id]
             agent = self._agent(agent_id)
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 if not tx.finish_offer(offer.id, OfferState.accepted, now):
                     raise OfferNotPending(offer.id, "decided elsewhere")
                 item.state, item.agent_id = ItemState.assigned, agent_id
@@ -333,7 +392,7 @@ class RoutingEngine:
     def reject(self, offer_id: str, agent_id: int) -> WorkItem:
         with self._op() as now:
             offer = self.offers.get_pending(offer_id, agent_id)
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 item = self._release(tx, offer, OfferState.rejected, now)
             self._dispatch_item(item, now)
             self._dispatch_agent(self._agent(agent_id), now)
@@ -343,7 +402,7 @@ class RoutingEngine:
         """Withdraw a pending offer (e.g. a supervisor re-routes); the item goes back to the queue."""
         with self._op() as now:
             offer = self.offers.get_pending(offer_id)
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 item = self._release(tx, offer, OfferState.rescinded, now)
             self._dispatch_item(item, now)
             self._dispatch_agent(self._agent(offer.agent_id), now)
@@ -377,7 +436,7 @@ class RoutingEngine:
             item = self._live(conversation_id)
             if item.state is not ItemState.assigned or item.agent_id != agent_id:
                 raise NotAssigned(conversation_id, agent_id)
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 self._end(tx, item, ItemState.closed, reason, now)
             self._emit("closed", item, agent_id, reason=reason)
             self._dispatch_agent(self._agent(agent_id), now)
@@ -388,7 +447,7 @@ class RoutingEngine:
         with self._op() as now:
             item = self._live(conversation_id)
             agent_id = item.agent_id if item.state is ItemState.assigned else None
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 freed = self._end(tx, item, ItemState.abandoned, "abandoned", now)
             self._emit("abandoned", item, agent_id)
             if agent_id is not None:
@@ -439,7 +498,7 @@ class RoutingEngine:
                 excluded={agent_id: now + NEVER_AGAIN_S},
                 context=item.context,
             )
-            with self.store.transaction() as tx:
+            with self._tx() as tx:
                 self._end(tx, item, ItemState.transferred, "transferred", now)
                 tx.insert_item(new)
                 self._track(new)
@@ -466,7 +525,7 @@ class RoutingEngine:
                     offer = self.offers.pending.get(timer.ref)
                     if offer is None:
                         continue
-                    with self.store.transaction() as tx:
+                    with self._tx() as tx:
                         released = self._release(tx, offer, OfferState.timed_out, now)
                     self._dispatch_item(released, now)
                     self._dispatch_agent(self._agent(offer.agent_id), now)
@@ -501,7 +560,7 @@ class RoutingEngine:
             if not decide:
                 return
             for offer in [o for o in self.offers.pending.values() if o.deadline <= now]:
-                with self.store.transaction() as tx:
+                with self._tx() as tx:
                     self._release(tx, offer, OfferState.timed_out, now)
             for item in sorted(self.items.values(), key=lambda i: i.sort_key):
                 self._dispatch_item(item, now)
@@ -599,6 +658,19 @@ class RoutingEngine:
     def offers_for(self, agent_id: int) -> list[Offer]:
         with self._lock:
             return sorted(self.offers.for_agent(agent_id), key=lambda o: o.created_at)
+
+    def offers_with_items(self, agent_id: int | None = None) -> list[tuple[Offer, WorkItem | None]]:
+        """Pending offers (of one agent, or all) with their conversations, copied under the lock: request threads
+        must not iterate the engine's dicts while a decision changes them."""
+        with self._lock:
+            offers = self.offers.for_agent(agent_id) if agent_id is not None else list(self.offers.pending.values())
+            pairs = [(copy.copy(o), self.items.get(o.conversation_id)) for o in offers]
+            return sorted(((o, copy.copy(i) if i else None) for o, i in pairs), key=lambda p: p[0].created_at)
+
+    def agents_snapshot(self) -> list[AgentState]:
+        """Every known agent as of now (copies taken under the lock)."""
+        with self._lock:
+            return [dataclasses.replace(a, load=dict(a.load)) for a in self.agents.agents.values()]
 
     def conversations_for(self, agent_id: int) -> list[WorkItem]:
         with self._lock:

@@ -18,8 +18,8 @@ def engine_directory(engine: object) -> AgentDirectory:
     """Agents as the live routing engine knows them (status and skills current to the second)."""
 
     def agents() -> list[AgentState]:
-        index = engine.agents  # type: ignore[attr-defined]
-        return list(index.agents.values())
+        snapshot: list[AgentState] = engine.agents_snapshot()  # type: ignore[attr-defined]  # copies, under the lock
+        return snapshot
 
     return agents
 

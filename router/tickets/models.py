@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from router.db import Base
 from router.gateway.models import utcnow
+
+AUTO_SOURCES = "source IN ('unresolved', 'leave_message')"
 
 
 class Ticket(Base):
@@ -23,6 +25,11 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_priority", "status", "priority"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        # one automatic ticket per conversation, however many sweeps or replicas race (migration 0006)
+        Index(
+            "uq_tickets_auto_per_conversation", "conversation_id", unique=True,
+            sqlite_where=text(AUTO_SOURCES), postgresql_where=text(AUTO_SOURCES),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.db import session_scope
@@ -304,27 +305,32 @@ class TicketService:
                     .order_by(Message.id)
                 ).all()
                 body = "\n".join(texts) or "（顾客未留下文字）"
-                ticket = self._create(
-                    s,
-                    source="unresolved",
-                    subject=_subject(texts[0] if texts else "未解决的会话"),
-                    description=body,
-                    category=conv.required_skill,
-                    priority=None,
-                    conversation_id=conv.id,
-                    customer_id=conv.customer_id,
-                    channel=conv.channel,
-                    created_by=None,
-                    assign="auto",
-                )
-                s.add(
-                    ConversationEvent(
-                        conversation_id=conv.id,
-                        type="ticket_created",
-                        channel=conv.channel,
-                        data={"ticket_id": ticket.ref, "source": "unresolved"},
-                    )
-                )
+                try:
+                    with s.begin_nested():  # another sweep (another replica) made it first: keep theirs
+                        ticket = self._create(
+                            s,
+                            source="unresolved",
+                            subject=_subject(texts[0] if texts else "未解决的会话"),
+                            description=body,
+                            category=conv.required_skill,
+                            priority=None,
+                            conversation_id=conv.id,
+                            customer_id=conv.customer_id,
+                            channel=conv.channel,
+                            created_by=None,
+                            assign="auto",
+                        )
+                        s.add(
+                            ConversationEvent(
+                                conversation_id=conv.id,
+                                type="ticket_created",
+                                channel=conv.channel,
+                                data={"ticket_id": ticket.ref, "source": "unresolved"},
+                            )
+                        )
+                except IntegrityError:
+                    log.info("unresolved conversation %s already has its ticket", conv.id)
+                    continue
                 refs.append(str(ticket.ref))
             return refs
 

@@ -377,3 +377,17 @@ def test_finished_decisions_leave_no_mark_and_cause_no_reload(pg_url: str) -> No
     assert redis.Redis.from_url(REDIS).get(a.mark_key) is None
     assert a.stats.marks_found == b.stats.marks_found == 0
     assert (builds[0].count, builds[1].count) == before
+
+
+def test_the_routing_lock_is_taken_in_turns(pg_url: str) -> None:
+    """A replica that just held the lock lets a waiting replica go first (no starvation of the other replica)."""
+    a, b = _pair(pg_url)
+    token = a._acquire_lock(time.monotonic() + 1)
+    with pytest.raises(TimeoutError):  # B waits (and says so)
+        b._acquire_lock(time.monotonic() + 0.05)
+    a._release_script(keys=[a.lock_name], args=[token])
+    with pytest.raises(TimeoutError):  # free, but A had it last and B is waiting: B's turn
+        a._acquire_lock(time.monotonic() + 0.01)
+    token = b._acquire_lock(time.monotonic() + 1)
+    b._release_script(keys=[b.lock_name], args=[token])
+    a._release_script(keys=[a.lock_name], args=[a._acquire_lock(time.monotonic() + 1)])  # nobody waiting: A again
