@@ -14,7 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from router.db import session_scope
 from router.gateway.limits import RateLimited
 from router.gateway.models import Conversation, Message
-from router.gateway.schemas import MAX_TEXT_CHARS, Button, HistoryMessage, InboundMessage, MessageResponse, SurveyIn
+from router.gateway.schemas import (
+    MAX_TEXT_CHARS,
+    Button,
+    HistoryMessage,
+    InboundMessage,
+    MessageResponse,
+    Reply,
+    SurveyIn,
+)
 from router.gateway.service import GatewayService
 
 log = logging.getLogger(__name__)
@@ -151,10 +159,17 @@ async def customer_state(customer_id: str, gateway: GatewayDep) -> dict[str, Any
         }
 
 
-@router.post("/conversations/{conversation_id}/survey", status_code=204, summary="Satisfaction rating (1-5 + comment)")
-async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep) -> None:
-    if not gateway.submit_survey(conversation_id=conversation_id, rating=body.rating, comment=body.comment):
+class SurveyOut(BaseModel):
+    replies: list[Reply]
+
+
+@router.post("/conversations/{conversation_id}/survey", response_model=SurveyOut,
+             summary="Satisfaction rating (1-5 + comment); a second rating updates the first")
+async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep) -> SurveyOut:
+    replies = await gateway.submit_survey(conversation_id=conversation_id, rating=body.rating, comment=body.comment)
+    if replies is None:
         raise HTTPException(status_code=404, detail="conversation not found")
+    return SurveyOut(replies=replies)
 
 
 @router.post("/conversations/{conversation_id}/leave", summary="The shopper left (abandons a queued conversation)")

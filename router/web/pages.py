@@ -8,10 +8,13 @@ origin only), so even a rendering mistake cannot run a shopper's ``<script>``.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from router.web.persona import bot_name
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES = WEB_DIR / "templates"
@@ -26,24 +29,26 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
           ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8"}
 
 
-def _page(name: str, *, embeddable: bool = False) -> FileResponse:
+def _page(name: str, *, embeddable: bool = False) -> HTMLResponse:
+    """A page of ``templates/``; ``{{bot_name}}`` in it becomes the bot's name (router/web/persona.py)."""
     headers = {
         "Content-Security-Policy": _CSP.format(ancestors="*" if embeddable else "'self'"),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "Cache-Control": "no-cache",
     }
-    return FileResponse(TEMPLATES / name, media_type="text/html; charset=utf-8", headers=headers)
+    html = (TEMPLATES / name).read_text(encoding="utf-8").replace("{{bot_name}}", escape(bot_name()))
+    return HTMLResponse(html, headers=headers)
 
 
 @router.get("/chat")
-def demo_shop() -> FileResponse:
+def demo_shop() -> HTMLResponse:
     """A demo shop page with the chat widget embedded exactly as a merchant would embed it."""
     return _page("shop.html")
 
 
 @router.get("/chat/embed")
-def chat_embed() -> FileResponse:
+def chat_embed() -> HTMLResponse:
     """The chat itself, shown inside the widget's iframe on any shop page (hence embeddable anywhere)."""
     return _page("chat.html", embeddable=True)
 
@@ -56,17 +61,17 @@ def widget_js() -> FileResponse:
 
 
 @router.get("/agent")
-def agent_console() -> FileResponse:
+def agent_console() -> HTMLResponse:
     return _page("agent.html")
 
 
 @router.get("/admin/faq")
-def faq_admin() -> FileResponse:
+def faq_admin() -> HTMLResponse:
     return _page("faq_admin.html")
 
 
 @router.get("/dashboard")
-def dashboard() -> FileResponse:
+def dashboard() -> HTMLResponse:
     return _page("dashboard.html")
 
 
