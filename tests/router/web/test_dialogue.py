@@ -82,18 +82,25 @@ def test_an_invoice_question_inside_the_order_lookup_is_answered(web_stack: WebS
     assert offers_faq(body, "invoice_apply"), body
 
 
-def test_the_bare_word_return_gets_buttons_with_the_flow_and_a_way_out(web_stack: WebStack) -> None:
+def test_the_bare_word_return_gets_buttons_and_the_return_flow_with_a_way_out(web_stack: WebStack) -> None:
     shopper = new_customer()
-    body = say(web_stack, shopper, "退货")
-    assert "/return_request" in payloads(body) and 2 <= len(payloads(body)) <= 4, body
+    body = say(web_stack, shopper, "退货")  # a return_request: the flow starts, its first question offers the needs
+    assert 2 <= len(payloads(body)) <= 4 and all(p.startswith("/ask_faq") for p in payloads(body)), body
+    assert "订单号" in texts(body) and "算了" in texts(body)
     titles = [b["title"] for r in body["replies"] for b in r["buttons"]]
-    flow = say(web_stack, shopper, "/return_request")
-    assert "订单号" in texts(flow)
+    chosen = say(web_stack, shopper, payloads(body)[0])  # a click: that entry's answer, then one reminder
+    assert response_texts("utter_resume_return_form")[0] in texts(chosen)
     left = say(web_stack, shopper, "算了")
     assert texts(left) in response_texts("utter_form_cancelled")
     history = web_stack.http.get(f"/api/v1/conversations/{left['conversation_id']}/history").json()
     shown = [m["text"] for m in history if m["direction"] == "in"]
-    assert shown[-2] == titles[payloads(body).index("/return_request")]  # the title, not "/return_request"
+    assert shown[-2] == titles[0]  # the title the shopper clicked, not "/ask_faq{...}"
+
+
+def test_bare_topic_words_outside_a_form_get_buttons(web_stack: WebStack) -> None:
+    for word, entry in [("运费", "return_shipping_fee"), ("优惠券", "coupon_use")]:
+        body = say(web_stack, new_customer(), word)
+        assert 2 <= len(payloads(body)) <= 4 and offers_faq(body, entry), (word, body)
 
 
 @pytest.mark.parametrize("start", ["帮我查下订单", "我要改收货地址", "我要退货", "我要开发票"])
