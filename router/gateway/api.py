@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from router.gateway.limits import RateLimited
-from router.gateway.schemas import MAX_TEXT_CHARS, HistoryMessage, InboundMessage, MessageResponse, SurveyIn
+from router.gateway.schemas import MAX_TEXT_CHARS, HistoryMessage, InboundMessage, MessageResponse, Reply, SurveyIn
 from router.gateway.service import GatewayService
 from router.identity import shopper as shopper_api
 from router.identity.deps import ChannelKeyHeader, IdentityDep, ShopperDep, WebBearer, channel_backend
@@ -177,11 +177,17 @@ async def customer_state(customer_id: str, gateway: GatewayDep, shopper: Shopper
     return await run_in_threadpool(shopper_api.customer_state, gateway, shopper=shopper, customer_id=customer_id)
 
 
-@router.post("/conversations/{conversation_id}/survey", status_code=204, summary="Satisfaction rating (1-5 + comment)")
-async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep, shopper: ShopperDep) -> None:
-    await shopper_api.submit_survey(
+class SurveyOut(BaseModel):
+    replies: list[Reply]
+
+
+@router.post("/conversations/{conversation_id}/survey", response_model=SurveyOut,
+             summary="Satisfaction rating (1-5 + comment); a second rating updates the first")
+async def survey(conversation_id: str, body: SurveyIn, gateway: GatewayDep, shopper: ShopperDep) -> SurveyOut:
+    replies = await shopper_api.submit_survey(
         gateway, shopper=shopper, conversation_id=conversation_id, rating=body.rating, comment=body.comment
     )
+    return SurveyOut(replies=replies)
 
 
 @router.post("/conversations/{conversation_id}/leave", summary="The shopper left (abandons a queued conversation)")

@@ -16,6 +16,27 @@ from router.gateway.rasa_client import RasaClient, RasaUnavailable, nlu_summary
 
 log = logging.getLogger(__name__)
 ORDER_ID_RE = re.compile(r"(?<!\d)\d{16}(?!\d)")
+SUGGESTIONS = 3
+QUESTIONS_FOR_SUGGESTIONS = 3
+# messages that say nothing about what the shopper needs: asking for a human, greetings, thanks, bare numbers
+NOT_A_QUESTION = re.compile(
+    r"^[\s\W\d_]*$|转人工|人工客服|真人|找客服|接人工|^(?:你好|您好|在吗|在不在|hi|hello|嗨|喂|谢谢|好的|嗯|哦|ok)\W*$",
+    re.IGNORECASE,
+)
+# intents of the same kind, when the bot classified the message (the NLU panel's data)
+NOT_A_QUESTION_INTENTS = frozenset({"request_human", "greet", "goodbye", "thanks", "affirm", "deny", "inform"})
+
+
+def substantive_questions(inbound: list[dict[str, Any]], nlu_intents: list[dict[str, Any]]) -> list[str]:
+    """The shopper's messages that say what they need, latest first (for FAQ suggestions)."""
+    skip = {str(i.get("text")) for i in nlu_intents if i.get("intent") in NOT_A_QUESTION_INTENTS}
+    found: list[str] = []
+    for m in reversed(inbound):
+        text = str(m["text"]).strip()
+        if len(text) < 2 or text in skip or NOT_A_QUESTION.search(text) or text in found:
+            continue
+        found.append(text)
+    return found
 
 
 class ContextBuilder:
@@ -44,6 +65,8 @@ class ContextBuilder:
                 "sender": m.sender,
                 "channel": m.channel,
                 "text": m.text,
+                # the clarification options the shopper saw (their titles), so the agent reads what was offered
+                "buttons": [str(b.get("title", "")) for b in (m.buttons or []) if isinstance(b, dict)],
                 "sentiment_label": m.sentiment_label,
                 "sentiment_score": m.sentiment_score,
                 "created_at": m.created_at.isoformat(),
@@ -94,10 +117,10 @@ class ContextBuilder:
             except Exception as exc:  # the shop's order API may be down; the agent still gets everything else
                 log.info("order lookup failed for %s: %s", order_id, exc)
         suggestions: list[dict[str, Any]] = []
-        question = next((m["text"] for m in reversed(inbound)), None)
-        if question and self.faq_search is not None:
+        questions = substantive_questions(inbound, nlu["intents"])[:QUESTIONS_FOR_SUGGESTIONS]
+        if questions and self.faq_search is not None:
             try:
-                suggestions = await run_in_threadpool(self.faq_search, question, 3)
+                suggestions = await run_in_threadpool(self._suggest, questions)
             except Exception as exc:  # an index being rebuilt must not break the agent console
                 log.info("faq suggestions failed: %s", exc)
         return {
@@ -108,6 +131,19 @@ class ContextBuilder:
             "order": order,
             "faq_suggestions": suggestions,
         }
+
+
+    def _suggest(self, questions: list[str]) -> list[dict[str, Any]]:
+        """The latest question's two best entries, then the best entry of each earlier question, then the rest."""
+        assert self.faq_search is not None
+        ranked = [(q, self.faq_search(q, SUGGESTIONS)) for q in questions]
+        order = [(q, hits[:2]) for q, hits in ranked[:1]] + [(q, hits[:1]) for q, hits in ranked[1:]] + ranked
+        suggestions: list[dict[str, Any]] = []
+        for question, hits in order:
+            for hit in hits:
+                if len(suggestions) < SUGGESTIONS and all(s["id"] != hit["id"] for s in suggestions):
+                    suggestions.append({**hit, "question_asked": question})
+        return suggestions
 
 
 def default_order_lookup() -> Callable[[str, str], dict[str, Any] | None]:

@@ -47,6 +47,8 @@ RACE_RETRIES = 3  # a transaction that lost a unique-key race runs again and fin
 RACE_ANSWER_WAIT_S = 10.0  # how long the loser of a client_msg_id race waits for the winner's bot answer
 POLARITY_SIGN = {"angry": -1.0, "negative": -1.0, "neutral": 0.0, "positive": 1.0}
 SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
+# a second rating this soon after the first updates it (the shopper changed their mind, or typed after clicking stars)
+SURVEY_UPDATE_WINDOW = timedelta(minutes=10)
 
 
 def skill_for_text(text: str) -> str:
@@ -62,11 +64,12 @@ def load_texts(path: Path = TEXTS_PATH) -> dict[str, str]:
 
 
 def format_eta(eta_s: float | None) -> str:
+    """A queue estimate after "预计等待", worded as the widget words it (router/web/static/common.js fmtEta)."""
     if eta_s is None:
         return "几分钟"
     if eta_s < 60:
-        return "1 分钟"
-    return f"{round(eta_s / 60)} 分钟"
+        return "1分钟以内"
+    return f"约{round(eta_s / 60)}分钟"
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Outcome:
     message_id: int | None = None
     sentiment: dict[str, Any] | None = None
     pending: bool = False  # a duplicate of a message whose answer another request is still producing
+    survey_done: bool = False  # a typed rating closed the survey: the widget's stars close too
 
 
 class GatewayService:
@@ -324,8 +328,12 @@ class GatewayService:
             stage = await self._winner_answer(inbound, customer_id, stage)
         if isinstance(stage, Outcome):  # duplicate, survey answer or left message: already complete
             await self._push_replies(customer_id, stage.conversation_id, stage.owner, stage.replies)
+            if stage.survey_done:
+                await self.push.to_customer(
+                    customer_id, {"type": "survey_done", "conversation_id": stage.conversation_id}
+                )
             return stage
-        conv_id, owner, agent_id, msg_id, result, channel = stage
+        conv_id, owner, agent_id, msg_id, result, channel, shown = stage
         sentiment: dict[str, Any] = dict(result.as_dict())
         if owner == "agent" and agent_id is not None:
             await self.push.to_agent(
@@ -333,7 +341,7 @@ class GatewayService:
                 {
                     "type": "message",
                     "conversation_id": conv_id,
-                    "message": {"id": msg_id, "sender": "customer", "text": inbound.text, "sentiment": sentiment},
+                    "message": {"id": msg_id, "sender": "customer", "text": shown, "sentiment": sentiment},
                 },
             )
             return Outcome(conv_id, "agent", [], None, msg_id, sentiment)
@@ -386,7 +394,7 @@ class GatewayService:
 
     def _persist_inbound(
         self, session: Session, inbound: InboundMessage, customer_id: str
-    ) -> Outcome | tuple[str, str, int | None, int, SentimentResult, str]:
+    ) -> Outcome | tuple[str, str, int | None, int, SentimentResult, str, str]:
         if inbound.channel != "miniprogram":
             self.resolve_customer_id(session, inbound.channel, customer_id)
         if inbound.client_msg_id:
@@ -415,6 +423,10 @@ class GatewayService:
             self._event(session, conv, "channel_switched", from_channel=conv.channel, to_channel=inbound.channel)
             conv.channel = inbound.channel
 
+        # a clicked button arrives as its payload ("/ask_faq{...}"): store what the shopper saw and clicked
+        title = self._button_title(session, conv.id, inbound.text)
+        if title is not None:
+            inbound = inbound.model_copy(update={"text": title})
         previous = session.scalars(
             select(Message.text)
             .where(Message.conversation_id == conv.id, Message.direction == "in")
@@ -433,7 +445,24 @@ class GatewayService:
         conv.updated_at = utcnow()
         if result.label == "angry":
             self._event(session, conv, "angry_message", message_id=msg.id, anger=result.anger)
-        return conv.id, conv.owner, conv.agent_id, msg.id, result, conv.channel
+        return conv.id, conv.owner, conv.agent_id, msg.id, result, conv.channel, inbound.text
+
+    @staticmethod
+    def _button_title(session: Session, conv_id: str, text: str) -> str | None:
+        """The title of the button whose payload ``text`` is, among the latest bot messages with buttons."""
+        if not text.startswith("/"):
+            return None
+        rows = session.scalars(
+            select(Message.buttons)
+            .where(Message.conversation_id == conv_id, Message.direction == "out", Message.buttons.is_not(None))
+            .order_by(Message.id.desc())
+            .limit(5)
+        ).all()
+        for buttons in rows:
+            for button in buttons or []:
+                if isinstance(button, dict) and button.get("payload") == text and button.get("title"):
+                    return str(button["title"])
+        return None
 
     def _duplicate(self, session: Session, customer_id: str, client_msg_id: str) -> Outcome | None:
         """A retried (or raced) message: the stored one, with the replies that followed it so far."""
@@ -475,29 +504,42 @@ class GatewayService:
         return stage
 
     def _maybe_survey(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
+        """A typed rating ("4 客服态度不错") answers the pending survey of the shopper's last closed conversation,
+        or updates a rating given in the last few minutes (by stars or typing); both close the widget's stars."""
         match = SURVEY_RE.match(inbound.text)
         if not match:
-            return None
-        conv = session.scalar(
-            select(Conversation)
-            .where(Conversation.customer_id == customer_id, Conversation.survey_pending.is_(True))
-            .order_by(Conversation.closed_at.desc())
-        )
-        if conv is None:
             return None
         open_conv = session.scalar(
             select(Conversation.id).where(Conversation.customer_id == customer_id, Conversation.status == "open")
         )
         if open_conv is not None:
             return None
+        conv = session.scalar(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.status == "closed")
+            .order_by(Conversation.closed_at.desc())
+        )
+        if conv is None:
+            return None
+        if not conv.survey_pending:
+            done = session.get(Survey, conv.id)
+            if done is None or _aware(done.created_at) < datetime.now(UTC) - SURVEY_UPDATE_WINDOW:
+                return None
         rating, comment = int(match.group(1)), (match.group(2) or "").strip() or None
-        self._store_in(session, conv.id, customer_id, inbound)
-        self._record_survey(session, conv, rating, comment)
-        replies = self._store_out(session, conv, [Reply(text=self.text("survey_thanks"), sender="system")], "system")
-        return Outcome(conv.id, "bot", replies)
+        msg = self._store_in(session, conv.id, customer_id, inbound)
+        replies = self._rate(session, conv, rating, comment)
+        return Outcome(conv.id, "bot", replies, None, msg.id, survey_done=True)
 
-    def _record_survey(self, session: Session, conv: Conversation, rating: int, comment: str | None) -> None:
-        if session.get(Survey, conv.id) is None:
+    def _rate(self, session: Session, conv: Conversation, rating: int, comment: str | None) -> list[Reply]:
+        """Record (or update) the rating and store the thank-you that says which one counts."""
+        updated = self._record_survey(session, conv, rating, comment)
+        text = self.text("survey_updated", rating=rating) if updated else self.text("survey_thanks")
+        return self._store_out(session, conv, [Reply(text=text, sender="system")], "system")
+
+    def _record_survey(self, session: Session, conv: Conversation, rating: int, comment: str | None) -> bool:
+        """Store the rating; True when it replaced an earlier one (a second rating is never dropped silently)."""
+        survey = session.get(Survey, conv.id)
+        if survey is None:
             session.add(
                 Survey(
                     conversation_id=conv.id,
@@ -508,20 +550,33 @@ class GatewayService:
                     comment=comment,
                 )
             )
+        else:
+            survey.rating = rating
+            survey.comment = comment or survey.comment
         conv.survey_pending = False
-        self._event(session, conv, "survey", rating=rating, agent_id=conv.agent_id)
+        self._event(session, conv, "survey", rating=rating, agent_id=conv.agent_id, updated=survey is not None)
+        return survey is not None
 
-    def submit_survey(
+    async def submit_survey(
         self, *, conversation_id: str, rating: int, comment: str | None, owned_by: Callable[[str], bool] | None = None
-    ) -> bool:
-        """Survey answered from a widget form; False when the conversation is unknown (or not ``owned_by`` the
-        caller: checked in the transaction that records the answer)."""
-        with session_scope(self.sessions) as session:
+    ) -> list[Reply] | None:
+        """Survey answered with the widget's stars; the thank-you goes into the history and to every open window.
+        None when the conversation is unknown (or not ``owned_by`` the caller: checked in the transaction that
+        records the answer)."""
+
+        def apply(session: Session) -> tuple[str, list[Reply]] | None:
             conv = session.get(Conversation, conversation_id)
             if conv is None or (owned_by is not None and not owned_by(conv.customer_id)):
-                return False
-            self._record_survey(session, conv, rating, comment)
-            return True
+                return None
+            return conv.customer_id, self._rate(session, conv, rating, comment)
+
+        done = await self._db(apply)
+        if done is None:
+            return None
+        customer_id, replies = done
+        await self._push_replies(customer_id, conversation_id, "bot", replies)
+        await self.push.to_customer(customer_id, {"type": "survey_done", "conversation_id": conversation_id})
+        return replies
 
     def _maybe_left_message(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
         conv = session.scalar(

@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
 from router.gateway.models import Conversation, Message
-from router.gateway.schemas import Button, HistoryMessage
+from router.gateway.schemas import Button, HistoryMessage, Reply
 from router.gateway.service import ConversationNotFound, GatewayService
 from router.identity.errors import NotYours
 from router.identity.service import Shopper
@@ -74,14 +73,14 @@ def customer_state(gateway: GatewayService, *, shopper: Shopper, customer_id: st
 
 async def submit_survey(
     gateway: GatewayService, *, shopper: Shopper, conversation_id: str, rating: int, comment: str | None
-) -> None:
-    done = await run_in_threadpool(
-        lambda: gateway.submit_survey(
-            conversation_id=conversation_id, rating=rating, comment=comment, owned_by=shopper.owns
-        )
+) -> list[Reply]:
+    """The widget's stars: the thank-you replies (also pushed to every open window of the shopper)."""
+    replies = await gateway.submit_survey(
+        conversation_id=conversation_id, rating=rating, comment=comment, owned_by=shopper.owns
     )
-    if not done:
+    if replies is None:
         raise NotYours("conversation")
+    return replies
 
 
 async def leave(gateway: GatewayService, *, shopper: Shopper, conversation_id: str) -> bool:

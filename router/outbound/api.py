@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -119,7 +119,7 @@ def deliveries(conversation_id: str, _: CurrentAgent, admin: AdminDep) -> list[d
 
 
 @page_router.get("/admin/outbound")
-def outbound_page() -> FileResponse:
+def outbound_page() -> HTMLResponse:
     from router.web.pages import _page
 
     return _page("outbound_admin.html")

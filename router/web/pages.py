@@ -8,6 +8,7 @@ origin only), so even a rendering mistake cannot run a shopper's ``<script>``.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from router.identity.demo import WIDGET_TAG, demo_signed_widget
+from router.web.persona import bot_name
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES = WEB_DIR / "templates"
@@ -38,24 +40,27 @@ def _headers(*, embeddable: bool = False) -> dict[str, str]:
     }
 
 
-def _page(name: str, *, embeddable: bool = False) -> FileResponse:
-    headers = _headers(embeddable=embeddable)
-    return FileResponse(TEMPLATES / name, media_type="text/html; charset=utf-8", headers=headers)
+def _html(name: str) -> str:
+    """A page of ``templates/``; ``{{bot_name}}`` in it becomes the bot's name (router/web/persona.py)."""
+    return (TEMPLATES / name).read_text(encoding="utf-8").replace("{{bot_name}}", escape(bot_name()))
 
 
-@router.get("/chat", response_model=None)
-def demo_shop(request: Request, as_: Annotated[str | None, Query(alias="as")] = None) -> FileResponse | HTMLResponse:
+def _page(name: str, *, embeddable: bool = False) -> HTMLResponse:
+    return HTMLResponse(_html(name), headers=_headers(embeddable=embeddable))
+
+
+@router.get("/chat")
+def demo_shop(request: Request, as_: Annotated[str | None, Query(alias="as")] = None) -> HTMLResponse:
     """A demo shop page with the chat widget embedded exactly as a merchant would embed it. In dev mode,
     ``/chat?as=c0001`` plays the shop's server: it signs that demo customer (identity hash) into the widget."""
     signed = demo_signed_widget(request.app, as_) if as_ else None
     if signed is None:
         return _page("shop.html")
-    html = (TEMPLATES / "shop.html").read_text(encoding="utf-8").replace(WIDGET_TAG, signed)
-    return HTMLResponse(html, headers=_headers())
+    return HTMLResponse(_html("shop.html").replace(WIDGET_TAG, signed), headers=_headers())
 
 
 @router.get("/chat/embed")
-def chat_embed() -> FileResponse:
+def chat_embed() -> HTMLResponse:
     """The chat itself, shown inside the widget's iframe on any shop page (hence embeddable anywhere)."""
     return _page("chat.html", embeddable=True)
 
@@ -68,32 +73,32 @@ def widget_js() -> FileResponse:
 
 
 @router.get("/agent")
-def agent_console() -> FileResponse:
+def agent_console() -> HTMLResponse:
     return _page("agent.html")
 
 
 @router.get("/admin/faq")
-def faq_admin() -> FileResponse:
+def faq_admin() -> HTMLResponse:
     return _page("faq_admin.html")
 
 
 @router.get("/dashboard")
-def dashboard() -> FileResponse:
+def dashboard() -> HTMLResponse:
     return _page("dashboard.html")
 
 
 @router.get("/agent/reviews")
-def my_reviews() -> FileResponse:
+def my_reviews() -> HTMLResponse:
     return _page("my_reviews.html")
 
 
 @router.get("/supervisor")
-def supervisor() -> FileResponse:
+def supervisor() -> HTMLResponse:
     return _page("supervisor.html")
 
 
 @router.get("/admin/team")
-def team() -> FileResponse:
+def team() -> HTMLResponse:
     return _page("team.html")
 
 

@@ -8,7 +8,9 @@
   const SKILLS = { after_sales: "售后", logistics: "物流", billing: "支付与发票", product: "商品咨询", vip: "VIP 专席", general: "综合" };
   const REASONS = { request_human: "顾客要求人工", angry: "顾客情绪激动", complaint: "投诉", refund_dispute: "退款纠纷",
     fallback: "机器人无法回答", bot_unavailable: "机器人暂不可用", transfer: "转接" };
-  const SENDER = { customer: "顾客", agent: "客服", bot: "机器人", system: "系统", whisper: "主管悄悄话（顾客看不到）" };
+  // the bot's name is defined once, in bot/domain.yml; the server writes it into the page (router/web/persona.py)
+  const BOT_NAME = document.body.dataset.botName || "";
+  const SENDER = { customer: "顾客", agent: "客服", bot: BOT_NAME ? `机器人${BOT_NAME}` : "机器人", system: "系统", whisper: "主管悄悄话（顾客看不到）" };
 
   let token = null;
   let me = null;
@@ -280,8 +282,11 @@
         ? el("span", { class: `mood mood-${m.sentiment_label}`, text: charts.MOOD_LABEL[m.sentiment_label] || m.sentiment_label })
         : null);
     const shown = (c.revealed && c.revealed.get(m.id)) || m.text;  // masked unless the agent chose "show"
+    // the options a clarification offered the shopper (a clicked one comes back as the shopper's next line)
+    const options = (m.buttons || []).map((b) => (typeof b === "string" ? b : b.title)).filter(Boolean);
     return el("div", { class: `line ${sender}${old ? " old" : ""}`, dataset: { id: m.id ?? "" } }, meta,
-      el("div", { class: "text", text: shown }));
+      el("div", { class: "text", text: shown }),
+      options.length ? el("ul", { class: "options" }, options.map((t) => el("li", { text: t }))) : null);
   }
 
   function addLine(c, m) {
@@ -406,6 +411,7 @@
     for (const s of sugg) {
       fBox.append(el("div", { class: "suggestion", dataset: { faqId: s.id } },
         el("div", { class: "q", text: s.question }),
+        s.question_asked ? el("div", { class: "muted asked", text: `顾客问：${s.question_asked}` }) : null,
         el("div", { class: "a", text: s.answer }),
         el("div", {}, el("span", { class: "muted score", text: `匹配度 ${(s.score * 100).toFixed(0)}%` }), " ",
           el("button", { type: "button", class: "small insert-faq", text: "插入回复",

@@ -14,7 +14,9 @@
   const connBox = $("chat-conn");
   const surveyBox = $("chat-survey");
   const ID_RE = /^[A-Za-z0-9_.:@-]{1,128}$/;
-  const OWNER_TEXT = { bot: "智能客服小优为您服务", queue: "正在为您转接人工客服，请稍候", agent: "人工客服为您服务中" };
+  // the bot's name is defined once, in bot/domain.yml; the server writes it into the page (router/web/persona.py)
+  const BOT_NAME = document.body.dataset.botName || "智能客服";
+  const OWNER_TEXT = { bot: `智能客服${BOT_NAME}为您服务`, queue: "正在为您转接人工客服，请稍候", agent: "人工客服为您服务中" };
 
   // ------------------------------------------------------------------ identity (kefuIdentity, kept across reloads)
   const me = kefuIdentity.fromPage(ID_RE);
@@ -37,6 +39,9 @@
   }
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
+  // the log shrinks when the queue banner, the typing line or the survey appear below or above it: keep the newest
+  // message in view whatever changed the layout
+  if (window.ResizeObserver) new ResizeObserver(scrollDown).observe(log);
 
   function setTyping(on) {
     waiting = Math.max(0, waiting + (on ? 1 : -1));
@@ -57,8 +62,8 @@
       if (queue) {
         const ahead = Math.max(0, (queue.position || 1) - 1);
         queueText.textContent = ahead > 0
-          ? `排队中：您前面还有 ${ahead} 位，预计等待约 ${fmtEta(queue.eta_s)}`
-          : `排队中：您是下一位，预计等待约 ${fmtEta(queue.eta_s)}`;
+          ? `排队中：您前面还有 ${ahead} 位，预计等待${fmtEta(queue.eta_s)}`
+          : `排队中：您是下一位，预计等待${fmtEta(queue.eta_s)}`;
       } else if (!queueText.textContent) {
         queueText.textContent = "正在为您转接人工客服，请稍候…";
       }
@@ -160,6 +165,7 @@
       }
     }
     if (state.survey_pending && state.conversation_id) showSurvey(state.conversation_id);
+    else hideSurvey();  // rated already (by stars or a typed digit, maybe in another tab): no second prompt
   }
 
   // ------------------------------------------------------------------ the socket (REST when it is down)
@@ -206,6 +212,8 @@
       if (renderOut(data.reply)) notifyUnread();
     } else if (data.type === "survey") {
       showSurvey(data.conversation_id);
+    } else if (data.type === "survey_done") {
+      hideSurvey();
     } else if (data.type === "error") {
       setTyping(false);
       for (const [cid, bubble] of pending) {
@@ -267,15 +275,21 @@
     scrollDown();
   }
 
+  function hideSurvey() {
+    surveyBox.hidden = true;
+    surveyConversation = null;
+  }
+
   $("survey-submit").addEventListener("click", async () => {
     if (!rating || !surveyConversation) return;
     const comment = $("survey-comment").value.trim();
     try {
-      await authed(`/api/v1/conversations/${encodeURIComponent(surveyConversation)}/survey`, {
+      // the server stores the thank-you in the history and pushes it (with "survey_done") to every open window
+      const res = await authed(`/api/v1/conversations/${encodeURIComponent(surveyConversation)}/survey`, {
         method: "POST", body: { rating, comment: comment || null },
       });
-      surveyBox.hidden = true;
-      renderOut({ id: null, sender: "system", text: "感谢您的评价，我们会继续努力！还有其他问题，随时可以问我。" });
+      hideSurvey();
+      for (const reply of (res && res.replies) || []) renderOut(reply);
     } catch (err) {
       renderOut({ id: null, sender: "system", text: `评价提交失败，请稍后再试。（${kefuIdentity.reason(err)}）` });
     }
@@ -316,12 +330,19 @@
   if (window.parent === window) closeButton.hidden = true;
   closeButton.addEventListener("click", () => window.parent.postMessage({ kefu: "close" }, "*"));
   window.addEventListener("message", (event) => {
-    if (event.source !== window.parent || !event.data || event.data.kefu !== "opened") return;
-    opened = true;
-    unread = 0;
-    window.parent.postMessage({ kefu: "read" }, "*");
-    input.focus();
+    if (event.source !== window.parent || !event.data) return;
+    if (event.data.kefu === "opened") {
+      opened = true;
+      unread = 0;
+      window.parent.postMessage({ kefu: "read" }, "*");
+      scrollDown();
+      input.focus();
+    } else if (event.data.kefu === "closed") {
+      opened = false;  // replies from now on count as unread again
+    }
   });
+  // the widget may have opened (or closed) the frame before this script ran: ask where we stand
+  if (window.parent !== window) window.parent.postMessage({ kefu: "ready" }, "*");
 
   // queued shoppers see their place move even when nobody writes
   setInterval(async () => {

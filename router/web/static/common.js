@@ -167,10 +167,11 @@ const kefu = (() => {
     return `${Math.floor(v / 3600)} 小时 ${Math.round((v % 3600) / 60)} 分`;
   }
 
+  /** A queue estimate, worded as the gateway words it (router/gateway/service.py format_eta): "预计等待" + this. */
   function fmtEta(seconds) {
     if (seconds === null || seconds === undefined) return "几分钟";
-    if (seconds < 60) return "1 分钟以内";
-    return `${Math.round(seconds / 60)} 分钟`;
+    if (seconds < 60) return "1分钟以内";
+    return `约${Math.round(seconds / 60)}分钟`;
   }
 
   function uid(prefix) {

@@ -63,7 +63,11 @@
     button.setAttribute("aria-expanded", String(open));
     bs.display = open && window.innerWidth < 600 ? "none" : "block";
     try { sessionStorage.setItem("kefu.widget.open", open ? "1" : "0"); } catch (e) { /* storage may be blocked */ }
-    if (open && frame.contentWindow) frame.contentWindow.postMessage({ kefu: "opened" }, origin);
+    tellFrame();
+  }
+  // the chat counts unread replies only while it is closed, so it hears about every open and close
+  function tellFrame() {
+    if (frame.contentWindow) frame.contentWindow.postMessage({ kefu: open ? "opened" : "closed" }, origin);
   }
 
   button.addEventListener("click", function () { setOpen(!open); });
@@ -71,6 +75,7 @@
   window.addEventListener("message", function (event) {
     if (event.origin !== origin || !event.data || typeof event.data !== "object") return;
     if (event.data.kefu === "close") setOpen(false);
+    if (event.data.kefu === "ready") tellFrame();
     if (event.data.kefu === "unread" && !open) button.textContent = title + "（" + Number(event.data.count || 1) + " 条新消息）";
     if (event.data.kefu === "read") button.textContent = title;
   });
