@@ -112,6 +112,7 @@ class KnowledgeBase:
         """``store``: where the corpus is read from (default: the one ``settings`` name, see
         :func:`knowledge_base.store.open_store`). ``watch``: re-index in the background when it changes."""
         self.settings = settings or get_kb_settings()
+        self._owns_store = store is None
         self.store: CorpusStore = store if store is not None else open_store(self.settings)
         self.embedder = embedder or make_embedder(self.settings.embedder, threads=self.settings.build_threads,
                                                   query_threads=self.settings.use_threads,
@@ -234,6 +235,9 @@ class KnowledgeBase:
             self._watcher.join(timeout=5)
         if self._listener is not None:
             self._listener.close()
+        close_store = getattr(self.store, "close", None)
+        if self._owns_store and close_store is not None:
+            close_store()
 
 
 def _to_hit(idx: KbIndex, ei: int, score: float, mode: Mode) -> FaqHit:
@@ -247,7 +251,8 @@ _singleton_lock = threading.Lock()
 
 
 def get_knowledge_base() -> KnowledgeBase:
-    """The process-wide knowledge base: loads ``var/kb`` (building it if missing) and starts the reload watcher."""
+    """The process-wide knowledge base over the corpus store of the settings (the database, seeded from the YAML
+    when empty): loads its saved build from ``var/kb`` (building it if missing) and starts the reload watcher."""
     global _singleton
     with _singleton_lock:
         if _singleton is None:
