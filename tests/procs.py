@@ -125,7 +125,7 @@ def start_rasa(
     model: Path = RASA_MODEL,
     endpoints: Path | None = None,
     env: dict[str, str] | None = None,
-    timeout: float = 240,
+    timeout: float = 900,  # loading the model took over 10 minutes on a shared 2-core machine under load
 ) -> Proc:
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` (it trains bot/ + nlu_data/)")

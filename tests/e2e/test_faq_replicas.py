@@ -67,7 +67,7 @@ class ActionForwarder:
 @pytest.fixture(scope="module")
 def shared_rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, ActionForwarder]]:
     forwarder = ActionForwarder()
-    rasa = start_rasa(log_dir=tmp_path_factory.mktemp("faq-rasa"), action_url=forwarder.url, timeout=600)
+    rasa = start_rasa(log_dir=tmp_path_factory.mktemp("faq-rasa"), action_url=forwarder.url)
     yield rasa, forwarder
     rasa.stop()
     forwarder.close()
