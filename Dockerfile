@@ -23,7 +23,8 @@ COPY bot bot
 # the sentiment model is trained from public data sets that are not redistributed: `make setup` builds it first
 COPY var/sentiment var/sentiment
 COPY var/demo var/demo
-RUN pip install --no-deps . && kefu kb build
+# the index of the seed corpus (a fresh database is seeded with the same entries, so the build is reused)
+RUN pip install --no-deps . && KEFU_KB_STORE=yaml kefu kb build
 ENV KEFU_ROUTER_HOST=0.0.0.0 HF_HUB_OFFLINE=1
 EXPOSE 8000 5055
 # router: uvicorn router.app:create_service --factory; actions: python -m rasa_sdk --actions actions

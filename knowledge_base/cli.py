@@ -1,4 +1,4 @@
-"""``kefu kb``: build the index, ask one question, evaluate on a TSV file."""
+"""``kefu kb``: build the index, ask one question, evaluate on a TSV file, export/import the corpus as YAML."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ import numpy as np
 import typer
 
 from knowledge_base.calibrate import NegativesNotFound
-from knowledge_base.corpus import CorpusError, load_corpus
+from knowledge_base.corpus import CorpusError, load_corpus, load_file
 from knowledge_base.embedder import EmbedderError
 from knowledge_base.fusion import MODES, Mode
 from knowledge_base.service import KbAnswer, KnowledgeBase, build_directory
 from knowledge_base.settings import get_kb_settings
+from knowledge_base.sql_store import SqlCorpusStore
+from knowledge_base.store import YamlCorpusStore, open_store
 
-app = typer.Typer(help="FAQ knowledge base: build, ask, eval.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="FAQ knowledge base: build, ask, eval, export, import.", no_args_is_help=True,
+                  add_completion=False)
 
 
 def _open_kb(progress: bool = False) -> KnowledgeBase:
@@ -38,19 +41,58 @@ def _open_kb(progress: bool = False) -> KnowledgeBase:
 
 @app.command()
 def build() -> None:
-    """Validate the corpus, embed it, build FAISS + BM25, train the calibrators and save under KEFU_KB_HOME."""
+    """Validate the corpus, embed it, build FAISS + BM25, train the calibrators and save under KEFU_KB_HOME.
+
+    The corpus is the live one in the database (KEFU_KB_DATABASE_URL), seeded from the repository's YAML when the
+    database has none yet; with KEFU_KB_STORE=yaml it is the YAML directory itself."""
     t0 = time.perf_counter()
     settings = get_kb_settings()
+    kb = _open_kb(progress=True)
+    idx = kb.index
+    typer.echo(f"built {len(idx.entries)} entries, {len(idx.sentences)} sentences, dense index {idx.dense.kind}, "
+               f"key {idx.key}, corpus {kb.store.describe()} at {kb.marker[:16]}, in {time.perf_counter() - t0:.1f}s "
+               f"-> {build_directory(list(idx.entries), kb.embedder, settings)}")
+
+
+@app.command("export")
+def export_cmd(
+    directory: Annotated[Path, typer.Argument(help="where to write <category>.yml (its other *.yml are removed)")],
+) -> None:
+    """Write the live corpus as YAML (the seed format), one file per category."""
     try:
-        entries = load_corpus(settings.corpus_dir)
+        entries = open_store(get_kb_settings()).entries()
     except CorpusError as exc:
         typer.echo(f"corpus error: {exc}", err=True)
         raise typer.Exit(2) from None
-    kb = _open_kb(progress=True)
-    idx = kb.index
-    typer.echo(f"built {len(entries)} entries, {len(idx.sentences)} sentences, dense index {idx.dense.kind}, "
-               f"key {idx.key} in {time.perf_counter() - t0:.1f}s -> "
-               f"{build_directory(entries, kb.embedder, settings)}")
+    written = YamlCorpusStore(directory).export(entries)
+    typer.echo(f"exported {len(entries)} entries to {len(written)} files in {directory}")
+
+
+@app.command("import")
+def import_cmd(
+    source: Annotated[Path, typer.Argument(help="a YAML corpus directory (e.g. knowledge_base/data) or one file")],
+    prune: Annotated[bool, typer.Option("--prune", help="delete live entries that are not in the import")] = False,
+    user: Annotated[str, typer.Option(help="recorded in each entry's history")] = "cli",
+) -> None:
+    """Bring YAML entries into the live corpus (all or nothing): new ids are created, changed ones get a new version,
+    each with a revision in its history; every process re-indexes."""
+    settings = get_kb_settings()
+    if settings.store != "sql":
+        typer.echo("import needs the database store (KEFU_KB_STORE=sql)", err=True)
+        raise typer.Exit(2)
+    if not source.exists():
+        typer.echo(f"no such file or directory: {source}", err=True)
+        raise typer.Exit(2)
+    try:
+        entries = load_corpus(source) if source.is_dir() else load_file(source)
+        store = open_store(settings)
+        assert isinstance(store, SqlCorpusStore)
+        result = store.import_entries(entries, user=user, note=f"kefu kb import {source.name}", prune=prune)
+    except CorpusError as exc:
+        typer.echo(f"corpus error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created {len(result.created)}, updated {len(result.updated)}, unchanged {len(result.unchanged)}, "
+               f"deleted {len(result.deleted)}")
 
 
 def answer_json(ans: KbAnswer) -> dict[str, Any]:

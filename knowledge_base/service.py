@@ -1,4 +1,10 @@
-"""``KnowledgeBase``: the process-wide FAQ service with hot reload, and its typed answers."""
+"""``KnowledgeBase``: the process-wide FAQ service with hot reload, and its typed answers.
+
+The corpus comes from a store (:mod:`knowledge_base.store`): the database shared by every process by default, or a
+YAML directory. A watcher thread re-indexes when the store's marker (the corpus revision) changes: at once on a
+Redis notice when ``redis_url`` is set, else by polling; queries keep using the old index until the new one is
+swapped in.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +19,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.calibrate import load_negatives, negatives_digest, train_models
-from knowledge_base.corpus import CorpusError, FaqEntry, corpus_fingerprint, load_corpus
+from knowledge_base.corpus import CorpusError, FaqEntry
 from knowledge_base.embedder import Embedder, cached_encode, make_embedder
 from knowledge_base.fusion import Mode, decide
 from knowledge_base.index import IndexNotBuilt
+from knowledge_base.notify import RedisListener
 from knowledge_base.retrieval import KbIndex, build_key
 from knowledge_base.settings import KbSettings, get_kb_settings
+from knowledge_base.store import CorpusStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -108,26 +116,40 @@ class KnowledgeBase:
     'answer'
     """
 
-    def __init__(self, settings: KbSettings | None = None, *, embedder: Embedder | None = None,
-                 watch: bool = True, progress: bool = False):
+    def __init__(self, settings: KbSettings | None = None, *, store: CorpusStore | None = None,
+                 embedder: Embedder | None = None, watch: bool = True, progress: bool = False):
+        """``store``: where the corpus is read from (default: the one ``settings`` name, see
+        :func:`knowledge_base.store.open_store`). ``watch``: re-index in the background when it changes."""
         self.settings = settings or get_kb_settings()
+        self._owns_store = store is None
+        self.store: CorpusStore = store if store is not None else open_store(self.settings)
         self.embedder = embedder or make_embedder(self.settings.embedder, threads=self.settings.build_threads,
                                                   query_threads=self.settings.use_threads,
                                                   cache_size=self.settings.query_cache_size)
         self._reload_lock = threading.Lock()
-        self._fingerprint = corpus_fingerprint(self.corpus_dir)
-        self._index = build_index(load_corpus(self.corpus_dir), self.embedder, self.settings, progress=progress)
+        self._marker, entries = self.store.snapshot()
+        self._index = build_index(entries, self.embedder, self.settings, progress=progress)
         self.last_error: CorpusError | None = None
         self.reloads = 0
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._listener: RedisListener | None = None
         if watch:
+            if self.settings.redis_url:
+                self._listener = RedisListener(self.settings.redis_url, self.settings.redis_channel,
+                                               fallback_poll_s=self.settings.reload_poll_s)
             self._watcher = threading.Thread(target=self._watch, name="kb-reload", daemon=True)
             self._watcher.start()
 
     @property
     def corpus_dir(self) -> Path:
+        """The YAML corpus directory of the settings (the seed when the corpus is in a database)."""
         return self.settings.corpus_dir
+
+    @property
+    def marker(self) -> str:
+        """The store marker (corpus revision) the live index was built from."""
+        return self._marker
 
     @property
     def index(self) -> KbIndex:
@@ -177,16 +199,16 @@ class KnowledgeBase:
 
     def _reload_now(self) -> None:
         with self._reload_lock:
-            fingerprint = corpus_fingerprint(self.corpus_dir)
-            entries = load_corpus(self.corpus_dir)
+            marker, entries = self.store.snapshot()
             if build_key(entries, self.embedder.name) != self._index.key:
                 self._index = build_index(entries, self.embedder, self.settings)  # atomic reference swap
                 self.reloads += 1
-                log.info("knowledge base reloaded: %d entries", len(entries))
+                log.info("knowledge base reloaded: %d entries (corpus %s)", len(entries), marker)
             elif entries != self._index.entries:  # same sentences, edited answers/tags: swap without re-embedding
                 self._index = _with_entries(self._index, entries)
                 self.reloads += 1
-            self._fingerprint = fingerprint
+                log.info("knowledge base content updated (corpus %s)", marker)
+            self._marker = marker
             self.last_error = None
 
     def _reload_safely(self) -> None:
@@ -199,20 +221,32 @@ class KnowledgeBase:
             log.exception("knowledge base reload failed")
 
     def _watch(self) -> None:
-        while not self._stop.wait(self.settings.reload_poll_s):
+        while not self._stop.is_set():
+            if self._listener is not None:
+                self._listener.wait(self.settings.redis_backstop_poll_s, self._stop)
+            else:
+                self._stop.wait(self.settings.reload_poll_s)
+            if self._stop.is_set():
+                return
             try:
-                fp = corpus_fingerprint(self.corpus_dir)
-            except OSError:
+                marker = self.store.marker()
+            except Exception as exc:  # database away for a moment: keep serving, look again next time
+                log.warning("cannot read the FAQ corpus revision: %s", exc)
                 continue
-            if fp != self._fingerprint:
+            if marker != self._marker:
                 self._reload_safely()
                 if self.last_error is not None:
-                    self._fingerprint = fp  # do not retry a broken file every second; the next edit retries
+                    self._marker = marker  # do not retry a broken corpus every second; the next edit retries
 
     def close(self) -> None:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        if self._listener is not None:
+            self._listener.close()
+        close_store = getattr(self.store, "close", None)
+        if self._owns_store and close_store is not None:
+            close_store()
 
 
 def _to_hit(idx: KbIndex, ei: int, score: float, mode: Mode) -> FaqHit:
@@ -226,7 +260,8 @@ _singleton_lock = threading.Lock()
 
 
 def get_knowledge_base() -> KnowledgeBase:
-    """The process-wide knowledge base: loads ``var/kb`` (building it if missing) and starts the reload watcher."""
+    """The process-wide knowledge base over the corpus store of the settings (the database, seeded from the YAML
+    when empty): loads its saved build from ``var/kb`` (building it if missing) and starts the reload watcher."""
     global _singleton
     with _singleton_lock:
         if _singleton is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -15,10 +16,26 @@ ROOT = PACKAGE_DIR.parent
 class KbSettings(BaseSettings):
     """Where the corpus and the built artifacts live, which embedder to use, and the decision thresholds."""
 
-    model_config = SettingsConfigDict(env_prefix="KEFU_KB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KEFU_KB_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default=ROOT / "var" / "kb", description="built artifacts: index, embeddings cache, calibrator")
+    # "sql": the live corpus is in the database at ``database_url`` (seeded from ``corpus_dir`` when empty), shared
+    # by every process that answers FAQs; "yaml": read ``corpus_dir`` directly (offline evaluation, the library alone)
+    store: Literal["sql", "yaml"] = "sql"
+    # the router's database unless KEFU_KB_DATABASE_URL says otherwise (`make run`: one SQLite file under var/);
+    # the action server must be given the same URL (PostgreSQL when scaled out)
+    database_url: str = Field(default=f"sqlite:///{ROOT / 'var' / 'kefu.db'}", min_length=1,
+                              validation_alias=AliasChoices("KEFU_KB_DATABASE_URL", "KEFU_ROUTER_DATABASE_URL"))
+    # the YAML corpus in the repository: the seed of an empty database and the import/export format. Never written
+    # at run time
     corpus_dir: Path = PACKAGE_DIR / "data"
+    # corpus changes are announced on this Redis channel when set (KEFU_KB_REDIS_URL, else the router's
+    # KEFU_ROUTER_REDIS_URL); without Redis every process polls the corpus revision every ``reload_poll_s``
+    redis_url: str | None = Field(default=None,
+                                  validation_alias=AliasChoices("KEFU_KB_REDIS_URL", "KEFU_ROUTER_REDIS_URL"))
+    redis_channel: str = "kefu:kb:corpus"
+    # with Redis, the revision is still polled this often, in case a notice was lost while Redis was away
+    redis_backstop_poll_s: float = Field(default=30.0, gt=0)
     # "use" (multilingual USE, offline default) or "st:<model path or name>" (sentence-transformers)
     embedder: str = "use"
     # USE threads for single queries and for batch encoding. One thread for both: on this shared 2-core machine
@@ -42,7 +59,7 @@ class KbSettings(BaseSettings):
     # two cut-offs are the only values chosen by looking at knowledge_base/eval/dev.tsv (see bench/RESULTS.md)
     answer_threshold: float = 0.5
     clarify_threshold: float = 0.15
-    reload_poll_s: float = 1.0
+    reload_poll_s: float = Field(default=1.0, gt=0)
     query_cache_size: int = 4096
     # an optional public set of extra negatives for the calibrator, added to the repository's own
     # (knowledge_base/calibration/negatives.txt; never an evaluated split; see knowledge_base/calibrate.py), e.g.

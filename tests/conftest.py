@@ -1,13 +1,21 @@
-"""Suite-wide settings: offline model loading, quiet TensorFlow, jieba cache in a temp dir."""
+"""Suite-wide settings: offline model loading, quiet TensorFlow, jieba cache in a temp dir, and a private FAQ corpus
+database (seeded from knowledge_base/data on first use) so no test reads or writes the developer's var/kefu.db."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "KEFU_KB_DATABASE_URL" not in os.environ:
+    _kb_dir = tempfile.mkdtemp(prefix="kefu-test-kb-")
+    atexit.register(shutil.rmtree, _kb_dir, ignore_errors=True)
+    os.environ["KEFU_KB_DATABASE_URL"] = f"sqlite:///{_kb_dir}/kefu.db"
 
 
 import pytest  # noqa: E402

@@ -87,14 +87,28 @@ def _spawn(name: str, cmd: list[str], *, env: dict[str, str], cwd: Path, log_dir
     return Proc(name, popen, url, log_path)
 
 
+def kb_env(db_url: str, *, redis_url: str | None = None, channel: str | None = None) -> dict[str, str]:
+    """Where the FAQ corpus lives, for the router and the action server alike (the same database for both, as
+    `make run` sets it): seeded from knowledge_base/data on first use, never written back there."""
+    env = {"KEFU_KB_STORE": "sql", "KEFU_KB_DATABASE_URL": db_url}
+    if redis_url:
+        env["KEFU_KB_REDIS_URL"] = redis_url
+    if channel:
+        env["KEFU_KB_REDIS_CHANNEL"] = channel
+    return env
+
+
 def start_action_server(
     *, log_dir: Path, orders_db_url: str, port: int | None = None, env: dict[str, str] | None = None
 ) -> Proc:
+    """The action server; without ``KEFU_KB_DATABASE_URL`` in ``env`` it answers FAQs from a private SQLite corpus in
+    ``log_dir`` (never the developer's var/kefu.db)."""
     port = port or free_port()
+    kb = kb_env(f"sqlite:///{log_dir / 'kb-corpus.db'}")
     proc = _spawn(
         "actions",
         [str(APP_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-        env={"SANIC_HOST": "127.0.0.1", "KEFU_ACTIONS_ORDERS_DB_URL": orders_db_url, **(env or {})},
+        env={"SANIC_HOST": "127.0.0.1", "KEFU_ACTIONS_ORDERS_DB_URL": orders_db_url, **kb, **(env or {})},
         cwd=ROOT,
         log_dir=log_dir,
         url=f"http://127.0.0.1:{port}",
@@ -111,7 +125,7 @@ def start_rasa(
     model: Path = RASA_MODEL,
     endpoints: Path | None = None,
     env: dict[str, str] | None = None,
-    ready_timeout_s: float = 240,
+    ready_timeout_s: float = 300,  # about 60 s on a quiet 2-core machine; far longer when it is overloaded
 ) -> Proc:
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` (it trains bot/ + nlu_data/)")

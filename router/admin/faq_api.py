@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.corpus import CorpusError, FaqEntry
-from knowledge_base.settings import get_kb_settings
+from knowledge_base.settings import KbSettings, get_kb_settings
+from knowledge_base.sql_store import SqlCorpusStore
+from knowledge_base.store import open_store
 from router.admin.faq_service import (
     DuplicateWarning,
     EntryDraft,
@@ -28,7 +28,7 @@ from router.admin.faq_service import (
     InvalidEntry,
     VersionConflict,
 )
-from router.admin.history import FieldDiff, Revision, RevisionNotFound, RevisionStore, UnknownEntryId
+from router.admin.history import FieldDiff, Revision, RevisionNotFound, UnknownEntryId
 from router.admin.transfer import ImportFormatError, export_csv, export_xlsx
 from router.auth import Principal, require_role
 
@@ -37,24 +37,29 @@ ContentUser = Annotated[Principal, Depends(require_role("content"))]
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
-class FaqAdminSettings(BaseSettings):
-    """Where the FAQ version history lives (env prefix ``KEFU_FAQ_ADMIN_``); default ``<kb home>/history``."""
-
-    model_config = SettingsConfigDict(env_prefix="KEFU_FAQ_ADMIN_", extra="ignore")
-    history_dir: Path | None = None
-
-
-def make_faq_admin(kb: Any | None = None, *, history_dir: Path | None = None) -> FaqAdmin:
-    """The admin over the knowledge base's corpus. Without ``kb`` the process-wide knowledge base is loaded on first
-    use ("try a question", duplicates, publish); listing and editing work before that."""
-    settings = kb.settings if kb is not None and hasattr(kb, "settings") else get_kb_settings()
-    history = history_dir or FaqAdminSettings().history_dir or settings.home / "history"
+def make_faq_admin(kb: Any | None = None, *, store: SqlCorpusStore | None = None,
+                   settings: KbSettings | None = None) -> FaqAdmin:
+    """The admin over the live corpus in the database of the knowledge-base settings (seeded from the repository's
+    YAML on first use). Without ``kb`` the process-wide knowledge base is loaded on first use ("try a question",
+    duplicates, publish); listing and editing work before that."""
+    if settings is None:
+        settings = kb.settings if kb is not None and hasattr(kb, "settings") else get_kb_settings()
+    if store is None:
+        kb_store = getattr(kb, "store", None)
+        if isinstance(kb_store, SqlCorpusStore):
+            store = kb_store
+        else:
+            if settings.store != "sql":
+                raise RuntimeError("the FAQ admin edits the corpus in a database: set KEFU_KB_STORE=sql")
+            opened = open_store(settings)
+            assert isinstance(opened, SqlCorpusStore)
+            store = opened
     provider = None
     if kb is None:
         from knowledge_base import get_knowledge_base
 
         provider = get_knowledge_base
-    return FaqAdmin(corpus_dir=settings.corpus_dir, history=RevisionStore(history), kb=kb, kb_provider=provider)
+    return FaqAdmin(store=store, kb=kb, kb_provider=provider)
 
 
 def get_faq_admin(request: Request) -> FaqAdmin:
@@ -135,6 +140,7 @@ class PublishOut(BaseModel):
     entries: int
     sentences: int
     in_sync: bool
+    corpus_revision: int | None = Field(default=None, description="the corpus revision the live index was built from")
 
 
 class ImportOut(BaseModel):

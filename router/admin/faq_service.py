@@ -1,8 +1,9 @@
-"""FAQ administration: edit the YAML corpus with version history, duplicate warnings, import/export and live publish.
+"""FAQ administration: edit the live FAQ corpus with version history, duplicate warnings, import/export and publish.
 
-The corpus files are the source of truth (``knowledge_base.corpus`` writes them atomically and bumps versions). Every
-write appends a revision snapshot; publishing re-indexes the router's knowledge base at once, and every other process
-(the action server answering shoppers) picks the change up through its own corpus watcher, without a restart.
+The corpus lives in the database (``knowledge_base.sql_store.SqlCorpusStore``): every write is one transaction that
+changes the entry, appends its revision and raises the corpus revision, which every process answering FAQs (router
+replicas, action servers) watches, through Redis notices or by polling, and re-indexes from in the background. The
+repository's YAML corpus is only the seed and the import/export format: nothing here writes it.
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from knowledge_base.corpus import FaqEntry, delete_entry, load_corpus, upsert_entry
-from router.admin.history import Action, FieldDiff, Revision, RevisionStore, diff_entries
+from knowledge_base.corpus import FaqEntry
+from knowledge_base.sql_store import SqlCorpusStore
+from knowledge_base.store import EntryExists, EntryNotFound, VersionConflict
+from router.admin.history import Action, FieldDiff, Revision, diff_entries
 from router.admin.transfer import read_table
 
+__all__ = ["DuplicateWarning", "EntryDraft", "EntryExists", "EntryNotFound", "FaqAdmin", "ImportRejected",
+           "ImportReport", "InvalidEntry", "KnowledgeBaseLike", "VersionConflict"]
 DUPLICATE_THRESHOLD = 0.9
 
 
@@ -35,30 +39,11 @@ class KnowledgeBaseLike(Protocol):
     @property
     def index(self) -> Any: ...
 
+    @property
+    def marker(self) -> str: ...
+
 
 # ------------------------------------------------------------------ domain errors (mapped to HTTP in faq_api)
-class EntryNotFound(LookupError):
-    def __init__(self, *, entry_id: str) -> None:
-        super().__init__(f"FAQ entry {entry_id} not found")
-        self.entry_id = entry_id
-
-
-class EntryExists(ValueError):
-    def __init__(self, *, entry_id: str) -> None:
-        super().__init__(f"FAQ entry {entry_id} already exists")
-        self.entry_id = entry_id
-
-
-class VersionConflict(ValueError):
-    """Someone else saved the entry since the editor loaded it."""
-
-    def __init__(self, *, entry_id: str, expected: int, current: int) -> None:
-        super().__init__(f"FAQ entry {entry_id} is at version {current}, not {expected}")
-        self.entry_id = entry_id
-        self.expected = expected
-        self.current = current
-
-
 class InvalidEntry(ValueError):
     def __init__(self, *, message: str, field: str | None, entry_id: str | None, row: int | None = None) -> None:
         super().__init__(message)
@@ -104,11 +89,6 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
 
 
-def _same_content(a: FaqEntry, b: FaqEntry) -> bool:
-    keys = {"category", "question", "paraphrases", "answer", "tags"}
-    return a.model_dump(include=keys) == b.model_dump(include=keys)
-
-
 def _validate(raw: dict[str, Any], *, row: int | None = None) -> FaqEntry:
     """Validate editable content the way the corpus loader will (a fixed timestamp stands in for the managed one)."""
     try:
@@ -120,20 +100,18 @@ def _validate(raw: dict[str, Any], *, row: int | None = None) -> FaqEntry:
 
 
 class FaqAdmin:
-    """Edit the FAQ corpus. Writes are serialised in-process; every write leaves a revision behind."""
+    """Edit the FAQ corpus through the store; every write leaves a revision behind."""
 
-    def __init__(self, *, corpus_dir: Path, history: RevisionStore, kb: KnowledgeBaseLike | None = None,
+    def __init__(self, *, store: SqlCorpusStore, kb: KnowledgeBaseLike | None = None,
                  kb_provider: Callable[[], KnowledgeBaseLike] | None = None,
                  duplicate_threshold: float = DUPLICATE_THRESHOLD) -> None:
         """``kb`` or ``kb_provider`` (called on first use: loading the encoder takes seconds, editing does not
         need it)."""
-        self.corpus_dir = corpus_dir
-        self.history = history
+        self.store = store
         self._kb = kb
         self._kb_provider = kb_provider
         self._kb_lock = threading.Lock()
         self.duplicate_threshold = duplicate_threshold
-        self._lock = threading.RLock()
 
     @property
     def kb(self) -> KnowledgeBaseLike | None:
@@ -145,7 +123,7 @@ class FaqAdmin:
 
     # ------------------------------------------------------------------ reading
     def entries(self) -> list[FaqEntry]:
-        return load_corpus(self.corpus_dir)
+        return self.store.entries()
 
     def find(self, *, query: str | None = None, category: str | None = None, tag: str | None = None) -> list[FaqEntry]:
         """Filter by category / tag and a case-insensitive substring of id, question, paraphrases, answer or tags."""
@@ -164,92 +142,60 @@ class FaqAdmin:
         return out
 
     def get(self, entry_id: str) -> FaqEntry:
-        for e in self.entries():
-            if e.id == entry_id:
-                return e
-        raise EntryNotFound(entry_id=entry_id)
+        entry = self.store.get(entry_id)
+        if entry is None:
+            raise EntryNotFound(entry_id=entry_id)
+        return entry
 
     # ------------------------------------------------------------------ writing
-    def _record(self, entry_id: str, action: Action, user: str, entry: FaqEntry | None, note: str | None = None,
-                previous: FaqEntry | None = None) -> Revision:
-        if previous is not None and not self.history.all(entry_id):
-            # seed entries came from git, not from the admin: keep their original state so it can be restored
-            self.history.append(entry_id=entry_id, action="baseline", user="corpus", entry=previous)
-        return self.history.append(entry_id=entry_id, action=action, user=user, entry=entry, note=note)
-
     def _after_write(self) -> None:
         if self._kb is not None:  # a knowledge base not loaded yet will read the new corpus when it loads
-            self._kb.reload()  # background; ``publish`` waits for it
+            self._kb.reload()  # background; ``publish`` waits for it. Other processes hear of it from the store
 
     def create(self, entry_id: str, draft: EntryDraft, *, user: str) -> FaqEntry:
         _validate({"id": entry_id, **draft.model_dump()})
-        with self._lock:
-            if any(e.id == entry_id for e in self.entries()):
-                raise EntryExists(entry_id=entry_id)
-            stored = upsert_entry(self.corpus_dir, {"id": entry_id, **draft.model_dump()})
-            self._record(entry_id, "create", user, stored)
+        stored = self.store.create({"id": entry_id, **draft.model_dump()}, user=user)
         self._after_write()
         return stored
 
     def update(self, entry_id: str, draft: EntryDraft, *, user: str, expected_version: int | None = None,
                action: Action = "update", note: str | None = None) -> FaqEntry:
         _validate({"id": entry_id, **draft.model_dump()})
-        with self._lock:
-            current = self.get(entry_id)
-            if expected_version is not None and current.version != expected_version:
-                raise VersionConflict(entry_id=entry_id, expected=expected_version, current=current.version)
-            stored = upsert_entry(self.corpus_dir, {"id": entry_id, **draft.model_dump()})
-            self._record(entry_id, action, user, stored, note=note, previous=current)
+        stored = self.store.update({"id": entry_id, **draft.model_dump()}, user=user,
+                                   expected_version=expected_version, action=action, note=note)
         self._after_write()
         return stored
 
     def delete(self, entry_id: str, *, user: str) -> None:
-        with self._lock:
-            current = self.get(entry_id)
-            if not delete_entry(self.corpus_dir, entry_id):
-                raise EntryNotFound(entry_id=entry_id)
-            self._record(entry_id, "delete", user, None, previous=current)
+        self.store.delete(entry_id, user=user)
         self._after_write()
 
     # ------------------------------------------------------------------ history
     def revisions(self, entry_id: str) -> list[Revision]:
-        revs = self.history.all(entry_id)
+        revs = self.store.history(entry_id)
         if not revs:
-            self.get(entry_id)  # unknown ids are a 404; a seed entry without edits has an empty history
+            self.get(entry_id)  # unknown ids are a 404
         return revs
 
     def diff(self, entry_id: str, from_rev: int, to_rev: int | None = None) -> list[FieldDiff]:
         """Changes from revision ``from_rev`` to ``to_rev`` (default: the entry as it is now)."""
-        before = self.history.get(entry_id, from_rev).entry
-        if to_rev is None:
-            try:
-                after: FaqEntry | None = self.get(entry_id)
-            except EntryNotFound:
-                after = None
-        else:
-            after = self.history.get(entry_id, to_rev).entry
+        before = self.store.get_revision(entry_id, from_rev).entry
+        after = self.store.get(entry_id) if to_rev is None else self.store.get_revision(entry_id, to_rev).entry
         return diff_entries(before, after)
 
     def rollback(self, entry_id: str, rev: int, *, user: str) -> FaqEntry:
         """Restore the content of revision ``rev`` as a new version (also brings a deleted entry back)."""
-        target = self.history.get(entry_id, rev).entry
+        target = self.store.get_revision(entry_id, rev).entry
         if target is None:
             raise InvalidEntry(message="该版本是删除记录，无法回滚到它", field=None, entry_id=entry_id)
-        draft = EntryDraft(**target.model_dump(include={"category", "question", "paraphrases", "answer", "tags"}))
-        note = f"回滚到版本记录 #{rev}"
-        with self._lock:
-            try:
-                self.get(entry_id)
-            except EntryNotFound:
-                stored = upsert_entry(self.corpus_dir, {"id": entry_id, **draft.model_dump()})
-                self._record(entry_id, "rollback", user, stored, note=note)
-                self._after_write()
-                return stored
-            return self.update(entry_id, draft, user=user, action="rollback", note=note)
+        content = target.model_dump(include={"id", "category", "question", "paraphrases", "answer", "tags"})
+        stored = self.store.put(content, user=user, action="rollback", note=f"回滚到版本记录 #{rev}")
+        self._after_write()
+        return stored
 
     # ------------------------------------------------------------------ import
     def import_file(self, data: bytes, *, filename: str, user: str) -> ImportReport:
-        """All or nothing: every row is validated before anything is written."""
+        """All or nothing: every row is validated before anything is written (one transaction)."""
         rows = read_table(data, filename=filename)
         errors: list[InvalidEntry] = []
         seen: dict[str, int] = {}
@@ -268,33 +214,27 @@ class FaqAdmin:
             valid.append(entry)
         if errors:
             raise ImportRejected(errors=errors)
-        report = ImportReport()
-        with self._lock:
-            current = {e.id: e for e in self.entries()}
-            for entry in valid:
-                old = current.get(entry.id)
-                if old is not None and _same_content(old, entry):
-                    report.unchanged.append(entry.id)
-                    continue
-                content = entry.model_dump(include={"id", "category", "question", "paraphrases", "answer", "tags"})
-                stored = upsert_entry(self.corpus_dir, content)
-                self._record(entry.id, "import", user, stored, note=filename, previous=old)
-                (report.updated if old is not None else report.created).append(entry.id)
-        if report.created or report.updated:
+        content = [e.model_dump(include={"id", "category", "question", "paraphrases", "answer", "tags"})
+                   for e in valid]
+        result = self.store.import_entries(content, user=user, note=filename)
+        if result.created or result.updated:
             self._after_write()
-        return report
+        return ImportReport(created=result.created, updated=result.updated, unchanged=result.unchanged)
 
     # ------------------------------------------------------------------ knowledge base
     def publish(self) -> dict[str, Any]:
-        """Re-index now and report what the live index holds (raises ``CorpusError`` for a broken corpus)."""
+        """Re-index now, tell every other process to check, and report what the live index holds (raises
+        ``CorpusError`` for a broken corpus)."""
         if self.kb is None:
             raise RuntimeError("no knowledge base attached")
         self.kb.reload(wait=True)
+        self.store.notify()  # every other process checks its index now (they also poll the revision)
         idx = self.kb.index
         corpus = {e.id: e.version for e in self.entries()}
         live = {e.id: e.version for e in idx.entries}
+        marker = self.kb.marker
         return {"index_key": idx.key, "entries": len(idx.entries), "sentences": len(idx.sentences),
-                "in_sync": corpus == live}
+                "in_sync": corpus == live, "corpus_revision": int(marker) if marker.isdigit() else None}
 
     def try_question(self, question: str) -> dict[str, Any]:
         """What the bot would do with ``question``: the decision, its confidence and the top 3 with scores."""

@@ -1,40 +1,20 @@
-"""Version history of FAQ entries: one JSON snapshot file per revision under ``<kb home>/history/<entry id>/``.
-
-Why files and not a table: the corpus itself is YAML on disk (edited, diffed and reviewed like code), so its history
-lives next to it in the same durability domain and survives a database reset. Each revision file is written with
-``O_EXCL`` under a per-process lock, so two writers never overwrite one revision; readers only ever see whole files.
+"""Version history of FAQ entries: the revisions are kept by the corpus store (``knowledge_base.sql_store``, in the
+same transaction as each edit); this module compares two of them field by field for the admin's diff view.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
-import threading
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from knowledge_base.corpus import ID_PATTERN, FaqEntry
+from knowledge_base.corpus import FaqEntry
+from knowledge_base.store import Action, Revision, RevisionNotFound
 
-Action = Literal["baseline", "create", "update", "delete", "rollback", "import"]
+__all__ = ["Action", "FieldDiff", "Revision", "RevisionNotFound", "TextChange", "UnknownEntryId", "diff_entries"]
 TEXT_FIELDS = ("category", "question", "answer")
 LIST_FIELDS = ("paraphrases", "tags")
-
-
-class Revision(BaseModel):
-    """One saved state of an entry (``entry`` is None for a deletion)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    entry_id: str
-    rev: int
-    action: Action
-    user: str
-    at: datetime
-    note: str | None = None
-    entry: FaqEntry | None
 
 
 class TextChange(BaseModel):
@@ -54,79 +34,11 @@ class FieldDiff(BaseModel):
 
 
 class UnknownEntryId(LookupError):
-    """An id that no entry can have (it would not be a safe directory name): nothing is stored for it."""
+    """An id that no entry can have: nothing is stored for it."""
 
     def __init__(self, *, entry_id: str) -> None:
         super().__init__(f"no FAQ entry has the id {entry_id!r}")
         self.entry_id = entry_id
-
-
-class RevisionNotFound(LookupError):
-    def __init__(self, *, entry_id: str, rev: int) -> None:
-        super().__init__(f"revision {rev} of entry {entry_id} not found")
-        self.entry_id = entry_id
-        self.rev = rev
-
-
-class RevisionStore:
-    """Append-only revisions per entry id."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._lock = threading.Lock()
-
-    def _dir(self, entry_id: str) -> Path:
-        if not ID_PATTERN.match(entry_id):  # the id becomes a directory name: never let a path through
-            raise UnknownEntryId(entry_id=entry_id)
-        return self.root / entry_id
-
-    def all(self, entry_id: str) -> list[Revision]:
-        """Every revision of an entry, oldest first."""
-        try:
-            d = self._dir(entry_id)
-        except UnknownEntryId:
-            return []
-        if not d.is_dir():
-            return []
-        files = sorted(p for p in d.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
-        return [Revision.model_validate_json(p.read_text(encoding="utf-8")) for p in files]
-
-    def get(self, entry_id: str, rev: int) -> Revision:
-        path = self._dir(entry_id) / f"{rev:06d}.json"
-        if not path.is_file():
-            raise RevisionNotFound(entry_id=entry_id, rev=rev)
-        return Revision.model_validate_json(path.read_text(encoding="utf-8"))
-
-    def entry_ids(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and ID_PATTERN.match(p.name))
-
-    def append(
-        self, *, entry_id: str, action: Action, user: str, entry: FaqEntry | None, note: str | None = None
-    ) -> Revision:
-        d = self._dir(entry_id)
-        with self._lock:
-            d.mkdir(parents=True, exist_ok=True)
-            existing = [int(p.stem) for p in d.glob("*.json") if p.stem.isdigit()]
-            rev = max(existing, default=0) + 1
-            revision = Revision(
-                entry_id=entry_id,
-                rev=rev,
-                action=action,
-                user=user,
-                at=datetime.now(UTC).replace(microsecond=0),
-                note=note,
-                entry=entry,
-            )
-            data = revision.model_dump_json(indent=1).encode("utf-8")
-            fd = os.open(d / f"{rev:06d}.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            return revision
 
 
 def _entry_fields(entry: FaqEntry | None) -> dict[str, Any]:

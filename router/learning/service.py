@@ -19,6 +19,9 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from knowledge_base.corpus import CorpusError
+from knowledge_base.sql_store import SqlCorpusStore
+from knowledge_base.store import EntryExists, VersionConflict
 from router.db import session_scope
 from router.gateway.models import utcnow
 from router.learning.cluster import cluster_vectors, medoid
@@ -199,8 +202,6 @@ class LearningService:
     def accept(self, proposal_id: int, *, user_id: int, edits: ProposalEdits | None = None) -> tuple[Proposal, Any]:
         """Write the proposal into the corpus (new entry, or paraphrases appended to the entry) and reload the live
         index before returning. Returns the proposal and the stored ``FaqEntry``."""
-        from knowledge_base.corpus import CorpusError
-
         edits = edits or ProposalEdits()
         with session_scope(self.sessions) as s:
             p = s.get(Proposal, proposal_id, with_for_update=True)
@@ -209,18 +210,21 @@ class LearningService:
             if p.status != "pending":
                 raise ProposalDecided(f"proposal {proposal_id} is already {p.status}", proposal_id=proposal_id)
             kb = self.kb()
+            store = kb.store
+            if not isinstance(store, SqlCorpusStore):  # a YAML corpus is the repository's seed: never written here
+                raise InvalidProposalEdit("the FAQ corpus is read-only here (KEFU_KB_STORE=yaml)")
             try:
-                stored = self._write(kb.corpus_dir, p, edits)
+                stored = self._write(store, p, edits, user=f"learning:{user_id}")
                 kb.reload(wait=True)
             except CorpusError as exc:
                 raise InvalidProposalEdit(exc.message, field=exc.field, entry=exc.entry) from exc
             p.status, p.decided_at, p.decided_by, p.result_faq_id = "accepted", self.clock(), user_id, stored.id
             return p, stored
 
-    def _write(self, corpus_dir: Any, p: Proposal, edits: ProposalEdits) -> Any:
-        from knowledge_base.corpus import load_corpus, upsert_entry
-
-        entries = {e.id: e for e in load_corpus(corpus_dir)}
+    def _write(self, store: SqlCorpusStore, p: Proposal, edits: ProposalEdits, *, user: str) -> Any:
+        """One write through the corpus store (history + corpus revision, which every process watches)."""
+        note = f"学习建议 #{p.id}"
+        entries = {e.id: e for e in store.entries()}
         if p.kind == "paraphrase":
             target_id = edits.faq_id or p.faq_id
             entry = entries.get(target_id or "")
@@ -231,7 +235,12 @@ class LearningService:
                      if t.strip() and t.strip() not in known]
             if not added:
                 raise InvalidProposalEdit("every proposed paraphrase is already in the entry", faq_id=target_id)
-            return upsert_entry(corpus_dir, entry.model_copy(update={"paraphrases": [*entry.paraphrases, *added]}))
+            content = entry.model_dump(include={"id", "category", "question", "answer", "tags"})
+            try:
+                return store.update({**content, "paraphrases": [*entry.paraphrases, *added]}, user=user,
+                                    expected_version=entry.version, note=note)
+            except VersionConflict as exc:
+                raise InvalidProposalEdit("the FAQ entry changed meanwhile; try again", faq_id=target_id) from exc
         entry_id = edits.faq_id or p.faq_id or suggest_id(p.question)
         if entry_id in entries:
             raise InvalidProposalEdit(f"FAQ id {entry_id} is taken; choose another", faq_id=entry_id)
@@ -241,14 +250,12 @@ class LearningService:
         question = (edits.question or p.question).strip()
         paraphrases = [t for t in (edits.paraphrases if edits.paraphrases is not None else p.paraphrases)
                        if t.strip() and t.strip() != question]
-        return upsert_entry(corpus_dir, {
-            "id": entry_id,
-            "category": edits.category or p.category or CORPUS_CATEGORIES_FALLBACK,
-            "question": question,
-            "paraphrases": paraphrases,
-            "answer": answer,
-            "tags": ["learned"],
-        })
+        content = {"id": entry_id, "category": edits.category or p.category or CORPUS_CATEGORIES_FALLBACK,
+                   "question": question, "paraphrases": paraphrases, "answer": answer, "tags": ["learned"]}
+        try:
+            return store.create(content, user=user, note=note)
+        except EntryExists as exc:
+            raise InvalidProposalEdit(f"FAQ id {entry_id} is taken; choose another", faq_id=entry_id) from exc
 
     def reject(self, proposal_id: int, *, user_id: int) -> Proposal:
         with session_scope(self.sessions) as s:

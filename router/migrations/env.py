@@ -17,6 +17,11 @@ target_metadata = Base.metadata
 config = context.config
 
 
+def include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
+    """The FAQ corpus tables (``kb_*``) may share the database; knowledge_base.sql_store creates and owns them."""
+    return not (type_ == "table" and name is not None and name.startswith("kb_"))
+
+
 def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")
     if url:
@@ -27,7 +32,8 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True,
+                      include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,7 +41,8 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine") or make_engine(_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
     if "engine" not in config.attributes:

@@ -46,14 +46,16 @@ def small_corpus(tmp_path: Path) -> Path:
 
 
 def small_settings(home: Path, corpus: Path, **kw: object) -> KbSettings:
+    """The YAML directory itself is the corpus unless ``store="sql"`` and a ``database_url`` are given."""
     # the repository's negatives only (the default build): enough for these small corpora and fast
+    kw.setdefault("store", "yaml")
     return KbSettings(home=home, corpus_dir=corpus, negatives_file=None, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
 def real_kb(use_embedder: Embedder) -> Iterator[KnowledgeBase]:
     """The real corpus, built (or loaded) under var/kb like `kefu kb build` does."""
-    settings = KbSettings(home=ROOT / "var" / "kb", corpus_dir=REAL_CORPUS)
+    settings = KbSettings(home=ROOT / "var" / "kb", corpus_dir=REAL_CORPUS, store="yaml")
     kb = KnowledgeBase(settings, embedder=use_embedder, watch=False)
     yield kb
     kb.close()

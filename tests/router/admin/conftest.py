@@ -1,4 +1,5 @@
-"""A real router app over a throw-away copy of the FAQ corpus, a real knowledge base and a real SQLite database."""
+"""A real router app over a throw-away SQLite database holding the FAQ corpus (seeded from the repository's YAML,
+which is only read) and a real knowledge base."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge_base.service import KnowledgeBase
-from knowledge_base.settings import PACKAGE_DIR, KbSettings
+from knowledge_base.settings import PACKAGE_DIR, ROOT, KbSettings
 from router.admin.faq_api import make_faq_admin
 from router.app import create_app
 from router.auth import create_user
@@ -19,11 +20,18 @@ from router.settings import Settings
 PASSWORD = "kefu-test-password"
 
 
+def kb_settings(root: Path) -> KbSettings:
+    """The settings `make run` uses, but a private database and artifacts home (saved builds copied: a speed-up)."""
+    built = ROOT / "var" / "kb" / "builds"
+    if built.is_dir() and not (root / "home").exists():
+        shutil.copytree(built, root / "home" / "builds")
+    return KbSettings(home=root / "home", corpus_dir=PACKAGE_DIR / "data", store="sql",
+                      database_url=f"sqlite:///{root / 'kefu.db'}", redis_url=None)
+
+
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    root = tmp_path_factory.mktemp("faq")
-    shutil.copytree(PACKAGE_DIR / "data", root / "corpus")
-    knowledge = KnowledgeBase(KbSettings(home=root / "home", corpus_dir=root / "corpus"), watch=False)
+    knowledge = KnowledgeBase(kb_settings(tmp_path_factory.mktemp("faq")), watch=False)
     try:
         yield knowledge
     finally:
@@ -59,6 +67,3 @@ def editor(client: TestClient) -> dict[str, str]:
 def agent(client: TestClient) -> dict[str, str]:
     return login(client, "agent1")
 
-
-def corpus_dir(kb: KnowledgeBase) -> Path:
-    return kb.settings.corpus_dir

@@ -6,11 +6,9 @@ from __future__ import annotations
 import io
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
-from knowledge_base.corpus import load_corpus
 from knowledge_base.service import KnowledgeBase
 from router.admin.transfer import export_csv, read_table
 
@@ -38,7 +36,7 @@ def test_roles_agents_and_anonymous_cannot_touch_the_faq(client: TestClient, age
 
 def test_list_search_and_filter(client: TestClient, editor: dict[str, str], kb: KnowledgeBase) -> None:
     everything = client.get(f"{API}/entries", headers=editor).json()
-    assert everything["total"] == len(load_corpus(kb.settings.corpus_dir)) == len(everything["entries"])
+    assert everything["total"] == len(kb.store.entries()) == len(everything["entries"])
     assert "after_sales" in everything["categories"]
     found = client.get(f"{API}/entries", params={"q": "发票"}, headers=editor).json()["entries"]
     assert found and all("发票" in "".join([e["question"], e["answer"], *e["paraphrases"], *e["tags"]]) for e in found)
@@ -56,8 +54,8 @@ def test_edit_answer_goes_live_and_history_diff_rollback(
                      json={**_editable(before), "answer": new_answer, "version": before["version"]})
     assert res.status_code == 200, res.text
     assert res.json()["entry"]["version"] == before["version"] + 1
-    # the YAML corpus on disk changed, with its version bumped
-    on_disk = {e.id: e for e in load_corpus(kb.settings.corpus_dir)}["refund_time"]
+    # the corpus in the database changed, with its version bumped
+    on_disk = {e.id: e for e in kb.store.entries()}["refund_time"]
     assert on_disk.answer == new_answer and on_disk.version == before["version"] + 1
 
     published = client.post(f"{API}/publish", headers=editor).json()
@@ -135,7 +133,7 @@ def test_export_then_import_csv_and_xlsx(client: TestClient, editor: dict[str, s
     csv_res = client.get(f"{API}/export", params={"format": "csv"}, headers=editor)
     assert csv_res.status_code == 200 and csv_res.content.startswith("\ufeff".encode())
     rows = read_table(csv_res.content, filename="faq.csv")
-    assert len(rows) == len(load_corpus(kb.settings.corpus_dir))
+    assert len(rows) == len(kb.store.entries())
     unchanged = client.post(f"{API}/import", headers=editor, files={"file": ("faq.csv", csv_res.content, "text/csv")})
     assert unchanged.status_code == 200, unchanged.text
     assert unchanged.json()["created"] == [] and unchanged.json()["updated"] == []
@@ -155,7 +153,7 @@ def test_export_then_import_csv_and_xlsx(client: TestClient, editor: dict[str, s
     assert res.status_code == 200, res.text
     assert res.json()["created"] == ["night_delivery_test"]
     assert res.json()["updated"] == [edited_id]
-    entries = {e.id: e for e in load_corpus(kb.settings.corpus_dir)}
+    entries = {e.id: e for e in kb.store.entries()}
     assert entries["night_delivery_test"].paraphrases == ["晚上几点前能送到", "夜间配送有吗"]
     assert entries["night_delivery_test"].tags == ["配送", "夜间"]
     history = client.get(f"{API}/entries/night_delivery_test/history", headers=editor).json()
@@ -163,7 +161,7 @@ def test_export_then_import_csv_and_xlsx(client: TestClient, editor: dict[str, s
 
 
 def test_import_is_all_or_nothing(client: TestClient, editor: dict[str, str], kb: KnowledgeBase) -> None:
-    before = [p.read_text(encoding="utf-8") for p in sorted(kb.settings.corpus_dir.glob("*.yml"))]
+    before = kb.store.entries()
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -177,7 +175,7 @@ def test_import_is_all_or_nothing(client: TestClient, editor: dict[str, str], kb
     assert res.status_code == 422
     errors = res.json()["detail"]
     assert {(e["row"], e["field"]) for e in errors} == {(3, "answer"), (4, "id")}
-    assert [p.read_text(encoding="utf-8") for p in sorted(kb.settings.corpus_dir.glob("*.yml"))] == before
+    assert kb.store.entries() == before
     wrong = client.post(f"{API}/import", headers=editor, files={"file": ("faq.txt", b"hello", "text/plain")})
     assert wrong.status_code == 422
     no_cols = client.post(f"{API}/import", headers=editor, files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
@@ -195,9 +193,3 @@ def test_csv_export_neutralises_formulas() -> None:
     assert "'=HYPERLINK" in text and "'+1 答案" in text
     (_, raw), = read_table(export_csv([entry]), filename="x.csv")
     assert raw["question"].startswith("=HYPERLINK") and raw["answer"] == "+1 答案"
-
-
-def test_corpus_files_stay_valid_yaml(kb: KnowledgeBase) -> None:
-    for path in kb.settings.corpus_dir.glob("*.yml"):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert isinstance(doc["entries"], list)

@@ -1,6 +1,6 @@
 """The learning loop end to end: generated conversations the bot could not answer -> clusters (USE embeddings +
-agglomerative clustering) -> proposals -> accepted through the API into a copy of the real corpus and the live
-knowledge base (a real KnowledgeBase, rebuilt on reload)."""
+agglomerative clustering) -> proposals -> accepted through the API into the live corpus (a private database) and
+the live knowledge base (a real KnowledgeBase, rebuilt on reload)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from knowledge_base.corpus import load_corpus
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import KbSettings
 from router.db import session_scope
@@ -33,13 +32,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
     base = tmp_path_factory.mktemp("kb")
-    corpus = base / "corpus"
-    shutil.copytree(ROOT / "knowledge_base" / "data", corpus)
     home = base / "home"
-    built = ROOT / "var" / "kb"
+    built = ROOT / "var" / "kb" / "builds"
     if built.is_dir():  # only a speed-up: builds are keyed by corpus content and embedder
-        shutil.copytree(built, home)
-    knowledge = KnowledgeBase(KbSettings(home=home, corpus_dir=corpus), watch=False)
+        shutil.copytree(built, home / "builds")
+    # the live corpus in a private database, seeded from the repository's YAML (which is only read)
+    knowledge = KnowledgeBase(KbSettings(home=home, corpus_dir=ROOT / "knowledge_base" / "data", store="sql",
+                                         database_url=f"sqlite:///{base / 'kefu.db'}", redis_url=None), watch=False)
     yield knowledge
     knowledge.close()
 
@@ -114,7 +113,8 @@ def test_proposals_accept_into_corpus_and_live_index(db, kb: KnowledgeBase) -> N
         entry = kb.entry("trade_in")
         assert entry is not None and "learned" in entry.tags
         assert kb.search("旧手机能抵钱吗", k=1)[0].id == "trade_in"
-        assert any(e.id == "trade_in" for e in load_corpus(kb.corpus_dir))
+        assert any(e.id == "trade_in" for e in kb.store.entries())
+        assert [r.action for r in kb.store.history("trade_in")] == ["create"]
 
         old_version = kb.entry("invoice_apply").version  # type: ignore[union-attr]
         para = client.post(f"/api/v1/learning/proposals/{special[0]['id']}/accept", headers=h, json={})

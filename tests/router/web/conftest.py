@@ -1,5 +1,6 @@
 """Browser tests: the real stack (action server, Rasa server, router with gateway and web pages) on free loopback ports,
-a private copy of the FAQ corpus, and Debian's Chromium driven by Playwright."""
+a private database holding the FAQ corpus (seeded from the repository's YAML), and Debian's Chromium driven by
+Playwright."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from knowledge_base.settings import PACKAGE_DIR
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
 from tests.e2e.helpers import credentials_env, shop_credentials
-from tests.procs import APP_PY, RASA_MODEL, RASA_TOKEN, ROOT, start_action_server, start_rasa, start_router
+from tests.procs import APP_PY, RASA_MODEL, RASA_TOKEN, ROOT, kb_env, start_action_server, start_rasa, start_router
 from tests.router.web.helpers import PASSWORD, WebStack
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,22 +44,20 @@ def web_stack(web_dir: Path) -> Iterator[WebStack]:
         pytest.fail("Chromium is missing: run scripts/ensure_chromium.sh (make test does)")
     if not RASA_MODEL.exists():
         pytest.fail(f"no trained Rasa model at {RASA_MODEL}: run `make setup` (make test does)")
-    corpus = web_dir / "corpus"
-    shutil.copytree(PACKAGE_DIR / "data", corpus)
     orders_db = web_dir / "orders.db"
     if DEMO_DB.exists():
         shutil.copy(DEMO_DB, orders_db)
     else:
         subprocess.run([str(APP_PY), "-m", "router.cli", "demo", "seed", "--db", str(orders_db)], check=True, cwd=ROOT)
-    # both processes answer from the same private corpus; each re-indexes on its own when the admin edits it
-    kb_env = {"KEFU_KB_CORPUS_DIR": str(corpus), "KEFU_KB_RELOAD_POLL_S": "0.5",
-              "KEFU_FAQ_ADMIN_HISTORY_DIR": str(web_dir / "faq-history")}
-    actions = start_action_server(log_dir=web_dir, orders_db_url=f"sqlite:///{orders_db}", env=kb_env)
+    # both processes answer from the corpus in the router's database; each re-indexes on its own when the admin
+    # edits it (they poll the corpus revision: no Redis here)
+    db_url = f"sqlite:///{web_dir / 'router.db'}"
+    kb = {**kb_env(db_url), "KEFU_KB_RELOAD_POLL_S": "0.5"}
+    actions = start_action_server(log_dir=web_dir, orders_db_url=f"sqlite:///{orders_db}", env=kb)
     rasa = None
     router = None
     try:
         rasa = start_rasa(log_dir=web_dir, action_url=actions.url)
-        db_url = f"sqlite:///{web_dir / 'router.db'}"
         upgrade(db_url)
         engine = make_engine(db_url)
         sessions = make_session_factory(engine)
@@ -71,10 +69,10 @@ def web_stack(web_dir: Path) -> Iterator[WebStack]:
             **credentials_env(credentials),
             "KEFU_ROUTER_DATABASE_URL": db_url, "KEFU_ROUTER_RASA_URL": rasa.url, "KEFU_ROUTER_RASA_TOKEN": RASA_TOKEN,
             "KEFU_ROUTER_RASA_TIMEOUT_S": "30", "KEFU_ROUTER_OFFER_TIMEOUT_S": "60",
-            "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders_db}", **kb_env,
+            "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders_db}", **kb,
         })
         http = httpx.Client(base_url=router.url, timeout=120)
-        stack = WebStack(url=router.url, corpus_dir=corpus, router=router, http=http, credentials=credentials)
+        stack = WebStack(url=router.url, router=router, http=http, credentials=credentials)
         # load the router's knowledge base once (encoder + index) so the first page does not wait for it
         token = stack.login("editor")
         res = http.post("/api/v1/admin/faq/try", json={"question": "退款多久到账"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +19,6 @@ PASSWORD = "web-test-pass-123"
 @dataclass
 class WebStack:
     url: str
-    corpus_dir: Path
     router: Proc
     http: httpx.Client
     credentials: dict[str, str]  # the shop's channel keys and web identity secret
