@@ -2,7 +2,7 @@
 signal and cool-down slot (unique keys, so two replicas racing cannot create duplicates)
 
 Revision ID: 0006_cluster_integrity
-Revises: 0003_ops
+Revises: 0005_identity
 Create Date: 2026-12-06 10:10:00
 
 Rows that already break the new rules are kept, not deleted: older duplicate open conversations are closed (as
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_cluster_integrity"
-down_revision: str | Sequence[str] | None = "0003_ops"
+down_revision: str | Sequence[str] | None = "0005_identity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """outbound tables: callback endpoints, outbox, queue notices
 
 Revision ID: 0009_outbound
-Revises: 0003_ops
+Revises: 0006_cluster_integrity
 Create Date: 2026-12-06 09:50:22.169497
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0009_outbound'
-down_revision: str | Sequence[str] | None = '0003_ops'
+down_revision: str | Sequence[str] | None = '0006_cluster_integrity'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

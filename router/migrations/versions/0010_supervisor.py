@@ -1,7 +1,7 @@
 """supervisor's workbench: working hours per skill group, audit trail, agent status changes, quality inspection
 
 Revision ID: 0010_supervisor
-Revises: 0003_ops
+Revises: 0009_outbound
 Create Date: 2026-12-06 10:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0010_supervisor'
-down_revision: str | Sequence[str] | None = '0003_ops'
+down_revision: str | Sequence[str] | None = '0009_outbound'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
