@@ -106,7 +106,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         rasa_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
         if not WITHOUT_RASA:
             actions = start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{orders}")
-            rasa = start_rasa(log_dir=tmp, action_url=actions.url, ready_timeout_s=600)  # a loaded machine is slow
+            try:
+                rasa = start_rasa(log_dir=tmp, action_url=actions.url, ready_timeout_s=600)  # slow on a loaded machine
+            except BaseException:
+                actions.stop()  # never leave the action server behind
+                raise
             rasa_url = rasa.url
         env = {
             "KEFU_ROUTER_DATABASE_URL": db_url,
