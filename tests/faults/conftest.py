@@ -4,6 +4,7 @@ connections only), the real action server and Rasa server, and two router replic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -95,7 +96,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     shutil.copy(ROOT / "var" / "demo" / "orders.db", orders)
     server = RedisServer(tmp)
     server.start()
-    with fresh_pg_url() as db_url:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(server.stop)
+        db_url = cleanup.enter_context(fresh_pg_url())
         upgrade(db_url)
         db = make_engine(db_url)
         sessions = make_session_factory(db)
@@ -106,7 +109,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         rasa_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
         if not WITHOUT_RASA:
             actions = start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{orders}")
-            rasa = start_rasa(log_dir=tmp, action_url=actions.url, ready_timeout_s=600)  # a loaded machine is slow
+            try:
+                rasa = start_rasa(log_dir=tmp, action_url=actions.url, ready_timeout_s=600)  # slow on a loaded machine
+            except BaseException:
+                actions.stop()  # never leave the action server behind
+                raise
             rasa_url = rasa.url
         env = {
             "KEFU_ROUTER_DATABASE_URL": db_url,
@@ -132,4 +139,3 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 if running is not None:
                     running.stop()
             db.dispose()
-            server.stop()

@@ -66,11 +66,17 @@ class Load:
         assert not self._thread.is_alive(), "the load did not stop"
         return self.record
 
+    def wait_agents_online(self, timeout_s: float = 90.0) -> None:
+        """Until every agent has its WebSocket open (logging in is slow on a loaded machine)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.agent_sockets) < len(self.agents):
+            assert time.monotonic() < deadline, f"agents not connected: {sorted(self.agent_sockets)}"
+            time.sleep(0.2)
+
     def drop_agent_socket(self, username: str) -> None:
         """Close an agent's WebSocket abruptly (the agent reconnects by itself)."""
-        ws = self.agent_sockets.get(username)
-        if ws is not None:
-            self._loop.call_soon_threadsafe(lambda: ws.transport.abort())
+        ws = self.agent_sockets[username]
+        self._loop.call_soon_threadsafe(lambda: ws.transport.abort())
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
