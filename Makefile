@@ -43,7 +43,7 @@ $(APP_STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip wheel
 	# CPU build of torch first (a plain `torch` requirement would pull a multi-GB CUDA build)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,st]"
 	rm -f $(STAMPS)/app-venv-*; touch $@
 
 $(RASA_STAMP): requirements/rasa.txt requirements/rasa-nodeps.txt

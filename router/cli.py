@@ -15,6 +15,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("router", "router.routing.cli"),
     ("demo", "actions.demo_cli"),
     ("report", "router.reports.cli"),
+    ("user", "router.users_cli"),
 ]
 
 for _name, _module in SUBCOMMANDS:
