@@ -16,6 +16,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("demo", "actions.demo_cli"),
     ("report", "router.reports.cli"),
     ("customer", "router.identity.cli"),
+    ("user", "router.users_cli"),
 ]
 
 for _name, _module in SUBCOMMANDS:
