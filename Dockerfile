@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: `--target app` (router + action server) and `--target rasa` (Rasa 3.6 server with the trained model).
-# Run `make setup` before `docker build` (it builds var/sentiment and var/demo, which the app image copies).
+# Run `make setup` before `docker build` (it builds var/demo, which the app image copies; the sentiment model is
+# committed under router/sentiment/model).
 ARG PYTHON=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------- app dependencies
@@ -20,8 +21,6 @@ COPY knowledge_base knowledge_base
 COPY actions actions
 COPY router router
 COPY bot bot
-# the sentiment model is trained from public data sets that are not redistributed: `make setup` builds it first
-COPY var/sentiment var/sentiment
 COPY var/demo var/demo
 RUN pip install --no-deps . && kefu kb build
 ENV KEFU_ROUTER_HOST=0.0.0.0 HF_HUB_OFFLINE=1

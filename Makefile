@@ -24,8 +24,8 @@ BOT_FILES := $(shell find bot nlu_data -type f \( -name '*.yml' -o -name '*.yaml
 # the pipeline's own component (bot/config.yml) is code in knowledge_base/
 NLU_CODE := knowledge_base/rasa_featurizer.py knowledge_base/embedder.py
 KB_FILES := $(shell find knowledge_base/data knowledge_base/calibration -type f 2>/dev/null)
-SENTIMENT_MODEL := var/sentiment/model.joblib
-SENTIMENT_SRC := $(shell find router/sentiment -name '*.py' -o -name '*.txt' -o -name '*.tsv' 2>/dev/null)
+# committed: trained once from the public data sets (router/sentiment/artifact.py); `make sentiment-model` rebuilds it
+SENTIMENT_MODEL := router/sentiment/model/sentiment.npz
 KB_INDEX_STAMP := var/kb/.built
 DEMO_DB := var/demo/orders.db
 
@@ -65,7 +65,12 @@ $(RASA_MODEL): $(RASA_STAMP) $(BOT_FILES) $(NLU_CODE)
 	cd bot && ../$(RASA_BIN)/rasa train --config config.yml --domain domain.yml --data data ../nlu_data \
 		--out ../var/rasa/models --fixed-model-name kefu --num-threads 2
 
-$(SENTIMENT_MODEL): $(APP_STAMP) $(SENTIMENT_SRC)
+$(SENTIMENT_MODEL):
+	@echo "$(SENTIMENT_MODEL) is missing: it is part of the repository (git checkout -- $@), or rebuild it with" \
+		"'make sentiment-model' where the public data sets are (KEFU_DATASETS or ../shared/datasets)" >&2; exit 1
+
+.PHONY: sentiment-model
+sentiment-model: $(APP_STAMP)
 	$(BIN)/kefu sentiment train --out $(SENTIMENT_MODEL)
 
 $(KB_INDEX_STAMP): $(APP_STAMP) $(KB_FILES)
