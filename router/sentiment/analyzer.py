@@ -79,7 +79,9 @@ class SentimentAnalyzer:
         """Write the compact artifact (atomically); the models must already be :func:`artifact.quantize`-d for a
         loaded copy to score exactly like this one."""
         path = Path(path)
-        artifact.write(path, self.polarity_model, self.anger_model, self.polarity_lexicon, self.meta)
+        polarity = self.polarity_model
+        members = polarity if isinstance(polarity, MeanLinear) else MeanLinear((polarity,))
+        artifact.write(path, members, self.anger_model, self.polarity_lexicon, self.meta)
         return path
 
     def polarity(self, text: str) -> float:

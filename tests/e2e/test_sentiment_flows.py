@@ -81,3 +81,18 @@ def test_suanle_never_hands_off(shop: Shop) -> None:
     cust = customer()
     for text in ["退货", "算了", "发票", "运费", "算了吧，不用了"]:
         _no_handoff(shop, shop.say(cust, text))
+
+
+def test_moderate_anger_gets_an_offer_and_a_raised_priority_when_taken(shop: Shop) -> None:
+    cust = customer()
+    upset = shop.say(cust, "快递三天没动了，到底怎么回事")  # anger about 0.7: between the offer and handoff thresholds
+    assert upset["owner"] == "bot" and upset["sentiment"]["mood"] == "angry", upset
+    offer = upset["replies"][-1]
+    assert "抱歉" in offer["text"] and [b["title"] for b in offer["buttons"]] == ["转人工"], upset
+    assert len(upset["replies"]) >= 2, "the bot still answers the question"
+    taken = shop.say(cust, offer["buttons"][0]["payload"])
+    assert taken["owner"] in {"queue", "agent"}, taken
+    with shop.sessions() as session:
+        conv = session.get(Conversation, taken["conversation_id"])
+        assert conv is not None and conv.handoff_reason == "request_human"
+        assert conv.priority >= 4, conv.priority  # a plain 转人工 is 1-2; the offer adds the angry boost (3)
