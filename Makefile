@@ -29,8 +29,8 @@ BOT_FILES := $(shell find bot nlu_data -type f \( -name '*.yml' -o -name '*.yaml
 # the pipeline's own component (bot/config.yml) is code in knowledge_base/
 NLU_CODE := knowledge_base/rasa_featurizer.py knowledge_base/embedder.py
 KB_FILES := $(shell find knowledge_base/data knowledge_base/calibration -type f 2>/dev/null)
-SENTIMENT_MODEL := var/sentiment/model.joblib
-SENTIMENT_SRC := $(shell find router/sentiment -name '*.py' -o -name '*.txt' -o -name '*.tsv' 2>/dev/null)
+# committed: trained once from the public data sets (router/sentiment/artifact.py); `make sentiment-model` rebuilds it
+SENTIMENT_MODEL := router/sentiment/model/sentiment.npz
 KB_INDEX_STAMP := var/kb/.built
 DEMO_DB := var/demo/orders.db
 
@@ -84,8 +84,13 @@ $(RASA_MODEL): $(RASA_STAMP) $(BOT_FILES) $(NLU_CODE)
 		--out ../var/rasa/models --fixed-model-name kefu --num-threads 2
 	$(STEP) end "Rasa training"
 
-$(SENTIMENT_MODEL): $(APP_STAMP) $(SENTIMENT_SRC)
-	$(STEP) begin "sentiment model"
+$(SENTIMENT_MODEL):
+	@echo "$(SENTIMENT_MODEL) is missing: it is part of the repository (git checkout -- $@), or rebuild it with" \
+		"'make sentiment-model' where the public data sets are (KEFU_DATASETS or ../shared/datasets)" >&2; exit 1
+
+.PHONY: sentiment-model
+sentiment-model: $(APP_STAMP)
+	$(STEP) begin "sentiment model (retrained from the public data sets)"
 	$(BIN)/kefu sentiment train --out $(SENTIMENT_MODEL)
 	$(STEP) end "sentiment model"
 

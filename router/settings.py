@@ -41,7 +41,18 @@ class Settings(BaseSettings):
     rasa_timeout_s: float = 8.0
     action_server_url: str = "http://127.0.0.1:5055"
 
-    sentiment_model_path: Path = VAR / "sentiment" / "model.joblib"
+    # the committed model (router/sentiment/artifact.py); `make sentiment-model` rebuilds it from the public data sets
+    sentiment_model_path: Path = ROOT / "router" / "sentiment" / "model" / "sentiment.npz"
+    # graded response to anger (router/gateway/anger.py); chosen on router/eval/sentiment_flow_dev.tsv and
+    # sentiment_dev.tsv, see bench/RESULTS.md. At or above handoff: apologise and hand off with priority; at or above
+    # offer: the bot answers, apologises once and offers a 转人工 button; a second flagged turn among the last
+    # escalate_window, or negative_run negative turns in a row, hand off. Agents see 不满/满意 only at or above
+    # mood_confidence, and 愤怒 only for a flagged message.
+    sentiment_handoff_anger: float = 0.8
+    sentiment_offer_anger: float = 0.5
+    sentiment_escalate_window: int = 5
+    sentiment_negative_run: int = 3
+    sentiment_mood_confidence: float = 0.8
 
     offer_timeout_s: float = 30.0
     # skill relaxation: (seconds waited, minimum proficiency); after the last step any online agent qualifies

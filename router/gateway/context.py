@@ -48,8 +48,11 @@ class ContextBuilder:
         rasa: RasaClient,
         order_lookup: Callable[[str, str], dict[str, Any] | None] | None,
         faq_search: Callable[[str, int], list[dict[str, Any]]] | None,
+        mood: Callable[[str | None, float | None, float | None], str] | None = None,
     ) -> None:
         self.rasa = rasa
+        # the label agents see: confident only (router/gateway/anger.py); without a policy, the stored label
+        self.mood = mood or (lambda label, score, anger: label or "neutral")
         self.order_lookup = order_lookup
         self.faq_search = faq_search
 
@@ -69,6 +72,7 @@ class ContextBuilder:
                 "buttons": [str(b.get("title", "")) for b in (m.buttons or []) if isinstance(b, dict)],
                 "sentiment_label": m.sentiment_label,
                 "sentiment_score": m.sentiment_score,
+                "mood": self.mood(m.sentiment_label, m.sentiment_score, m.anger) if m.direction == "in" else None,
                 "created_at": m.created_at.isoformat(),
             }
             for m in reversed(rows)
@@ -94,7 +98,7 @@ class ContextBuilder:
         index) run in worker threads, never on the event loop."""
         inbound = [m for m in transcript if m["direction"] == "in" and m["conversation_id"] == conv["id"]]
         trend = [
-            {"label": m["sentiment_label"], "score": m["sentiment_score"], "at": m["created_at"]}
+            {"label": m["mood"], "score": m["sentiment_score"], "at": m["created_at"]}
             for m in inbound
             if m["sentiment_label"]
         ]

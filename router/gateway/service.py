@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
+from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
 from router.gateway.limits import LocalRateLimiter, RateLimiter
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
@@ -115,6 +116,7 @@ class GatewayService:
         history_for_sentiment: int = 5,
         rate_limiter: RateLimiter | None = None,
         outbound: OutboundSink | None = None,
+        anger: AngerPolicy | None = None,
     ) -> None:
         self.sessions = session_factory
         self.rasa = rasa
@@ -125,6 +127,7 @@ class GatewayService:
         self.texts = texts or load_texts()
         self.history_for_sentiment = history_for_sentiment
         self.rate_limiter = rate_limiter or LocalRateLimiter(limit=20, window_s=60.0)
+        self.anger = anger or AngerPolicy()
         self._locks: dict[str, _CustomerLock] = {}  # only customers with a message in flight (bounded)
         self.outbound = outbound
 
@@ -335,6 +338,7 @@ class GatewayService:
             return stage
         conv_id, owner, agent_id, msg_id, result, channel, shown = stage
         sentiment: dict[str, Any] = dict(result.as_dict())
+        sentiment["mood"] = self.anger.mood(result.label, result.score, result.anger)  # what agents are shown
         if owner == "agent" and agent_id is not None:
             await self.push.to_agent(
                 agent_id,
@@ -362,8 +366,9 @@ class GatewayService:
             await self._push_replies(customer_id, conv_id, "queue", replies)
             return Outcome(conv_id, "queue", replies, status, msg_id, sentiment)
 
-        # bot-owned
-        if result.label == "angry":
+        # bot-owned: the response to anger is graded (router/gateway/anger.py)
+        grade = await self._anger_grade(conv_id, msg_id, result)
+        if grade == "handoff":
             outcome = await self._handoff(
                 conv_id,
                 reason="angry",
@@ -389,6 +394,8 @@ class GatewayService:
             outcome.message_id, outcome.sentiment = msg_id, sentiment
             return outcome
         outcome = await self._relay_bot(conv_id, customer_id, bot_messages, result)
+        if grade == "offer" and outcome.owner == "bot":
+            outcome.replies += await self._anger_offer(conv_id, customer_id, msg_id)
         outcome.message_id, outcome.sentiment = msg_id, sentiment
         return outcome
 
@@ -660,12 +667,41 @@ class GatewayService:
             conv_id,
             reason=reason,
             skill=str(handoff.get("skill") or "general"),
-            priority_extra=0,
+            # a shopper who takes the "转人工" offered after an upset message is served like an angry one
+            priority_extra=await self._db(lambda s: self.anger.offer_boost(s, conv_id)),
             priority_base=priority,
             lead=None,
         )
         outcome.replies = stored + outcome.replies
         return outcome
+
+    async def _anger_grade(self, conv_id: str, msg_id: int, result: SentimentResult) -> Grade:
+        if result.anger < min(self.anger.settings.offer_anger, self.anger.settings.handoff_anger) and not (
+            self.anger.negative(result.label, result.score, result.anger)
+        ):
+            return "none"  # the common case, without a query
+        earlier = await self._db(lambda s: self.anger.earlier_turns(s, conv_id, msg_id))
+        return self.anger.grade(result, earlier)
+
+    async def _anger_offer(self, conv_id: str, customer_id: str, msg_id: int) -> list[Reply]:
+        """After the bot's answer to a moderately upset message: one apology per conversation and a 转人工 button."""
+
+        def store(session: Session) -> list[Reply]:
+            conv = session.get(Conversation, conv_id)
+            assert conv is not None
+            first = not self.anger.offered_before(session, conv_id)
+            self._event(session, conv, OFFER_EVENT, message_id=msg_id, apology=first)
+            button = self.text("anger_offer_button")
+            reply = Reply(
+                text=self.text("anger_offer_apology" if first else "anger_offer"),
+                buttons=[Button(title=button, payload=button)],
+                sender="bot",
+            )
+            return self._store_out(session, conv, [reply], "bot")
+
+        replies = await self._db(store)
+        await self._push_replies(customer_id, conv_id, "bot", replies)
+        return replies
 
     async def _bot_down(self, conv_id: str, text: str) -> Outcome:
         if await run_in_threadpool(self.queue.agents_online, None) > 0:

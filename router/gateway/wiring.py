@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from router.gateway import agent_api, api
+from router.gateway.anger import AngerPolicy, AngerSettings
 from router.gateway.context import ContextBuilder, default_faq_search, default_order_lookup
 from router.gateway.limits import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from router.gateway.ports import Push
@@ -71,12 +72,21 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         push=push,
         rate_limiter=limiter,
         outbound=(writer := outbox_writer(settings)),
+        anger=AngerPolicy(
+            AngerSettings(
+                handoff_anger=settings.sentiment_handoff_anger,
+                offer_anger=settings.sentiment_offer_anger,
+                window=settings.sentiment_escalate_window,
+                negative_run=settings.sentiment_negative_run,
+                mood_confidence=settings.sentiment_mood_confidence,
+            )
+        ),
     )
     app.state.gateway = gateway
     outbound_teardown = await install_outbound(app, settings, gateway, writer)
     app.state.customer_sockets = sockets
     app.state.context_builder = ContextBuilder(
-        rasa=rasa, order_lookup=default_order_lookup(), faq_search=default_faq_search()
+        rasa=rasa, order_lookup=default_order_lookup(), faq_search=default_faq_search(), mood=gateway.anger.mood
     )
 
     async def agent_said(agent_id: int, conversation_id: str, text: str) -> Any:

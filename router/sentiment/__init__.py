@@ -1,7 +1,7 @@
 """Sentiment and anger check of every shopper message (issue 4).
 
 >>> from router.sentiment import SentimentAnalyzer, ConversationSignals, priority_boost
->>> analyzer = SentimentAnalyzer.load("var/sentiment/model.joblib")  # doctest: +SKIP
+>>> analyzer = SentimentAnalyzer.load("router/sentiment/model/sentiment.npz")  # doctest: +SKIP
 >>> r = analyzer.score("你们太过分了！！！", signals=ConversationSignals(previous_texts=[], consecutive_fallbacks=0))
 ... # doctest: +SKIP
 >>> r.label, priority_boost([r])  # doctest: +SKIP

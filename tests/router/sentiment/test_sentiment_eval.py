@@ -8,7 +8,7 @@ import pytest
 from router.sentiment import EvalFileError, SentimentAnalyzer
 from router.sentiment import data as sdata
 from router.sentiment.evaluate import angry_metrics, evaluate, read_eval_tsv
-from tests.datasets import needs_datasets
+from tests.datasets import datasets_dir, needs_datasets
 
 DEV = Path(__file__).resolve().parents[3] / "router" / "eval" / "sentiment_dev.tsv"
 
@@ -54,11 +54,12 @@ def test_dev_set_goals(analyzer: SentimentAnalyzer) -> None:
     assert m["false_alarm_rate"] <= 0.05, m
 
 
+@needs_datasets("online_shopping_10_cats")
 @pytest.mark.slow
 @needs_datasets(str(sdata.ONLINE_SHOPPING))
 def test_held_out_polarity_goal(analyzer: SentimentAnalyzer) -> None:
     """Issue 4 goal: >= 0.94 accuracy on the held-out online_shopping split (md5 of the review starts with 0/1/2)."""
-    _, held_out = sdata.online_shopping(sdata.default_datasets_dir())
+    _, held_out = sdata.online_shopping(datasets_dir())
     decisions = analyzer.polarity_decisions([e.text for e in held_out])
     accuracy = float(np.mean((decisions > 0) == (np.asarray([e.label for e in held_out]) == 1)))
     assert len(held_out) > 11_000

@@ -14,7 +14,7 @@ from router.sentiment import DatasetsNotFound, SentimentAnalyzer
 from router.sentiment import data as sdata
 from router.sentiment.features import _bucket
 from router.sentiment.training import build_analyzer, train
-from tests.datasets import needs_datasets
+from tests.datasets import datasets_dir, needs_datasets
 
 POS = ["质量很好，很满意", "物流很快，包装完好", "好评，下次还来", "性价比高，推荐购买", "非常喜欢，颜色漂亮"]
 NEG = ["质量太差了，退货", "物流太慢，包装破损", "差评，再也不买", "和描述不符，很失望", "用了两天就坏了"]
@@ -40,6 +40,16 @@ def _write_small_datasets(root: Path) -> Path:
         w.writerow(["sentence1", "sentence2", "label"])
         for i in range(20):
             w.writerow([f"为什么还款失败{i}", f"借款怎么取消{i}", i % 2])
+    # the real-traffic proxy (AFQMC dev + BQ test) is never trained on, even where a sentence repeats across splits
+    with (root / sdata.BQ_TEST).open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sentence1", "sentence2", "label"])
+        w.writerow(["为什么还款失败0", "花呗怎么开通", 0])
+    (root / "AFQMC").mkdir()
+    (root / sdata.AFQMC_TRAIN).write_text(
+        "".join(f"花呗能不能提额{i}\t借呗怎么还款{i}\t0\n" for i in range(10)), encoding="utf-8"
+    )
+    (root / sdata.AFQMC_DEV).write_text("借呗怎么还款0\t余额宝收益\t0\n", encoding="utf-8")
     return root
 
 
@@ -56,10 +66,20 @@ def test_default_datasets_dir_is_beside_repo(monkeypatch: pytest.MonkeyPatch, tm
     assert sdata.default_datasets_dir() == tmp_path
 
 
+def test_service_questions_leave_out_the_proxy(tmp_path: Path) -> None:
+    datasets = _write_small_datasets(tmp_path / "ds")
+    proxy = set(sdata.real_traffic_proxy(datasets))
+    assert {"为什么还款失败0", "借呗怎么还款0", "余额宝收益", "花呗怎么开通"} <= proxy
+    questions = {e.text for e in sdata.service_questions(datasets, 1000, seed=1)}
+    assert len(questions) == 20 + 20 + 20 - 2  # BQ dev and AFQMC train sentences, without the two proxy ones
+    assert not questions & proxy
+
+
+@needs_datasets("online_shopping_10_cats")
 @pytest.mark.slow
 @needs_datasets(str(sdata.ONLINE_SHOPPING))
 def test_no_held_out_review_in_training() -> None:
-    datasets = sdata.default_datasets_dir()
+    datasets = datasets_dir()
     _, test = sdata.online_shopping(datasets)
     held_out = {e.text.strip() for e in test}
     training = sdata.polarity_training_set(datasets)
