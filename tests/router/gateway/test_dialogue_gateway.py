@@ -21,19 +21,22 @@ from router.auth import create_user
 from router.db import session_scope
 from router.gateway.models import Conversation, Customer, Message, Survey, utcnow
 from router.gateway.service import format_eta, load_texts
+from router.identity import identity_hash
+from router.settings import Settings
 from router.web.persona import bot_name
-from tests.router.ops_support import migrated, rasa_down_settings, running
+from tests.e2e.helpers import auth_frame
+from tests.router.ops_support import TEST_WEB_SECRET, migrated, rasa_down_settings, running, web_token
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
-MODEL = ROOT / "var" / "sentiment" / "model.joblib"
+MODEL = Settings().sentiment_model_path  # the committed model (router/sentiment/model)
 PASSWORD = "secret-pass-1"
 
 
 @pytest.fixture()
 def gateway(tmp_path: Path) -> Any:
     if not MODEL.is_file():
-        pytest.fail("the sentiment model is built by `make setup` (var/sentiment/model.joblib)")
+        pytest.fail(f"the sentiment model {MODEL} is missing (it is part of the repository)")
     engine, sessions = migrated(tmp_path)
     create_user(sessions, username="boss", password=PASSWORD, display_name="主管", role="supervisor",
                 skills={"general": 3})
@@ -55,7 +58,9 @@ def closed_with_survey(sessions: sessionmaker[Session], customer: str) -> str:
 
 
 def say(client: TestClient, customer: str, text: str) -> dict[str, Any]:
-    res = client.post("/api/v1/messages", json={"channel": "web", "customer_id": customer, "text": text})
+    # a shopper the shop has signed in (customer_id + identity_hash)
+    signed = {"customer_id": customer, "identity_hash": identity_hash(TEST_WEB_SECRET, customer)}
+    res = client.post("/api/v1/messages", json={"channel": "web", "text": text, **signed})
     assert res.status_code == 200, res.text
     body: dict[str, Any] = res.json()
     return body
@@ -72,7 +77,10 @@ def rating(sessions: sessionmaker[Session], conv_id: str) -> tuple[int, str | No
 def test_a_typed_rating_closes_the_survey_everywhere_and_a_second_rating_updates_it(gateway: Any) -> None:
     client, sessions = gateway
     conv_id = closed_with_survey(sessions, "u-rate")
-    with client.websocket_connect("/api/v1/channels/web/ws?customer_id=u-rate") as ws:
+    owner = web_token(client, "u-rate")
+    with client.websocket_connect("/api/v1/channels/web/ws") as ws:
+        ws.send_text(auth_frame(owner["Authorization"].removeprefix("Bearer ")))
+        assert ws.receive_json()["type"] == "ready"
         body = say(client, "u-rate", "4 客服态度不错")
         assert "感谢您的评价" in body["replies"][0]["text"]
         events = [ws.receive_json(), ws.receive_json()]
@@ -84,13 +92,14 @@ def test_a_typed_rating_closes_the_survey_everywhere_and_a_second_rating_updates
     assert "更新为 5 分" in again["replies"][0]["text"]
     assert rating(sessions, conv_id) == (5, "客服态度不错")
     # and by stars: the same
-    res = client.post(f"/api/v1/conversations/{conv_id}/survey", json={"rating": 3, "comment": "想了想还是一般"})
+    res = client.post(f"/api/v1/conversations/{conv_id}/survey", json={"rating": 3, "comment": "想了想还是一般"},
+                      headers=owner)
     assert res.status_code == 200 and "更新为 3 分" in res.json()["replies"][0]["text"], res.text
     assert rating(sessions, conv_id) == (3, "想了想还是一般")
     # the thank-yous are in the history, so a reloaded widget shows them; the state says nothing is pending
-    history = client.get(f"/api/v1/conversations/{conv_id}/history").json()
+    history = client.get(f"/api/v1/conversations/{conv_id}/history", headers=owner).json()
     assert "更新为 3 分" in history[-1]["text"]
-    assert client.get("/api/v1/customers/u-rate/state").json()["survey_pending"] is False
+    assert client.get("/api/v1/customers/u-rate/state", headers=owner).json()["survey_pending"] is False
 
 
 def test_a_digit_long_after_the_rating_goes_to_the_bot(gateway: Any) -> None:
@@ -108,7 +117,7 @@ def test_a_digit_long_after_the_rating_goes_to_the_bot(gateway: Any) -> None:
 
 def test_the_stars_of_an_unknown_conversation_get_404(gateway: Any) -> None:
     client, _ = gateway
-    res = client.post("/api/v1/conversations/nope/survey", json={"rating": 4})
+    res = client.post("/api/v1/conversations/nope/survey", json={"rating": 4}, headers=web_token(client, "u-nope"))
     assert res.status_code == 404 and res.json()["detail"]
 
 
@@ -137,7 +146,7 @@ def test_a_clicked_button_is_stored_as_the_title_the_shopper_saw(gateway: Any) -
     conv_id = open_conversation(sessions, "u-click", [("in", "发票", None), ("out", "您是不是想问：", CLARIFY)])
     say(client, "u-click", CLARIFY[0]["payload"])
     say(client, "u-click", "/not_a_button")
-    history = client.get(f"/api/v1/conversations/{conv_id}/history").json()
+    history = client.get(f"/api/v1/conversations/{conv_id}/history", headers=web_token(client, "u-click")).json()
     shown = [m["text"] for m in history if m["direction"] == "in"]
     assert shown == ["发票", "怎么开发票？", "/not_a_button"]
 

@@ -20,22 +20,17 @@ from router.migrate import upgrade
 from router.routing.engine import RoutingEngine
 from router.routing.store import SqlStore
 from router.sentiment import SentimentAnalyzer
-from router.sentiment.training import train
+from router.settings import Settings
 from router.tickets.service import TicketService
 from tests.router.ops_support import fresh_pg_url
 
 REPO = Path(__file__).resolve().parents[3]
-ARTIFACT = REPO / "var" / "sentiment" / "model.joblib"
+ARTIFACT = Settings().sentiment_model_path  # the committed model (router/sentiment/model)
 
 
 @pytest.fixture(scope="session")
-def analyzer(tmp_path_factory: pytest.TempPathFactory) -> SentimentAnalyzer:
-    sources = [p for p in (REPO / "router" / "sentiment").iterdir() if p.suffix in {".py", ".txt", ".tsv"}]
-    if ARTIFACT.is_file() and ARTIFACT.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return SentimentAnalyzer.load(ARTIFACT)
-    out = tmp_path_factory.mktemp("sentiment") / "model.joblib"
-    train(out)
-    return SentimentAnalyzer.load(out)
+def analyzer() -> SentimentAnalyzer:
+    return SentimentAnalyzer.load(ARTIFACT)
 
 
 @pytest.fixture()

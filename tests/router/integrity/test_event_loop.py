@@ -18,8 +18,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from router.app import create_app
+from router.identity import identity_hash
+from tests.e2e.helpers import auth_frame
 from tests.router.integrity.conftest import ARTIFACT
-from tests.router.ops_support import add_user, bearer, migrated, rasa_down_settings
+from tests.router.ops_support import (
+    TEST_WEB_SECRET,
+    add_user,
+    bearer,
+    channel_key,
+    migrated,
+    rasa_down_settings,
+    web_token,
+)
 
 pytestmark = pytest.mark.slow
 SLOW_CALLBACK_S = 1.0  # wall time, so generous (a loaded machine stretches every step); an index build is far above
@@ -27,24 +37,25 @@ SLOW_CALLBACK_S = 1.0  # wall time, so generous (a loaded machine stretches ever
 
 def _exercise(client: TestClient, auth: dict[str, str], customer: str, *, context_panel: bool = True) -> None:
     """Every kind of shopper and agent request the gateway serves, once."""
-    first = client.post("/api/v1/messages", json={"channel": "web", "customer_id": customer, "text": "你好",
-                                                 "client_msg_id": "m-1"})
+    signed = {"customer_id": customer, "identity_hash": identity_hash(TEST_WEB_SECRET, customer)}
+    first = client.post("/api/v1/messages", json={"channel": "web", "text": "你好", "client_msg_id": "m-1", **signed})
     assert first.status_code == 200, first.text
     conv = first.json()["conversation_id"]
-    again = client.post("/api/v1/messages", json={"channel": "web", "customer_id": customer, "text": "你好",
-                                                 "client_msg_id": "m-1"})
+    again = client.post("/api/v1/messages", json={"channel": "web", "text": "你好", "client_msg_id": "m-1", **signed})
     assert again.json()["message_id"] == first.json()["message_id"]
-    assert client.post("/api/v1/channels/app/messages",
-                       json={"customer_id": customer, "text": "我的快递到哪了"}).status_code in (200, 422)
-    assert client.get(f"/api/v1/conversations/{conv}/history").status_code == 200
-    assert client.get(f"/api/v1/customers/{customer}/state").status_code == 200
+    assert client.post("/api/v1/channels/app/messages", json={"customer_id": customer, "text": "我的快递到哪了"},
+                       headers=channel_key(client)).status_code in (200, 422)
+    owner = web_token(client, customer)
+    assert client.get(f"/api/v1/conversations/{conv}/history", headers=owner).status_code == 200
+    assert client.get(f"/api/v1/customers/{customer}/state", headers=owner).status_code == 200
     if context_panel:
         context = client.get(f"/api/v1/agent/conversations/{conv}/context", headers=auth)
         assert context.status_code == 200, context.text
     assert client.get("/api/v1/agents/me/offers", headers=auth).status_code == 200
-    assert client.post(f"/api/v1/conversations/{conv}/leave").status_code == 200
-    assert client.post(f"/api/v1/conversations/{conv}/survey", json={"rating": 5}).status_code == 204
-    with client.websocket_connect(f"/api/v1/channels/web/ws?customer_id={customer}") as ws:
+    assert client.post(f"/api/v1/conversations/{conv}/leave", headers=owner).status_code == 200
+    assert client.post(f"/api/v1/conversations/{conv}/survey", json={"rating": 5}, headers=owner).status_code == 200
+    with client.websocket_connect("/api/v1/channels/web/ws") as ws:
+        ws.send_text(auth_frame(owner["Authorization"].removeprefix("Bearer ")))
         ws.send_json({"text": "在吗", "client_msg_id": "m-ws"})
         for _ in range(5):
             if ws.receive_json().get("type") in {"response", "reply"}:
@@ -52,8 +63,6 @@ def _exercise(client: TestClient, auth: dict[str, str], customer: str, *, contex
 
 
 def test_requests_never_block_the_event_loop(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    if not ARTIFACT.is_file():
-        pytest.skip("the trained sentiment model (var/sentiment) is built by make setup")
     engine, sessions = migrated(tmp_path)
     agent_id = add_user(sessions, "wang", skills={"general": 5})
     settings = rasa_down_settings(ARTIFACT)
