@@ -108,7 +108,7 @@ class EntryList(BaseModel):
 
 
 class RollbackIn(BaseModel):
-    rev: int = Field(ge=1)
+    rev: int = Field(ge=1, le=2**62)  # beyond what the database can hold: 422, not a 500
 
 
 class DuplicateCheckIn(BaseModel):

@@ -1,26 +1,30 @@
 """Who may read a conversation's messages through the polling and SSE endpoints: one small dependency.
 
-Today the conversation id is the shopper's capability (as for ``/conversations/{id}/history``). When shopper
-identity lands (visitor tokens, ``X-Kefu-Channel-Key`` for app / mini-program backends), only this function changes.
+The owner only, as for ``/conversations/{id}/history``: a web visitor's token or a verified customer's, or the shop's
+backend with its channel key vouching for the customer (router/identity). Another owner gets 404, as for an unknown
+conversation, so the answer never confirms that an id exists.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from router.db import session_scope
 from router.gateway.models import Conversation
+from router.identity.deps import ShopperDep
+from router.identity.errors import NotYours
 
 
-def conversation_reader(conversation_id: str, request: Request) -> str:
-    """The conversation the caller may read (404 when it does not exist); returns its id."""
+def conversation_reader(conversation_id: str, request: Request, shopper: ShopperDep) -> str:
+    """The conversation the caller owns (404 when it does not exist or is someone else's); returns its id."""
     if len(conversation_id) > 32:
-        raise HTTPException(status_code=404, detail="conversation not found")
+        raise NotYours("conversation")
     with session_scope(request.app.state.sessions) as session:
-        if session.get(Conversation, conversation_id) is None:
-            raise HTTPException(status_code=404, detail="conversation not found")
+        conv = session.get(Conversation, conversation_id)
+        if conv is None or not shopper.owns(conv.customer_id):
+            raise NotYours("conversation")
     return conversation_id
 
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent, Principal, require_role
+from router.db import session_scope
+from router.gateway.models import Conversation
 from router.outbound.errors import OutboundError
 from router.outbound.service import OutboundAdmin
 
@@ -114,7 +116,14 @@ def retry_dead(_: CurrentAdmin, admin: AdminDep) -> dict[str, int]:
     "/conversations/{conversation_id}/deliveries",
     summary="Whether each message reached an app / mini-program shopper (delivered, retrying, failed + reason)",
 )
-def deliveries(conversation_id: str, _: CurrentAgent, admin: AdminDep) -> list[dict[str, Any]]:
+def deliveries(conversation_id: str, agent: CurrentAgent, admin: AdminDep, request: Request) -> list[dict[str, Any]]:
+    # an agent sees the conversations offered or assigned to them, as for the context panel
+    with session_scope(request.app.state.sessions) as session:
+        conv = session.get(Conversation, conversation_id)
+        if conv is None:
+            raise HTTPException(status_code=404, detail="conversation not found")
+        if agent.role == "agent" and conv.agent_id not in (None, agent.id):
+            raise HTTPException(status_code=403, detail="this conversation is assigned to another agent")
     return admin.statuses(conversation_id=conversation_id)
 
 

@@ -22,6 +22,7 @@ import pytest
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from tests.e2e.helpers import credentials_env, shop_credentials
 from tests.e2e.test_gateway import AGENT_PASSWORD, Shop
 from tests.procs import RASA_TOKEN, Proc, kb_env, start_action_server, start_rasa, start_router
 
@@ -97,6 +98,7 @@ def cluster(
     else:
         kb, routing = kb_env(pg_url), {}
     procs: list[Proc] = []
+    credentials = shop_credentials(pg_url)
     try:
         actions = start_action_server(log_dir=tmp, orders_db_url=orders_db, env=kb)
         procs.append(actions)
@@ -104,12 +106,13 @@ def cluster(
         forwarder.target = actions.url
         env = {"KEFU_ROUTER_DATABASE_URL": pg_url, "KEFU_ROUTER_RASA_URL": rasa.url,
                "KEFU_ROUTER_RASA_TOKEN": RASA_TOKEN, "KEFU_ROUTER_RASA_TIMEOUT_S": "30",
-               "KEFU_ACTIONS_ORDERS_DB_URL": orders_db, **routing, **kb}
+               "KEFU_ACTIONS_ORDERS_DB_URL": orders_db, **routing, **kb, **credentials_env(credentials)}
         a = start_router(log_dir=tmp, env=env, name="replica-a")
         procs.append(a)
         b = start_router(log_dir=tmp, env=env, name="replica-b")
         procs.append(b)
-        yield {"a": Shop(a, pg_url), "b": Shop(b, pg_url), "notices": notices, "actions": actions}
+        yield {"a": Shop(a, pg_url, credentials), "b": Shop(b, pg_url, credentials), "notices": notices,
+               "actions": actions}
     finally:
         for proc in reversed(procs):
             proc.stop()

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from tests.e2e.helpers import credentials_env, shop_credentials
 from tests.e2e.test_gateway import AGENT_PASSWORD, Shop, _router_env, recv_until
 from tests.procs import Proc, free_port, start_router
 from tests.router.outbound.callback_server import CallbackServer, Receiver
@@ -32,8 +32,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory, rasa_server: Proc, orders_db:
     sessions = make_session_factory(make_engine(db_url))
     create_user(sessions, username="wang", display_name="小王", password=AGENT_PASSWORD, skills={"general": 5})
     create_user(sessions, username="root", display_name="管理员", password=AGENT_PASSWORD, role="admin")
+    credentials = shop_credentials(db_url)
     env = {
         **_router_env(db_url, rasa_server.url, orders_db),
+        **credentials_env(credentials),
         # back-off bounded so a 60 s outage is caught up within seconds of the receiver coming back
         "KEFU_ROUTER_OUTBOUND_BACKOFF_BASE_S": "0.5",
         "KEFU_ROUTER_OUTBOUND_BACKOFF_MAX_S": "4",
@@ -42,7 +44,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, rasa_server: Proc, orders_db:
         "KEFU_ROUTER_OUTBOUND_QUEUE_INTERVAL_S": "0.5",
     }
     proc = start_router(log_dir=tmp, env=env, name="router-outbound")
-    yield Shop(proc, db_url)
+    yield Shop(proc, db_url, credentials)
     proc.stop()
 
 
@@ -61,7 +63,8 @@ def callback(shop: Shop) -> Iterator[CallbackServer]:
 
 
 def app_say(shop: Shop, user: str, text: str) -> dict[str, Any]:
-    resp = shop.http.post("/api/v1/channels/app/messages", json={"user_id": user, "text": text})
+    resp = shop.http.post("/api/v1/channels/app/messages", json={"user_id": user, "text": text},
+                          headers={"X-Kefu-Channel-Key": shop.credentials["app"]})
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
     return body
@@ -92,7 +95,7 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
     auth = {"Authorization": f"Bearer {token}"}
     assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
     user = "app-" + uuid.uuid4().hex[:8]
-    with connect(shop.ws_url(f"/api/v1/agents/ws?token={token}")) as agent_ws:
+    with shop.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
         handoff = app_say(shop, user, "转人工")
         conv_id = handoff["conversation_id"]
@@ -134,7 +137,8 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
     sync_ids = {r["id"] for r in handoff["replies"]}
     assert not sync_ids & {e.get("message", {}).get("id") for e in got}
     # polling fallback: the same messages, after a given id
-    page = shop.http.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": message_id - 1}).json()
+    page = shop.http.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": message_id - 1},
+                         headers={"X-Kefu-Channel-Key": shop.credentials["app"]}).json()
     assert page["messages"][0]["id"] == message_id and page["state"]["status"] == "closed"
     # Server-Sent Events: the same messages as a stream, resumable after Last-Event-ID
     assert sse_ids(shop, conv_id, after=message_id - 1)[0] == message_id
@@ -144,6 +148,7 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
 def sse_ids(shop: Shop, conv_id: str, *, after: int = 0, last_event_id: int | None = None) -> list[int]:
     """The message ids an SSE stream sends before its first state event."""
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    headers["X-Kefu-Channel-Key"] = shop.credentials["app"]
     ids: list[int] = []
     url = f"{shop.url}/api/v1/conversations/{conv_id}/events"
     with httpx.stream("GET", url, params={"after": after}, headers=headers, timeout=30) as resp:
@@ -165,7 +170,7 @@ def test_callback_down_for_a_minute_then_every_message_arrives_once_in_order(
     assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
     users = ["down-" + uuid.uuid4().hex[:8] for _ in range(2)]
     convs: list[str] = []
-    with connect(shop.ws_url(f"/api/v1/agents/ws?token={token}")) as agent_ws:
+    with shop.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
         for user in users:
             conv_id = app_say(shop, user, "转人工")["conversation_id"]

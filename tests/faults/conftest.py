@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from tests.e2e.helpers import credentials_env, shop_credentials
 from tests.procs import RASA_MODEL, RASA_TOKEN, ROOT, Proc, free_port, start_action_server, start_rasa, start_router
 from tests.router.ops_support import fresh_pg_url
 
@@ -73,6 +74,7 @@ class Cluster:
     actions: Proc | None
     env: dict[str, str]
     log_dir: Path
+    credentials: dict[str, str] = field(default_factory=dict)  # the shop's channel keys and web identity secret
     routers: list[Proc] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
 
@@ -88,7 +90,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        pytest.fail("redis-server is not installed: `make services` installs it (`make test` does so first)")
     if not RASA_MODEL.exists():
         pytest.fail("the trained Rasa model is built by `make setup` (make test does it)")
     tmp = tmp_path_factory.mktemp("faults")
@@ -115,7 +117,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 actions.stop()  # never leave the action server behind
                 raise
             rasa_url = rasa.url
+        credentials = shop_credentials(db_url)
         env = {
+            **credentials_env(credentials),
             "KEFU_ROUTER_DATABASE_URL": db_url,
             "KEFU_ROUTER_REDIS_URL": server.url,
             "KEFU_ROUTER_REDIS_NAMESPACE": "faults-" + uuid.uuid4().hex[:8],
@@ -127,7 +131,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "KEFU_ROUTER_ALERT_INTERVAL_S": "5",
             "KEFU_ACTIONS_ORDERS_DB_URL": f"sqlite:///{orders}",
         }
-        state = Cluster(db_url, db, server, rasa, actions, env, tmp)
+        state = Cluster(db_url, db, server, rasa, actions, env, tmp, credentials)
         try:
             for i in range(2):
                 proc = start_router(log_dir=tmp, env=env, name=f"replica-{i}")

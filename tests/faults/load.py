@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import websockets
 
+from tests.e2e.helpers import auth_frame, shopper_message
+
 QUESTIONS = ["你好", "退款多久能到账", "运费谁出", "怎么开发票", "几天能到", "怎么修改收货地址"]
 RETRYABLE = {409, 429, 500, 502, 503, 504}
 
@@ -39,8 +41,12 @@ class Record:
 class Load:
     """Runs shoppers and agents on an event loop of its own (a thread) until :meth:`stop`."""
 
-    def __init__(self, urls: list[str], agents: list[tuple[str, str]], *, shoppers: int, seed: int, tag: str) -> None:
+    def __init__(
+        self, urls: list[str], agents: list[tuple[str, str]], *, shoppers: int, seed: int, tag: str,
+        credentials: dict[str, str],
+    ) -> None:
         self.urls = urls
+        self.credentials = credentials  # shoppers call as the shop signs them in (web) or vouches (app key)
         self.agents = agents  # (username, password)
         self.shoppers = shoppers
         self.seed = seed
@@ -90,7 +96,8 @@ class Load:
 
     # ------------------------------------------------------------------ shoppers
     async def _post(
-        self, client: httpx.AsyncClient, first: int, path: str, body: dict[str, Any]
+        self, client: httpx.AsyncClient, first: int, path: str, body: dict[str, Any],
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response | None:
         deadline = time.monotonic() + 60.0
         attempt = 0
@@ -98,7 +105,7 @@ class Load:
             url = self.urls[(first + attempt) % len(self.urls)]
             attempt += 1
             try:
-                resp = await client.post(url + path, json=body)
+                resp = await client.post(url + path, json=body, headers=headers)
             except httpx.TransportError:
                 resp = None
             if resp is not None and resp.status_code not in RETRYABLE:
@@ -118,9 +125,10 @@ class Load:
             while not self._stop.is_set():
                 text = "转人工" if wants_human and turn == 1 else f"{rng.choice(QUESTIONS)} ({customer} 第{turn}句)"
                 msg_id = f"{customer}-{turn}"
-                body = {"channel": rng.choice(["web", "app"]), "customer_id": customer, "text": text,
-                        "client_msg_id": msg_id}
-                resp = await self._post(client, idx, "/api/v1/messages", body)
+                body, headers = shopper_message(
+                    self.credentials, rng.choice(["web", "app"]), customer, text, client_msg_id=msg_id
+                )
+                resp = await self._post(client, idx, "/api/v1/messages", body, headers)
                 if resp is None or resp.status_code != 200:
                     self.record.gave_up.append(f"{msg_id}: {None if resp is None else resp.status_code}")
                 else:
@@ -157,8 +165,9 @@ class Load:
         token = login.json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         await client.put(f"{base}/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
-        ws_url = base.replace("http://", "ws://") + f"/api/v1/agents/ws?token={token}"
+        ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url, open_timeout=10) as ws:
+            await ws.send(auth_frame(token))  # the first frame authenticates
             self.agent_sockets[username] = ws
             if not first:  # the console reloads what it holds after a reconnect
                 await self._catch_up(client, base, auth)

@@ -28,6 +28,7 @@ from knowledge_base.store import (
     YamlCorpusStore,
     open_store,
 )
+from tests.artifacts import fail_without_postgres
 
 from .conftest import REAL_CORPUS, small_settings
 
@@ -42,7 +43,7 @@ def fresh_pg() -> Iterator[str]:
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             pass
     except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        fail_without_postgres(PG_ADMIN)
     name = f"kefu_kb_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -199,7 +200,7 @@ def test_redis_notices_reach_a_listener() -> None:
     try:
         redis.Redis.from_url(REDIS).ping()
     except redis.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        pytest.fail("Redis does not answer at 127.0.0.1:6379: `make services` starts it (`make test` does so first)")
     channel = f"kefu-test:kb:{uuid.uuid4().hex[:8]}"
     listener = RedisListener(REDIS, channel, fallback_poll_s=0.2)
     stop = threading.Event()

@@ -13,7 +13,7 @@ from router.outbound.errors import UnsafeUrl
 from router.outbound.urls import check_url
 from router.outbound.wechat_push import push_signature
 from tests.procs import free_port
-from tests.router.ops_support import add_user, bearer, migrated, rasa_down_settings, running
+from tests.router.ops_support import add_user, bearer, channel_key, migrated, rasa_down_settings, running
 from tests.router.outbound.fake_wechat import APP_ID, APP_SECRET, FakeWeChat, FakeWeChatServer
 from tests.router.sentiment.conftest import model_path  # noqa: F401  (the session's trained sentiment model)
 
@@ -78,17 +78,21 @@ def test_push_admin_and_polling(tmp_path: Path, model_path: Path) -> None:  # no
             assert client.post("/api/v1/channels/miniprogram/push", params=signed(), json=event).text == "success"
 
             # polling: the conversation's messages after an id, and where it stands
-            state = client.get("/api/v1/customers/mp:o-push-user/state").json()
+            backend = channel_key(client, "miniprogram")  # the shop's backend reads for its mini-program users
+            assert client.get("/api/v1/customers/mp:o-push-user/state").status_code == 401
+            state = client.get("/api/v1/customers/mp:o-push-user/state", headers=backend).json()
             conv_id = state["conversation_id"]
-            page = client.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": 0}).json()
+            assert client.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": 0}).status_code == 401
+            page = client.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": 0}, headers=backend).json()
             assert [m["direction"] for m in page["messages"]] == ["in", "out"]
             assert page["messages"][0]["text"] == "在吗？我的快递到哪了" and page["state"]["owner"] == "bot"
             later = client.get(
-                f"/api/v1/conversations/{conv_id}/messages", params={"after": page["next_after"]}
+                f"/api/v1/conversations/{conv_id}/messages", params={"after": page["next_after"]}, headers=backend
             ).json()
             assert later["messages"] == [] and later["next_after"] == page["next_after"]
-            assert client.get("/api/v1/conversations/nope/messages").status_code == 404
-            assert client.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": -1}).status_code == 422
+            assert client.get("/api/v1/conversations/nope/messages", headers=backend).status_code == 404
+            assert client.get(f"/api/v1/conversations/{conv_id}/messages", params={"after": -1},
+                              headers=backend).status_code == 422
 
             # admin API: the secret once, refusals with reasons, agents kept out
             assert client.put(

@@ -10,7 +10,7 @@ import pytest
 
 from router.app import create_app
 from tests.procs import free_port
-from tests.router.ops_support import add_user, bearer, migrated, rasa_down_settings, running
+from tests.router.ops_support import add_user, bearer, channel_key, migrated, rasa_down_settings, running
 from tests.router.outbound.callback_server import CallbackServer, Receiver
 from tests.router.sentiment.conftest import model_path  # noqa: F401  (the session's trained sentiment model)
 
@@ -34,10 +34,12 @@ def test_ticket_reply_to_an_app_shopper_goes_to_the_callback(tmp_path: Path, mod
             )
             receiver.secret = made.json()["secret"]
             say = {"user_id": "u-left", "text": "包裹丢了一个星期都没人管，气死我了！！"}
-            first = client.post("/api/v1/channels/app/messages", json=say)
+            backend = channel_key(client)  # the shop's app backend
+            first = client.post("/api/v1/channels/app/messages", json=say, headers=backend)
             conv_id = first.json()["conversation_id"]
             say["text"] = "麻烦尽快查一下包裹，订单号 2026112400012345"
-            assert "工单号" in client.post("/api/v1/channels/app/messages", json=say).json()["replies"][0]["text"]
+            again = client.post("/api/v1/channels/app/messages", json=say, headers=backend)
+            assert "工单号" in again.json()["replies"][0]["text"]
             [ticket] = client.get("/api/v1/tickets", headers=auth).json()["items"]
             for body in ({"text": "内部备注：已联系快递", "public": False}, {"text": "您好，包裹已找到，明天送达。"}):
                 commented = client.post(f"/api/v1/tickets/{ticket['id']}/comments", headers=auth, json=body)

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import yaml
 from websockets.sync.client import ClientConnection, connect
 
 from knowledge_base.settings import PACKAGE_DIR
-from tests.e2e.helpers import sample_order
+from tests.e2e.helpers import auth_frame, sample_order, signed
 from tests.procs import ROOT
 from tests.router.web.helpers import WebStack, eventually, login, screenshot
 
@@ -44,10 +45,19 @@ def new_customer() -> str:
 
 
 def say(stack: WebStack, customer: str, text: str) -> dict[str, Any]:
-    res = stack.http.post("/api/v1/messages", json={"channel": "web", "customer_id": customer, "text": text})
+    """A message of a shopper the shop has signed in (customer_id + identity_hash)."""
+    res = stack.http.post("/api/v1/messages", json={"channel": "web", "text": text,
+                                                   **signed(stack.credentials, customer)})
     assert res.status_code == 200, res.text
     body: dict[str, Any] = res.json()
     return body
+
+
+def owner(stack: WebStack, customer: str) -> dict[str, str]:
+    """The bearer header of that signed-in shopper (what the widget holds)."""
+    res = stack.http.post("/api/v1/channels/web/session", json=signed(stack.credentials, customer))
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['visitor_token']}"}
 
 
 def texts(body: dict[str, Any]) -> str:
@@ -92,7 +102,8 @@ def test_the_bare_word_return_gets_buttons_and_the_return_flow_with_a_way_out(we
     assert response_texts("utter_resume_return_form")[0] in texts(chosen)
     left = say(web_stack, shopper, "算了")
     assert texts(left) in response_texts("utter_form_cancelled")
-    history = web_stack.http.get(f"/api/v1/conversations/{left['conversation_id']}/history").json()
+    history = web_stack.http.get(f"/api/v1/conversations/{left['conversation_id']}/history",
+                                 headers=owner(web_stack, shopper)).json()
     shown = [m["text"] for m in history if m["direction"] == "in"]
     assert shown[-2] == titles[0]  # the title the shopper clicked, not "/ask_faq{...}"
 
@@ -177,9 +188,10 @@ def online_agent(stack: WebStack, username: str = "xiaowang") -> Iterator[Agent]
     token = stack.login(username)
     auth = {"Authorization": f"Bearer {token}"}
     assert stack.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
-    url = stack.url.replace("http://", "ws://") + f"/api/v1/agents/ws?token={token}"
+    url = stack.url.replace("http://", "ws://") + "/api/v1/agents/ws"
     try:
         with connect(url) as ws:
+            ws.send(auth_frame(token))  # the first frame authenticates (never a token in the URL)
             yield Agent(stack, ws, auth)
     finally:
         stack.http.put("/api/v1/agents/me/status", json={"status": "offline"}, headers=auth)
@@ -187,7 +199,7 @@ def online_agent(stack: WebStack, username: str = "xiaowang") -> Iterator[Agent]
 
 def chat_page(new_page: Any, stack: WebStack, customer: str, width: int = 420, height: int = 700) -> Any:
     page = new_page(width, height)
-    page.goto(f"{stack.url}/chat/embed?customer_id={customer}")
+    page.goto(f"{stack.url}/chat/embed?{urlencode(signed(stack.credentials, customer))}")
     page.locator("#chat-text").wait_for()
     return page
 
@@ -220,7 +232,8 @@ def test_a_typed_rating_closes_the_stars_and_a_second_rating_updates_it(
     chat_say(page, "5")
     page.locator(".msg-system", has_text="更新为 5 分").wait_for()  # a second rating is never dropped silently
     # the stars path, once more: updates too, and says so
-    res = web_stack.http.post(f"/api/v1/conversations/{conv_id}/survey", json={"rating": 3, "comment": "再改一下"})
+    res = web_stack.http.post(f"/api/v1/conversations/{conv_id}/survey", json={"rating": 3, "comment": "再改一下"},
+                              headers=owner(web_stack, customer))
     assert res.status_code == 200 and "更新为 3 分" in res.json()["replies"][0]["text"], res.text
     engine = make_engine(f"sqlite:///{web_dir / 'router.db'}")
     try:
@@ -301,7 +314,10 @@ def test_the_widget_counts_unread_after_any_open_and_close(web_stack: WebStack, 
     chat = next(f for f in page.frames if "/chat/embed" in f.url)
     customer = chat.evaluate("window.kefuChat.customerId()")
     # the same shopper writes from another tab; the reply reaches this closed widget
-    web_stack.http.post("/api/v1/channels/web/messages", json={"customer_id": customer, "text": "你好"})
+    visitor = chat.evaluate("localStorage.getItem('kefu.visitor_token')")
+    sent = web_stack.http.post("/api/v1/channels/web/messages", json={"text": "你好"},
+                               headers={"Authorization": f"Bearer {visitor}"})
+    assert sent.status_code == 200, (customer, sent.text)
     eventually(lambda: "新消息" in (button.text_content() or ""), timeout=60)
     button.click()
     eventually(lambda: "新消息" not in (button.text_content() or ""), timeout=10)
@@ -340,7 +356,7 @@ def test_the_log_keeps_the_newest_message_in_view_and_one_wording_for_the_wait(
     finally:
         web_stack.http.put("/api/v1/agents/me/status", json={"status": "offline"}, headers=auth)
         conv = page.evaluate("window.kefuChat.conversationId()")
-        web_stack.http.post(f"/api/v1/conversations/{conv}/leave")
+        web_stack.http.post(f"/api/v1/conversations/{conv}/leave", headers=owner(web_stack, customer))
 
 
 # ---------------------------------------------------------------- one persona

@@ -415,7 +415,8 @@ def test_agent_console_shows_whether_app_messages_reached_the_shopper(
         receiver.secret = res.json()["secret"]
         customer = f"appcb-{uuid.uuid4().hex[:8]}"
         conv = web_stack.http.post(
-            "/api/v1/channels/app/messages", json={"user_id": customer, "text": "我要找人工客服"}
+            "/api/v1/channels/app/messages", json={"user_id": customer, "text": "我要找人工客服"},
+            headers=web_stack.backend,
         ).json()["conversation_id"]
         agent.locator(f".offer[data-conversation-id='{conv}'] button.success").click(timeout=60_000)
         agent.locator(f"#conversations li[data-conversation-id='{conv}']").click()

@@ -24,6 +24,7 @@ from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
 from router.routing.tables import User
 from router.tickets.service import TicketService
+from tests.e2e.helpers import credentials_env, shop_credentials, signed
 from tests.procs import free_port, start_router
 from tests.router.reports.seeded_day import EXPECTED, EXPECTED_AGENTS, write_day
 from tests.router.web.conftest import CHROMIUM, USERS
@@ -44,13 +45,15 @@ def sup_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebSta
     for user in USERS:
         create_user(sessions, password=PASSWORD, **user)
     engine.dispose()
+    credentials = shop_credentials(db_url)
     router = start_router(log_dir=web_dir, env={
+        **credentials_env(credentials),
         "KEFU_ROUTER_DATABASE_URL": db_url, "KEFU_ROUTER_RASA_URL": f"http://127.0.0.1:{free_port()}",
         "KEFU_ROUTER_RASA_TIMEOUT_S": "2", "KEFU_ROUTER_OFFER_TIMEOUT_S": "120",
         "KEFU_ROUTER_OPERATIONS_BACKGROUND": "false"})
     http = httpx.Client(base_url=router.url, timeout=60)
     try:
-        yield WebStack(url=router.url, corpus_dir=web_dir, router=router, http=http), web_dir
+        yield WebStack(url=router.url, router=router, http=http, credentials=credentials), web_dir
     finally:
         http.close()
         router.stop()
@@ -132,8 +135,9 @@ def test_supervisor_adds_an_agent_who_gets_a_matching_offer_without_restart(
     agent.wait_for_selector("#app:not([hidden])")
     agent.select_option("#status-select", "online")
     agent.locator(".toast-ok", has_text="已上线").wait_for()
-    res = web_stack.http.post("/api/v1/messages", json={"channel": "web", "customer_id": f"team-{uuid.uuid4().hex[:8]}",
-                                                        "text": "我要找人工客服"})
+    shopper_id = f"team-{uuid.uuid4().hex[:8]}"
+    res = web_stack.http.post("/api/v1/messages", json={"channel": "web", "text": "我要找人工客服",
+                                                        **signed(web_stack.credentials, shopper_id)})
     assert res.status_code == 200, res.text
     conversation_id = res.json()["conversation_id"]
     try:
@@ -165,8 +169,7 @@ def test_whisper_barge_in_and_reroute(sup_stack: tuple[WebStack, Path], new_page
     agent = new_page(1400, 900)
     agent_console(agent, web_stack, "xiaowang")
     shopper = new_page(1280, 800)
-    customer = f"live-{uuid.uuid4().hex[:8]}"
-    shopper.goto(f"{web_stack.url}/chat/embed?customer_id={customer}")
+    shopper.goto(f"{web_stack.url}/chat/embed")  # an anonymous visitor (its token in the page's localStorage)
     shopper.locator("#chat-text").fill("我要转人工客服")
     shopper.locator("#chat-send").click()
     offer = agent.locator(".offer")
@@ -193,7 +196,9 @@ def test_whisper_barge_in_and_reroute(sup_stack: tuple[WebStack, Path], new_page
     screenshot(sup, "supervisor_live")
     shopper.wait_for_timeout(1000)
     assert shopper.locator("text=先核对订单号").count() == 0
-    history = web_stack.http.get(f"/api/v1/conversations/{conversation_id}/history").json()
+    visitor = shopper.evaluate("() => localStorage.getItem('kefu.visitor_token')")
+    history = web_stack.http.get(f"/api/v1/conversations/{conversation_id}/history",
+                                 headers={"Authorization": f"Bearer {visitor}"}).json()
     assert all("先核对订单号" not in m["text"] for m in history)
 
     # barge-in: the supervisor, online in the agent console, takes the conversation over
