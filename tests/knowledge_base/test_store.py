@@ -8,10 +8,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
@@ -28,7 +26,7 @@ from knowledge_base.store import (
     YamlCorpusStore,
     open_store,
 )
-from tests.artifacts import fail_without_postgres
+from tests.router.ops_support import fresh_pg_url
 
 from .conftest import REAL_CORPUS, small_settings
 
@@ -37,29 +35,12 @@ REDIS = "redis://127.0.0.1:6379/0"
 EDITABLE = {"id", "category", "question", "paraphrases", "answer", "tags"}
 
 
-@contextmanager
-def fresh_pg() -> Iterator[str]:
-    try:
-        with psycopg.connect(PG_ADMIN, connect_timeout=3):
-            pass
-    except psycopg.OperationalError:
-        fail_without_postgres(PG_ADMIN)
-    name = f"kefu_kb_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.pg)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kefu.db'}"
         return
-    with fresh_pg() as url:
+    with fresh_pg_url() as url:
         yield url
 
 
