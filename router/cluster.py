@@ -377,7 +377,8 @@ class RedisHub(LocalHub):
         self.CHANNEL = f"{namespace}:push:agent"
         self._redis = aioredis.from_url(redis_url)
         self._subscription = RedisSubscription(
-            self._redis, self.CHANNEL, lambda env: self.deliver_nowait(int(env["agent_id"]), env["event"])
+            self._redis, self.CHANNEL, lambda env: self.deliver_nowait(int(env["agent_id"]), env["event"]),
+            on_gap=self.resync_all,
         )
 
     async def start(self) -> None:

@@ -18,6 +18,8 @@ from router.routing.models import RoutingEvent
 log = logging.getLogger(__name__)
 AgentMessageHandler = Callable[[int, str, str], Awaitable[Any]]  # (agent id, conversation id, text)
 QUEUE_LIMIT = 1000
+# pushes may have been lost (Redis was away): re-read offers, conversations and transcripts from the API
+RESYNC: dict[str, Any] = {"type": "resync"}
 
 
 class NoMessageHandler(Exception):
@@ -64,6 +66,11 @@ class LocalHub:
 
     async def send_to_agent(self, agent_id: int, event: dict[str, Any]) -> None:
         self.deliver_nowait(agent_id, event)
+
+    def resync_all(self) -> None:
+        """Tell every socket of this process that pushes may have been lost: the console re-reads its state."""
+        for agent_id in list(self._queues):
+            self.deliver_nowait(agent_id, RESYNC)
 
     def on_agent_message(self, handler: AgentMessageHandler) -> None:
         self._handlers.append(handler)

@@ -35,6 +35,10 @@ class CustomerSockets:
     def connected(self, customer_id: str) -> int:
         return len(self._sockets.get(customer_id, ()))
 
+    async def deliver_all(self, event: dict[str, Any]) -> None:
+        for customer_id in list(self._sockets):
+            await self.deliver(customer_id, event)
+
     async def deliver(self, customer_id: str, event: dict[str, Any]) -> None:
         for ws in list(self._sockets.get(customer_id, ())):
             try:
@@ -70,7 +74,8 @@ class RedisPush:
         self._agent_sender = agent_sender
         self._redis = aioredis.from_url(redis_url)
         self._subscription = RedisSubscription(
-            self._redis, self.CHANNEL, lambda env: self.sockets.deliver(env["customer_id"], env["event"])
+            self._redis, self.CHANNEL, lambda env: self.sockets.deliver(env["customer_id"], env["event"]),
+            on_gap=lambda: self.sockets.deliver_all({"type": "resync"}),  # the chat window re-reads its history
         )
 
     async def start(self) -> None:

@@ -7,22 +7,29 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import Engine
 
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
 from tests.e2e.helpers import credentials_env, shop_credentials
-from tests.procs import RASA_MODEL, RASA_TOKEN, ROOT, Proc, free_port, start_action_server, start_rasa, start_router
+from tests.procs import (
+    RASA_MODEL,
+    RASA_TOKEN,
+    ROOT,
+    Proc,
+    RedisServer,
+    free_port,
+    start_action_server,
+    start_rasa,
+    start_router,
+)
 from tests.router.ops_support import fresh_pg_url
 
 OFFER_TIMEOUT_S = 6.0
@@ -32,37 +39,6 @@ AGENTS = [("fault-agent-0", AGENT_PASSWORD), ("fault-agent-1", AGENT_PASSWORD)]
 # every message takes the "bot unavailable" path (a polite reply, and a handoff while agents are online); the Rasa
 # fault test skips.  The suite proper (make test) always runs with the real Rasa and action servers.
 WITHOUT_RASA = os.environ.get("KEFU_FAULTS_WITHOUT_RASA") == "1"
-
-
-class RedisServer:
-    """A private redis-server on a free port (no persistence: a restart loses everything, the worst case)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @dataclass

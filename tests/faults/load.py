@@ -3,7 +3,8 @@
 Shoppers behave like the apps: every message has a ``client_msg_id``; a request that fails (connection refused,
 5xx, 409) is sent again with the same id, to the other replica if its own is down (a load balancer would), until it
 is *accepted* (HTTP 200).  Agents keep a WebSocket open, accept offers, answer messages and close after three; when
-their socket drops they reconnect and, as the console does, read their conversations' transcripts.
+their socket drops they reconnect and, as the console does, read their conversations' transcripts (and so on a
+``resync`` event, which a replica sends when its Redis subscription was interrupted).
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ class Load:
                     continue
                 event: dict[str, Any] = json.loads(raw)
                 kind = event.get("type")
+                if kind == "resync":  # pushes were lost (the replica's Redis was away): re-read, as the console does
+                    await self._catch_up(client, base, auth)
+                    continue
                 offers = event.get("offers") if kind == "hello" else [event] if kind == "offer" else []
                 for offer in offers or []:
                     offer_id = offer.get("offer_id") or offer.get("id") or offer.get("offer", {}).get("id")

@@ -16,6 +16,7 @@
   let me = null;
   let ws = null;
   let wsBackoff = 500;
+  let wsEverOpen = false;
   let loggedIn = false;
   const offers = new Map();         // offer id -> {offer, node, timer}
   const convs = new Map();          // conversation id -> {info, lines: Map(id -> line), closed, unread, context}
@@ -95,6 +96,8 @@
       wsBackoff = 500;
       state.textContent = "已连接";
       state.className = "badge green";
+      if (wsEverOpen) resync();  // whatever was pushed while the socket was down never arrived: re-read it
+      wsEverOpen = true;
     });
     ws.addEventListener("message", (event) => {
       let data;
@@ -112,8 +115,37 @@
   }
   setInterval(() => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" })); }, 25000);
 
+  // Re-read what the console shows from the API (after a reconnect, or when the server says pushes were lost):
+  // offers, the conversations this agent holds (new ones appear, ended ones are marked) and their transcripts.
+  async function resync() {
+    let myOffers;
+    let myConvs;
+    try {
+      [myOffers, myConvs] = await Promise.all([call("/api/v1/agents/me/offers"), call("/api/v1/agents/me/conversations")]);
+    } catch (_e) {
+      return;  // the next reconnect tries again
+    }
+    const live = new Set(myOffers.map((o) => o.id));
+    for (const id of [...offers.keys()]) if (!live.has(id)) removeOffer(id);
+    for (const o of myOffers) addOffer({ ...o, offer_id: o.id });
+    const held = new Set(myConvs.map((c) => c.conversation_id));
+    for (const c of myConvs) addConversation(c, false);
+    for (const [id, c] of convs) {
+      if (c.closed) continue;
+      if (!held.has(id)) { markClosed(id, "会话已结束"); continue; }
+      const before = c.lines.size;
+      await loadContext(id);
+      if (id !== current && c.lines.size > before) c.unread += c.lines.size - before;
+    }
+    renderConversationList();
+    refreshMe();
+  }
+
   function onEvent(data) {
     switch (data.type) {
+      case "resync":
+        resync();
+        break;
       case "hello":
         for (const o of data.offers || []) addOffer({ ...o, offer_id: o.id });
         break;

@@ -214,6 +214,8 @@
       showSurvey(data.conversation_id);
     } else if (data.type === "survey_done") {
       hideSurvey();
+    } else if (data.type === "resync") {
+      refresh();  // the server may have lost pushes (its Redis was away): re-read the history it stored
     } else if (data.type === "error") {
       setTyping(false);
       for (const [cid, bubble] of pending) {
