@@ -4,6 +4,11 @@ The corpus comes from a store (:mod:`knowledge_base.store`): the database shared
 YAML directory. A watcher thread re-indexes when the store's marker (the corpus revision) changes: at once on a
 Redis notice when ``redis_url`` is set, else by polling; queries keep using the old index until the new one is
 swapped in.
+
+A changed sentence set is served in two steps, so that content staff see a new entry answered within seconds: first
+an index of the new corpus that reuses the vectors of unchanged sentences and the previous build's ranker and
+calibrator (they score candidates, not entries), then, once they are retrained by cross-fitting on the new corpus
+(seconds to a minute), the full build, which is also saved.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.calibrate import load_negatives, negatives_digest, train_models
@@ -62,17 +68,39 @@ class KbAnswer(BaseModel):
     confidence: float
 
 
+def load_build(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings,
+               negatives: list[str]) -> KbIndex | None:
+    """The saved build for exactly this corpus + embedder + negatives, or None."""
+    directory = build_directory(entries, embedder, settings, negatives)
+    try:
+        loaded = KbIndex.load(directory, embedder, settings)
+    except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
+        log.info("no saved knowledge base %s (%s)", directory.name, type(exc).__name__)
+        return None
+    # the key covers the indexed sentences only: answers, categories and tags come from the corpus as it is now
+    return loaded if loaded.entries == entries else _with_entries(loaded, entries)
+
+
+def reuse_vectors(live: KbIndex, entries: list[FaqEntry], embedder: Embedder, settings: KbSettings) -> np.ndarray:
+    """One vector per sentence of ``entries``: the live index's for sentences it has, the embedder's for new ones."""
+    sentences = [s for e in entries for s in e.sentences()]
+    known = {s: i for i, s in enumerate(x for e in live.entries for x in e.sentences())}
+    new = sorted({s for s in sentences if s not in known})
+    if len(new) == len(set(sentences)):
+        return cached_encode(embedder, sentences, settings.home / "cache")
+    fresh = embedder.encode(new) if new else np.zeros((0, live.emb.shape[1]), dtype=live.emb.dtype)
+    row = {s: i for i, s in enumerate(new)}
+    return np.stack([live.emb[known[s]] if s in known else fresh[row[s]] for s in sentences]).astype(live.emb.dtype)
+
+
 def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *, progress: bool = False,
                 save: bool = True) -> KbIndex:
     """Load the saved build for exactly this corpus + embedder, or build, train the calibrators and save it."""
     negatives = load_negatives(settings.negatives_file)
+    loaded = load_build(entries, embedder, settings, negatives)
+    if loaded is not None:
+        return loaded
     directory = build_directory(entries, embedder, settings, negatives)
-    try:
-        loaded = KbIndex.load(directory, embedder, settings)
-        # the key covers the indexed sentences only: answers, categories and tags come from the corpus as it is now
-        return loaded if loaded.entries == entries else _with_entries(loaded, entries)
-    except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
-        log.info("building knowledge base %s (%s)", directory.name, type(exc).__name__)
     neg_emb = cached_encode(embedder, negatives, settings.home / "cache", progress=progress)
     kb = KbIndex.build(entries, embedder, settings, progress=progress, neg_emb=neg_emb)
     extra = f" + sample of {settings.negatives_file}" if settings.negatives_file else ""
@@ -201,15 +229,46 @@ class KnowledgeBase:
         with self._reload_lock:
             marker, entries = self.store.snapshot()
             if build_key(entries, self.embedder.name) != self._index.key:
-                self._index = build_index(entries, self.embedder, self.settings)  # atomic reference swap
-                self.reloads += 1
-                log.info("knowledge base reloaded: %d entries (corpus %s)", len(entries), marker)
+                self._rebuild(marker, entries)
             elif entries != self._index.entries:  # same sentences, edited answers/tags: swap without re-embedding
                 self._index = _with_entries(self._index, entries)
                 self.reloads += 1
                 log.info("knowledge base content updated (corpus %s)", marker)
             self._marker = marker
             self.last_error = None
+
+    def _rebuild(self, marker: str, entries: list[FaqEntry]) -> None:
+        """The sentences changed: swap in a provisional index at once, then the fully trained build."""
+        negatives = load_negatives(self.settings.negatives_file)
+        saved = load_build(entries, self.embedder, self.settings, negatives)
+        if saved is not None:  # another process of this machine built it already
+            self._swap(saved, marker, "loaded")
+            return
+        live = self._index
+        emb = reuse_vectors(live, entries, self.embedder, self.settings)
+        neg_emb = live.neg_emb if live.neg_emb is not None and live.neg_emb.shape[0] == len(negatives) else None
+        if neg_emb is None:
+            neg_emb = cached_encode(self.embedder, negatives, self.settings.home / "cache")
+        provisional = KbIndex.build(entries, self.embedder, self.settings, emb=emb, neg_emb=neg_emb)
+        if live.models:
+            provisional.models = dict(live.models)  # the previous calibration until the new one is trained
+            self._swap(provisional, marker, "provisional")
+        trained = copy.copy(provisional)
+        extra = f" + sample of {self.settings.negatives_file}" if self.settings.negatives_file else ""
+        trained.models = train_models(provisional, negatives, extra_source=extra)
+        trained.save(build_directory(entries, self.embedder, self.settings, negatives))
+        _prune_builds(self.settings.home / "builds", keep=4)
+        if live.models:
+            self._index = trained  # same corpus, now calibrated on it; not another reload
+            log.info("knowledge base recalibrated on the new corpus (%s)", marker)
+        else:
+            self._swap(trained, marker, "built")
+
+    def _swap(self, index: KbIndex, marker: str, how: str) -> None:
+        self._index = index  # atomic reference swap: a search in flight keeps the index it read
+        self._marker = marker
+        self.reloads += 1
+        log.info("knowledge base reloaded (%s): %d entries (corpus %s)", how, len(index.entries), marker)
 
     def _reload_safely(self) -> None:
         try:
