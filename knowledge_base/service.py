@@ -7,8 +7,9 @@ swapped in.
 
 A changed sentence set is served in two steps, so that content staff see a new entry answered within seconds: first
 an index of the new corpus that reuses the vectors of unchanged sentences and the previous build's ranker and
-calibrator (they score candidates, not entries), then, once they are retrained by cross-fitting on the new corpus
-(seconds to a minute), the full build, which is also saved.
+calibrator (they score candidates, not entries) -- a reload, even ``reload(wait=True)``, is done at that point --
+then, once they are retrained in the background by cross-fitting on the new corpus (seconds to a minute), the full
+build, which is also saved.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ class KnowledgeBase:
                                                   query_threads=self.settings.use_threads,
                                                   cache_size=self.settings.query_cache_size)
         self._reload_lock = threading.Lock()
+        self._recalibrate_lock = threading.Lock()
         self._marker, entries = self.store.snapshot()
         self._index = build_index(entries, self.embedder, self.settings, progress=progress)
         self.last_error: CorpusError | None = None
@@ -238,7 +240,7 @@ class KnowledgeBase:
             self.last_error = None
 
     def _rebuild(self, marker: str, entries: list[FaqEntry]) -> None:
-        """The sentences changed: swap in a provisional index at once, then the fully trained build."""
+        """The sentences changed: swap in a provisional index at once; the calibrators follow in the background."""
         negatives = load_negatives(self.settings.negatives_file)
         saved = load_build(entries, self.embedder, self.settings, negatives)
         if saved is not None:  # another process of this machine built it already
@@ -250,19 +252,38 @@ class KnowledgeBase:
         if neg_emb is None:
             neg_emb = cached_encode(self.embedder, negatives, self.settings.home / "cache")
         provisional = KbIndex.build(entries, self.embedder, self.settings, emb=emb, neg_emb=neg_emb)
-        if live.models:
-            provisional.models = dict(live.models)  # the previous calibration until the new one is trained
-            self._swap(provisional, marker, "provisional")
-        trained = copy.copy(provisional)
+        if not live.models:  # nothing to borrow: train before serving
+            self._swap(self._trained(provisional, entries, negatives), marker, "built")
+            return
+        provisional.models = dict(live.models)  # the previous calibration until the new one is trained
+        self._swap(provisional, marker, "provisional")
+        threading.Thread(target=self._recalibrate, args=(provisional, entries, negatives), name="kb-recalibrate",
+                         daemon=True).start()
+
+    def _trained(self, index: KbIndex, entries: list[FaqEntry], negatives: list[str]) -> KbIndex:
+        """``index`` with ranker and calibrators cross-fitted on its own corpus; the build is saved."""
+        trained = copy.copy(index)
         extra = f" + sample of {self.settings.negatives_file}" if self.settings.negatives_file else ""
-        trained.models = train_models(provisional, negatives, extra_source=extra)
+        trained.models = train_models(index, negatives, extra_source=extra)
         trained.save(build_directory(entries, self.embedder, self.settings, negatives))
         _prune_builds(self.settings.home / "builds", keep=4)
-        if live.models:
-            self._index = trained  # same corpus, now calibrated on it; not another reload
-            log.info("knowledge base recalibrated on the new corpus (%s)", marker)
-        else:
-            self._swap(trained, marker, "built")
+        return trained
+
+    def _recalibrate(self, provisional: KbIndex, entries: list[FaqEntry], negatives: list[str]) -> None:
+        """Train for ``provisional`` and swap the result in, unless a newer corpus is served by then (one training
+        at a time: a burst of edits trains for the last one only)."""
+        with self._recalibrate_lock:
+            if self._index is not provisional:
+                return
+            try:
+                trained = self._trained(provisional, entries, negatives)
+            except Exception:  # the provisional index keeps serving; the next edit trains again
+                log.exception("knowledge base recalibration failed")
+                return
+            with self._reload_lock:
+                if self._index is provisional:
+                    self._index = trained  # same corpus, now calibrated on it
+                    log.info("knowledge base recalibrated on the new corpus (%d entries)", len(entries))
 
     def _swap(self, index: KbIndex, marker: str, how: str) -> None:
         self._index = index  # atomic reference swap: a search in flight keeps the index it read
