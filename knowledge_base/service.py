@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -251,7 +252,7 @@ class KnowledgeBase:
         neg_emb = live.neg_emb if live.neg_emb is not None and live.neg_emb.shape[0] == len(negatives) else None
         if neg_emb is None:
             neg_emb = cached_encode(self.embedder, negatives, self.settings.home / "cache")
-        provisional = KbIndex.build(entries, self.embedder, self.settings, emb=emb, neg_emb=neg_emb)
+        provisional = KbIndex.build(entries, self.embedder, self.settings, emb=emb, neg_emb=neg_emb, previous=live)
         if not live.models:  # nothing to borrow: train before serving
             self._swap(self._trained(provisional, entries, negatives), marker, "built")
             return
@@ -272,6 +273,9 @@ class KnowledgeBase:
     def _recalibrate(self, provisional: KbIndex, entries: list[FaqEntry], negatives: list[str]) -> None:
         """Train for ``provisional`` and swap the result in, unless a newer corpus is served by then (one training
         at a time: a burst of edits trains for the last one only)."""
+        _lower_thread_priority()
+        if self._stop.wait(self.settings.recalibrate_delay_s):
+            return
         with self._recalibrate_lock:
             if self._index is not provisional:
                 return
@@ -327,6 +331,14 @@ class KnowledgeBase:
         close_store = getattr(self.store, "close", None)
         if self._owns_store and close_store is not None:
             close_store()
+
+
+def _lower_thread_priority(niceness: int = 10) -> None:
+    """Run the calling thread at a lower CPU priority (Linux schedules threads one by one; elsewhere a no-op)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
 
 
 def _to_hit(idx: KbIndex, ei: int, score: float, mode: Mode) -> FaqHit:
