@@ -43,7 +43,7 @@ class CannedService:
             rows = s.scalars(
                 select(CannedReply)
                 .where(or_((CannedReply.scope == "personal") & (CannedReply.owner_id == who.id), team))
-                .order_by(CannedReply.scope.desc(), CannedReply.shortcut, CannedReply.id)
+                .order_by(CannedReply.scope, CannedReply.shortcut, CannedReply.id)  # "personal" < "team"
             ).all()
             s.expunge_all()
             return list(rows)
