@@ -97,7 +97,9 @@
     if (!box) continue;
     box.addEventListener("input", () => update(box));
     box.addEventListener("click", () => update(box));
-    box.addEventListener("blur", () => setTimeout(() => { if (open && open.box === box) close(); }, 150));
+    box.addEventListener("blur", () => setTimeout(() => {
+      if (open && open.box === box && document.activeElement !== box) close();  // unless the agent came back
+    }, 150));
     // capture: before the page's own Enter handling
     box.addEventListener("keydown", (event) => {
       if (!open || open.box !== box) return;

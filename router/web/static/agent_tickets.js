@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const { el, clear, fmtDateTime, fmtTime, fmtSeconds, toast } = kefu;
+  const { el, clear, fmtDateTime, fmtTime, toast } = kefu;
   const $ = (id) => document.getElementById(id);
   const STATUS = { new: "新建", assigned: "处理中", waiting_customer: "待顾客回复", resolved: "已解决", closed: "已关闭" };
   const STATUS_BADGE = { new: "orange", assigned: "", waiting_customer: "", resolved: "green", closed: "" };
@@ -49,6 +49,16 @@
   const supervising = () => ["supervisor", "admin"].includes(ui.me().role);
   const mayChange = (t) => supervising() || t.assignee_id === null || t.assignee_id === ui.me().id;
 
+  /** A countdown, rounded down: "5 小时 07 分", "12 分 05 秒", "40 秒". */
+  function fmtLeft(seconds) {
+    const v = Math.max(0, Math.floor(seconds));
+    const two = (n) => String(n).padStart(2, "0");
+    if (v >= 86400) return `${Math.floor(v / 86400)} 天 ${Math.floor((v % 86400) / 3600)} 小时`;
+    if (v >= 3600) return `${Math.floor(v / 3600)} 小时 ${two(Math.floor((v % 3600) / 60))} 分`;
+    if (v >= 60) return `${Math.floor(v / 60)} 分 ${two(v % 60)} 秒`;
+    return `${v} 秒`;
+  }
+
   /** The timer that matters now: first response until answered, then resolution. */
   function slaInfo(t, readAt) {
     if (!OPEN.includes(t.status)) return { text: "已完成", cls: "sla-done" };
@@ -58,8 +68,8 @@
     const first = s.first_response_remaining_s;
     const [label, left] = first !== null && first !== undefined
       ? ["首次响应", first - elapsed] : ["解决", s.resolution_remaining_s - elapsed];
-    if (left < 0) return { text: `${label}已超时 ${fmtSeconds(-left)}`, cls: "sla-breached" };
-    return { text: `${label}剩余 ${fmtSeconds(left)}`, cls: left <= RISK_S ? "sla-risk" : "sla-ok" };
+    if (left < 0) return { text: `${label}已超时 ${fmtLeft(-left)}`, cls: "sla-breached" };
+    return { text: `${label}剩余 ${fmtLeft(left)}`, cls: left <= RISK_S ? "sla-risk" : "sla-ok" };
   }
 
   function paintSla(node, t, readAt) {

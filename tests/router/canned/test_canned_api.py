@@ -42,7 +42,8 @@ def _shortcuts(client: TestClient, headers: dict[str, str]) -> list[str]:
 
 def test_personal_snippets_belong_to_their_agent(api: Any) -> None:
     client, h, _ = api
-    made = client.post(URL, headers=h["amy"], json={"shortcut": "kd", "title": "快递核实", "text": "已为您联系快递核实。"})
+    body = {"shortcut": "kd", "title": "快递核实", "text": "已为您联系快递核实。"}
+    made = client.post(URL, headers=h["amy"], json=body)
     assert made.status_code == 201, made.text
     row = made.json()
     assert row["scope"] == "personal" and row["editable"] is True and row["skill"] is None
@@ -55,7 +56,7 @@ def test_personal_snippets_belong_to_their_agent(api: Any) -> None:
     dup = client.post(URL, headers=h["amy"], json={"shortcut": "kd", "title": "重复", "text": "重复"})
     assert dup.status_code == 409 and "/kd" in dup.json()["detail"]["message"]
     # the same shortcut is fine for another agent
-    assert client.post(URL, headers=h["bob"], json={"shortcut": "kd", "title": "快递", "text": "好的"}).status_code == 201
+    assert client.post(URL, headers=h["bob"], json=body).status_code == 201
     assert client.delete(f"{URL}/{row['id']}", headers=h["amy"]).status_code == 204
     assert _shortcuts(client, h["amy"]) == []
 
@@ -74,7 +75,8 @@ def test_team_snippets_are_managed_by_supervisors_and_seen_by_the_group(api: Any
     assert _shortcuts(client, h["sue"]) == ["tk"]  # supervisors see every team's
     assert client.patch(f"{URL}/{tid}", headers=h["bob"], json={"title": "改"}).status_code == 403
     assert client.delete(f"{URL}/{tid}", headers=h["bob"]).status_code == 403
-    assert client.patch(f"{URL}/{tid}", headers=h["sue"], json={"title": "退款到账时间"}).json()["title"] == "退款到账时间"
+    renamed = client.patch(f"{URL}/{tid}", headers=h["sue"], json={"title": "退款到账时间"})
+    assert renamed.status_code == 200 and renamed.json()["title"] == "退款到账时间"
     # personal snippets come first, then the team's
     client.post(URL, headers=h["bob"], json={"shortcut": "zz", "title": "我的", "text": "我的话术"})
     assert _shortcuts(client, h["bob"]) == ["zz", "tk"]
