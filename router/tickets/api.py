@@ -68,8 +68,9 @@ def _fields(ticket: Ticket) -> dict[str, Any]:
         "ref": ticket.ref or "",
         "source": ticket.source,
         "status": ticket.status,
-        "subject": ticket.subject,
-        "description": ticket.description,
+        # shoppers' words (left messages) are agent-facing text: phone numbers and street addresses masked
+        "subject": mask_text(ticket.subject),
+        "description": mask_text(ticket.description or ""),
         "category": ticket.category,
         "topic": ticket.topic,
         "priority": ticket.priority,
@@ -93,8 +94,11 @@ def _sla(ticket: Ticket, now: datetime) -> SlaOut:
 
 
 def _event_out(event: TicketEvent) -> TicketEventOut:
+    data = dict(event.data or {})
+    if isinstance(data.get("text"), str):
+        data["text"] = mask_text(data["text"])
     return TicketEventOut(
-        id=event.id, type=event.type, actor_id=event.actor_id, data=event.data or {}, created_at=aware(event.created_at)
+        id=event.id, type=event.type, actor_id=event.actor_id, data=data, created_at=aware(event.created_at)
     )
 
 

@@ -145,8 +145,12 @@ def test_ticket_from_a_live_conversation_shows_its_masked_transcript(world: Worl
     # only the agent holding the conversation (or a supervisor) may open a ticket from it
     denied = c.post("/api/v1/tickets", headers=h["amy"], json={"subject": "退款需仓库核实", "conversation_id": conv})
     assert denied.status_code == 403, denied.text
-    t = world.create("bob", subject="退款需仓库核实", description="商品破损，需仓库确认退货入库",
+    t = world.create("bob", subject="退款需仓库核实", description="商品破损，需仓库确认退货入库；顾客电话 13812345678",
                      conversation_id=conv, category="after_sales", assign="me")
+    assert t["description"] == "商品破损，需仓库确认退货入库；顾客电话 138****5678"  # agent-facing text is masked
+    noted = c.post(f"/api/v1/tickets/{t['id']}/comments", headers=h["bob"],
+                   json={"text": "已致电 13812345678 确认", "public": False})
+    assert noted.status_code == 201 and "13812345678" not in noted.text
     assert t["conversation_id"] == conv and t["customer_id"] == "c-refund" and t["channel"] == "web"
     res = c.get(f"/api/v1/tickets/{t['id']}/conversation", headers=h["bob"])
     assert res.status_code == 200, res.text
