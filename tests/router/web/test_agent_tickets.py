@@ -194,4 +194,21 @@ def test_agent_manages_personal_canned_replies_and_sees_team_ones(stack: WebStac
     agent.locator("#canned-body tr[data-shortcut='bye'] button", has_text="删除").click()
     agent.locator(".toast-ok", has_text="快捷回复已删除").wait_for()
     assert agent.locator("#canned-body tr[data-shortcut='bye']").count() == 0
-    assert not agent.js_errors
+
+    # a supervisor adds a snippet for the after-sales group: 小李 gets it, to use but not to change
+    boss = new_page(1400, 900)
+    login(boss, f"{stack.url}/agent", "boss")
+    boss.click("#canned-tab")
+    boss.locator("#canned-body tr[data-shortcut='wl']").wait_for()  # supervisors see every group's
+    boss.select_option("#canned-scope", "team:after_sales")
+    boss.fill("#canned-shortcut", "hh")
+    boss.fill("#canned-title", "换货")
+    boss.fill("#canned-text", "已为您登记换货，新商品会在仓库收到退回件后 48 小时内发出，请您放心。")
+    boss.click("#canned-save")
+    boss.locator("#canned-body tr[data-shortcut='hh']", has_text="技能组：售后").wait_for()
+    agent.click("#tickets-tab")
+    agent.click("#canned-tab")
+    team_row = agent.locator("#canned-body tr[data-shortcut='hh']")
+    team_row.wait_for()
+    assert "由主管维护" in (team_row.text_content() or "")
+    assert not agent.js_errors and not boss.js_errors
