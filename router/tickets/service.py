@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, exists, func, or_, select
+from sqlalchemy import ColumnElement, event, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +26,7 @@ from router.tickets.assign import OPEN_STATUSES, SkillAssigner, engine_directory
 from router.tickets.classify import category_of_topic, classify_text, normalise_category
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
-from router.tickets.sla import SlaPolicy, aware, sla_state
+from router.tickets.sla import AT_RISK_S, SlaPolicy, aware, sla_state
 
 log = logging.getLogger(__name__)
 
@@ -354,10 +354,32 @@ class TicketService:
         customer_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        visible: ColumnElement[bool] | None = None,
+        categories: list[str] | None = None,
+        at_risk: bool = False,
     ) -> tuple[list[Ticket], int]:
-        """Tickets, most urgent first (priority, then the nearest resolution due time)."""
+        """Tickets, most urgent first (priority, then the nearest resolution due time).
+
+        ``visible`` limits the rows to what the caller may see (``router.tickets.access``); ``categories`` to some
+        skill groups (a team's queue); ``at_risk`` to open tickets whose SLA is breached or due within
+        :data:`~router.tickets.sla.AT_RISK_S` (tickets waiting on the customer are paused, so never at risk)."""
         with session_scope(self.sessions) as s:
             query = select(Ticket)
+            if visible is not None:
+                query = query.where(visible)
+            if categories is not None:
+                query = query.where(Ticket.category.in_(categories))
+            if at_risk:
+                soon = self.clock() + timedelta(seconds=AT_RISK_S)
+                query = query.where(
+                    Ticket.status.in_(("new", "assigned")),
+                    or_(
+                        Ticket.first_response_breached,
+                        Ticket.resolution_breached,
+                        Ticket.first_responded_at.is_(None) & (Ticket.first_response_due_at <= soon),
+                        Ticket.resolution_due_at <= soon,
+                    ),
+                )
             if status:
                 query = query.where(Ticket.status.in_(status))
             if category:
@@ -441,6 +463,51 @@ class TicketService:
             elif not self._auto_assign(s, ticket, actor=actor_id, exclude=ticket.assignee_id):
                 raise NoEligibleAgent(ticket.category)
             return ticket
+
+    def assign_to_group(self, ticket_id: int | str, *, actor_id: int | None, skill: str) -> Ticket:
+        """Hand a ticket to a skill group: its category becomes ``skill`` (SLA targets follow) and the skill router
+        picks an agent of that group (any agent when the group has nobody, as for new tickets)."""
+        with session_scope(self.sessions) as s:
+            ticket = self._load(s, ticket_id, for_update=True)
+            if ticket.status in ("resolved", "closed"):
+                raise InvalidTransition(ticket.id, ticket.status, "assigned")
+            if skill != ticket.category:
+                old = ticket.category
+                ticket.category = skill
+                ticket.first_response_due_at, ticket.resolution_due_at = self.sla.due(
+                    skill, ticket.priority, aware(ticket.created_at)
+                )
+                self._log(s, ticket, "category_changed", actor_id, old=old, new=skill)
+            if not self._auto_assign(s, ticket, actor=actor_id):
+                raise NoEligibleAgent(skill)
+            ticket.updated_at = self.clock()
+            return ticket
+
+    def conversation_owner(self, conversation_id: str) -> tuple[bool, int | None]:
+        """(whether the conversation exists, the agent holding or last holding it)."""
+        with session_scope(self.sessions) as s:
+            conv = s.get(Conversation, conversation_id)
+            return (conv is not None, conv.agent_id if conv is not None else None)
+
+    def transcript(self, conversation_id: str, *, limit: int = 500) -> list[dict[str, Any]]:
+        """The messages of a ticket's conversation, oldest first (unmasked: the API masks them for agents)."""
+        with session_scope(self.sessions) as s:
+            rows = s.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id.desc())
+                .limit(limit)
+            ).all()
+            return [
+                {
+                    "id": m.id,
+                    "sender": "customer" if m.direction == "in" else m.sender,
+                    "text": m.text,
+                    "agent_id": m.agent_id,
+                    "created_at": aware(m.created_at),
+                }
+                for m in reversed(rows)
+            ]
 
     def check_breaches(self, *, now: datetime | None = None) -> list[tuple[str, str]]:
         """Mark tickets whose SLA timers ran out (once per timer, with a history entry). Returns (ref, which)."""
