@@ -35,6 +35,8 @@ def _run(
     record = load.stop(drain_s=OFFER_TIMEOUT_S + 4)
     summary = check_after_fault(cluster.db, record, offer_timeout_s=OFFER_TIMEOUT_S)
     print(tag, summary)
+    # the fault met agents at work: offers accepted and messages to an owning agent checked (not a vacuous pass)
+    assert summary["accepts"] > 0 and summary["to_agent"] > 0, summary
     return summary
 
 
