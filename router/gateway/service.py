@@ -735,6 +735,7 @@ class GatewayService:
             conv = session.get(Conversation, conv_id)
             assert conv is not None
             customer = session.get(Customer, conv.customer_id)
+            vip = bool(customer and customer.vip)
             decision = decide(
                 reason=reason,
                 skill=skill,
@@ -742,7 +743,7 @@ class GatewayService:
                 text=text,
                 feelings=self._recent_feelings(session, conv_id),
                 offer_taken=offer_taken,
-                vip=bool(customer and customer.vip),
+                vip=vip,
                 floor=floor,
             )
             required, priority = decision.skill, decision.priority
