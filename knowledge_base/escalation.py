@@ -226,7 +226,8 @@ def decide(
     """Skill, priority, topic and queue rank for a shopper who needs a person.
 
     ``reason``: why (a handoff reason such as ``complaint``, ``angry``, ``request_human``, or a ticket source such as
-    ``leave_message``). ``skill``: a skill already decided (the bot's payload, a ticket's category); ``topic``: an FAQ
+    ``leave_message``). ``skill``: a skill already decided (the bot's payload, a ticket's category; general counts
+    as undecided); ``topic``: an FAQ
     id already known. ``feelings``: the shopper's recent messages, oldest first. ``wait_s``: seconds already waited
     for a person. ``floor``: a priority the conversation already has (the result is never lower).
     """
@@ -234,7 +235,7 @@ def decide(
     found = classify_text(text) if text else Classification(None, "general")
     topic = topic or found.topic
     chosen = (
-        _specific(skill)
+        (known_skill(skill) if skill != "general" else None)
         or _specific(policy.intents.get(intent or ""))
         or _specific(policy.faq_categories.get(faq_category or ""))
         or _specific(skill_of_topic(topic))
@@ -243,7 +244,7 @@ def decide(
         or next((s for s in (_specific(policy.intents.get(i)) for i in earlier_intents) if s), None)
         or "general"
     )
-    if chosen == "general" and (vip or known_skill(skill) == "vip"):
+    if vip and chosen == "general":
         chosen = "vip"
     points = (
         policy.reasons.get(reason, policy.default_reason)

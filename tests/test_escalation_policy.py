@@ -130,7 +130,7 @@ CASES = [
          vip=True),
     Case("unresolved, plain", "unresolved", "发票抬头写错了", "billing", 1, "invoice_apply", feelings=(NEUTRAL,)),
     Case("agent ticket", "agent", "顾客要求补发赠品", "after_sales", 0, given_skill="after_sales"),
-    Case("explicit vip category stays", "leave_message", "你好", "vip", 1, given_skill="vip"),
+    Case("explicit vip category stays", "leave_message", "包裹在哪", "vip", 1, given_skill="vip"),
     Case("a known topic gives the skill", "leave_message", "", "logistics", 3, "package_lost",
          given_topic="package_lost"),
 ]
