@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -86,6 +86,24 @@ class Outcome:
     survey_done: bool = False  # a typed rating closed the survey: the widget's stars close too
 
 
+# after "leave a message": a greeting is not the message, and these withdraw the offer (the whole text, punctuation
+# aside)
+_GREETING_ONLY = re.compile(r"(你好|您好|hi|hello|哈喽|嗨|在吗|在不在|有人吗|有人在吗|喂|人呢|客服|亲)+")
+_DECLINE_LEAVE = re.compile(
+    r"(不留言了?|不用留言了?|不留了|算了吧?|不用了|不需要了?|取消留言|取消|没事了?|好的?不用了)"
+)
+
+
+def _leave_message_reply(text: str) -> str | None:
+    """The text key of the answer to ``text`` after the leave-a-message offer, or None when it is the message."""
+    core = re.sub(r"[\s，,。.！!？?~～、…]+", "", text).lower()
+    if _DECLINE_LEAVE.fullmatch(core):
+        return "leave_message_cancelled"
+    if not core or _GREETING_ONLY.fullmatch(core):
+        return "leave_message_greeting"
+    return None
+
+
 class GatewayService:
     """Routes shopper messages to the bot, the queue or an agent and relays everything back."""
 
@@ -103,6 +121,7 @@ class GatewayService:
         rate_limiter: RateLimiter | None = None,
         outbound: OutboundSink | None = None,
         anger: AngerPolicy | None = None,
+        leave_message_window_s: float = 1800.0,
     ) -> None:
         self.sessions = session_factory
         self.rasa = rasa
@@ -114,6 +133,7 @@ class GatewayService:
         self.history_for_sentiment = history_for_sentiment
         self.rate_limiter = rate_limiter or LocalRateLimiter(limit=20, window_s=60.0)
         self.anger = anger or AngerPolicy()
+        self.leave_message_window_s = leave_message_window_s
         self._locks: dict[str, _CustomerLock] = {}  # only customers with a message in flight (bounded)
         self.outbound = outbound
 
@@ -568,6 +588,9 @@ class GatewayService:
         return replies
 
     def _maybe_left_message(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
+        """The message after "no agent online, leave a message": the note of a ticket, unless the offer is stale (the
+        shopper comes back later: the bot answers again), the shopper changed their mind ("不留言了", "算了") or
+        only greets ("你好", "在吗": asked to describe the problem, the offer stays)."""
         conv = session.scalar(
             select(Conversation).where(
                 Conversation.customer_id == customer_id,
@@ -578,6 +601,23 @@ class GatewayService:
         )
         if conv is None:
             return None
+        offered = session.scalar(
+            select(func.max(ConversationEvent.created_at)).where(
+                ConversationEvent.conversation_id == conv.id, ConversationEvent.type == "no_agent_online"
+            )
+        )
+        if offered is not None and (utcnow() - _aware(offered)).total_seconds() > self.leave_message_window_s:
+            conv.handoff_reason = None  # a stale offer: this message is a new question for the bot
+            self._event(session, conv, "leave_message_expired")
+            return None
+        reply = _leave_message_reply(inbound.text)
+        if reply is not None:
+            msg = self._store_in(session, conv.id, customer_id, inbound)
+            if reply == "leave_message_cancelled":
+                conv.handoff_reason = None
+                self._event(session, conv, "leave_message_declined")
+            replies = self._store_out(session, conv, [Reply(text=self.text(reply), sender="system")], "system")
+            return Outcome(conv.id, "bot", replies, None, msg.id)
         msg = self._store_in(session, conv.id, customer_id, inbound)
         ticket_id = self.tickets.create_from_conversation(
             conversation_id=conv.id,

@@ -72,6 +72,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         push=push,
         rate_limiter=limiter,
         outbound=(writer := outbox_writer(settings)),
+        leave_message_window_s=settings.leave_message_window_s,
         anger=AngerPolicy(
             AngerSettings(
                 handoff_anger=settings.sentiment_handoff_anger,
