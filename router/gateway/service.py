@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import yaml
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from knowledge_base.escalation import Feeling, decide
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
 from router.gateway.limits import LocalRateLimiter, RateLimiter
@@ -30,33 +31,18 @@ from router.gateway.models import Conversation, ConversationEvent, Customer, Cus
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
-from router.sentiment import ConversationSignals, Label, SentimentAnalyzer, SentimentResult, priority_boost
+from router.sentiment import ConversationSignals, SentimentAnalyzer, SentimentResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TEXTS_PATH = Path(__file__).with_name("texts.yml")
 
-# Skill needed for a topic, by the words a shopper uses (used when the gateway itself hands over, e.g. on anger).
-SKILL_KEYWORDS: list[tuple[str, str]] = [
-    (r"退款|退货|换货|退钱|售后|维修|质量|坏了|破损|假货", "after_sales"),
-    (r"快递|物流|包裹|发货|送达|签收|配送|丢了|没收到|运单", "logistics"),
-    (r"发票|支付|付款|扣款|扣钱|分期|账单|优惠券|价保|差价", "billing"),
-]
-HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
 DB_RETRIES = 4  # 0.5 + 1 + 2 s of back-off covers a database restart or a fail-over
 RACE_RETRIES = 3  # a transaction that lost a unique-key race runs again and finds the winner's rows
 RACE_ANSWER_WAIT_S = 10.0  # how long the loser of a client_msg_id race waits for the winner's bot answer
-POLARITY_SIGN = {"angry": -1.0, "negative": -1.0, "neutral": 0.0, "positive": 1.0}
 SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
 # a second rating this soon after the first updates it (the shopper changed their mind, or typed after clicking stars)
 SURVEY_UPDATE_WINDOW = timedelta(minutes=10)
-
-
-def skill_for_text(text: str) -> str:
-    for pattern, skill in SKILL_KEYWORDS:
-        if re.search(pattern, text):
-            return skill
-    return "general"
 
 
 def load_texts(path: Path = TEXTS_PATH) -> dict[str, str]:
@@ -370,11 +356,7 @@ class GatewayService:
         grade = await self._anger_grade(conv_id, msg_id, result)
         if grade == "handoff":
             outcome = await self._handoff(
-                conv_id,
-                reason="angry",
-                skill=skill_for_text(inbound.text),
-                priority_extra=priority_boost([result]),
-                lead=self.text("angry_handoff"),
+                conv_id, reason="angry", text=inbound.text, lead=self.text("angry_handoff")
             )
             outcome.message_id, outcome.sentiment = msg_id, sentiment
             await self._pause_bot(conv_id)
@@ -393,7 +375,7 @@ class GatewayService:
             outcome = await self._bot_down(conv_id, inbound.text)
             outcome.message_id, outcome.sentiment = msg_id, sentiment
             return outcome
-        outcome = await self._relay_bot(conv_id, customer_id, bot_messages, result)
+        outcome = await self._relay_bot(conv_id, customer_id, bot_messages, inbound.text)
         if grade == "offer" and outcome.owner == "bot":
             outcome.replies += await self._anger_offer(conv_id, customer_id, msg_id)
         outcome.message_id, outcome.sentiment = msg_id, sentiment
@@ -602,7 +584,7 @@ class GatewayService:
             customer_id=customer_id,
             channel=inbound.channel,
             text=inbound.text,
-            category=conv.required_skill or skill_for_text(inbound.text),
+            category=conv.required_skill or "general",  # the ticket service derives a general one again
             priority=conv.priority,
             source="leave_message",
             session=session,
@@ -619,7 +601,7 @@ class GatewayService:
 
     # ------------------------------------------------------------------ bot
     async def _relay_bot(
-        self, conv_id: str, customer_id: str, messages: list[RasaMessage], sentiment: SentimentResult
+        self, conv_id: str, customer_id: str, messages: list[RasaMessage], shopper_text: str
     ) -> Outcome:
         replies: list[Reply] = []
         handoff: dict[str, Any] | None = None
@@ -661,15 +643,17 @@ class GatewayService:
         await self._push_replies(customer_id, conv_id, "bot", stored)
         if handoff is None:
             return Outcome(conv_id, "bot", stored)
-        reason = str(handoff.get("reason") or "request_human")
-        priority = int(handoff.get("priority") or HANDOFF_BASE_PRIORITY.get(reason, 1))
         outcome = await self._handoff(
             conv_id,
-            reason=reason,
+            reason=str(handoff.get("reason") or "request_human"),
+            text=shopper_text,
+            # the bot's skill (it knew the intent and the FAQ category) and its priority (a floor: the gateway adds
+            # what only it knows, the recent messages and VIP status, by the same policy)
             skill=str(handoff.get("skill") or "general"),
+            intent=str(handoff.get("intent") or "") or None,
+            floor=int(handoff.get("priority") or 0),
             # a shopper who takes the "转人工" offered after an upset message is served like an angry one
-            priority_extra=await self._db(lambda s: self.anger.offer_boost(s, conv_id)),
-            priority_base=priority,
+            offer_taken=await self._db(lambda s: self.anger.offered_before(s, conv_id)),
             lead=None,
         )
         outcome.replies = stored + outcome.replies
@@ -708,8 +692,7 @@ class GatewayService:
             outcome = await self._handoff(
                 conv_id,
                 reason="bot_unavailable",
-                skill=skill_for_text(text),
-                priority_extra=1,
+                text=text,
                 lead=self.text("rasa_down") + self.text("rasa_down_handoff"),
             )
             return outcome
@@ -737,13 +720,15 @@ class GatewayService:
         conv_id: str,
         *,
         reason: str,
-        skill: str,
-        priority_extra: int,
         lead: str | None,
-        priority_base: int | None = None,
+        text: str = "",
+        skill: str | None = None,
+        intent: str | None = None,
+        floor: int = 0,
+        offer_taken: bool = False,
     ) -> Outcome:
-        """Hand the conversation to the queue, or offer to leave a message when no agent is online."""
-        base = HANDOFF_BASE_PRIORITY.get(reason, 1) if priority_base is None else priority_base
+        """Hand the conversation to the queue, or offer to leave a message when no agent is online. Skill and
+        priority come from the escalation policy (knowledge_base/escalation.py)."""
         off_hours: str | None = None
 
         def stage(session: Session) -> tuple[str, str, str, int]:
@@ -751,9 +736,17 @@ class GatewayService:
             assert conv is not None
             customer = session.get(Customer, conv.customer_id)
             vip = bool(customer and customer.vip)
-            trend = self._trend_boost(session, conv_id)
-            priority = min(10, base + max(priority_extra, trend) + (2 if vip else 0))
-            required = "vip" if vip and skill == "general" else skill
+            decision = decide(
+                reason=reason,
+                skill=skill,
+                intent=intent,
+                text=text,
+                feelings=self._recent_feelings(session, conv_id),
+                offer_taken=offer_taken,
+                vip=vip,
+                floor=floor,
+            )
+            required, priority = decision.skill, decision.priority
             self._event(session, conv, "handoff_requested", reason=reason, skill=required, priority=priority)
             return conv.customer_id, conv.channel, required, priority
 
@@ -801,24 +794,15 @@ class GatewayService:
         await self._push_replies(customer_id, conv_id, owner, replies)
         return Outcome(conv_id, owner, replies, status if owner == "queue" else None)
 
-    def _trend_boost(self, session: Session, conv_id: str) -> int:
-        """Priority from the sentiment of the shopper's recent messages (angry now, or a negative trend)."""
+    def _recent_feelings(self, session: Session, conv_id: str) -> list[Feeling]:
+        """The sentiment of the shopper's recent messages, oldest first (the policy reads anger now and the trend)."""
         rows = session.execute(
             select(Message.sentiment_label, Message.sentiment_score, Message.anger)
             .where(Message.conversation_id == conv_id, Message.direction == "in", Message.sentiment_label.is_not(None))
             .order_by(Message.id.desc())
             .limit(self.history_for_sentiment)
         ).all()
-        results = [
-            SentimentResult(
-                label=cast(Label, label),
-                score=score or 0.0,
-                anger=anger or 0.0,
-                polarity=POLARITY_SIGN.get(str(label), 0.0) * (score or 0.0),
-            )
-            for label, score, anger in reversed(rows)
-        ]
-        return priority_boost(results) if results else 0
+        return [Feeling.stored(label, score, anger) for label, score, anger in reversed(rows)]
 
     # ------------------------------------------------------------------ agent side
     # Ownership changes from the routing engine happen in two steps: the database change runs synchronously in the
