@@ -34,7 +34,8 @@ from knowledge_base.index import IndexNotBuilt
 from knowledge_base.notify import RedisListener
 from knowledge_base.retrieval import KbIndex, build_key
 from knowledge_base.settings import KbSettings, get_kb_settings
-from knowledge_base.store import CorpusStore, open_store
+from knowledge_base.store import CorpusStore
+from knowledge_base.stores import open_store
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class KnowledgeBase:
     def __init__(self, settings: KbSettings | None = None, *, store: CorpusStore | None = None,
                  embedder: Embedder | None = None, watch: bool = True, progress: bool = False):
         """``store``: where the corpus is read from (default: the one ``settings`` name, see
-        :func:`knowledge_base.store.open_store`). ``watch``: re-index in the background when it changes."""
+        :func:`knowledge_base.stores.open_store`). ``watch``: re-index in the background when it changes."""
         self.settings = settings or get_kb_settings()
         self._owns_store = store is None
         self.store: CorpusStore = store if store is not None else open_store(self.settings)

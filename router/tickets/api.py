@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent, Principal
 from router.identity.pii import mask_text
+from router.operations_services import ticket_service_for_app
 from router.staff_scope import AgentScope, StaffScope
 from router.tickets.access import may_see, visible_clause
 from router.tickets.errors import NotAllowed, TicketError, TicketNotFound
@@ -41,8 +42,6 @@ SUPERVISING = ("supervisor", "admin")
 
 
 def get_tickets(request: Request) -> TicketService:
-    from router.operations import ticket_service_for_app
-
     return ticket_service_for_app(request.app)
 
 

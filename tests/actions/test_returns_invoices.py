@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.demo_store import DemoOrderStore
 from actions.invoices import ActionSubmitInvoice
 from actions.returns import ActionSubmitReturn
+from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import (
     OWNER,
     customs,
