@@ -124,7 +124,7 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
             "access_token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
-        await client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+        await client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth)
         replies: Counter[str] = Counter()
         ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url) as ws:

@@ -25,11 +25,13 @@ from starlette.concurrency import run_in_threadpool
 
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
+from router.gateway.context import substantive_questions
 from router.gateway.limits import LocalRateLimiter, RateLimiter
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
+from router.identity.pii import mask_text
 from router.sentiment import ConversationSignals, Label, SentimentAnalyzer, SentimentResult, priority_boost
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ SKILL_KEYWORDS: list[tuple[str, str]] = [
     (r"发票|支付|付款|扣款|扣钱|分期|账单|优惠券|价保|差价", "billing"),
 ]
 HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
+OFFER_CARD_LOOKBACK = 20  # the shopper's messages searched for her last substantive one (the agent's offer card)
+OFFER_CARD_CHARS = 200
 DB_RETRIES = 4  # 0.5 + 1 + 2 s of back-off covers a database restart or a fail-over
 RACE_RETRIES = 3  # a transaction that lost a unique-key race runs again and finds the winner's rows
 RACE_ANSWER_WAIT_S = 10.0  # how long the loser of a client_msg_id race waits for the winner's bot answer
@@ -746,7 +750,7 @@ class GatewayService:
         base = HANDOFF_BASE_PRIORITY.get(reason, 1) if priority_base is None else priority_base
         off_hours: str | None = None
 
-        def stage(session: Session) -> tuple[str, str, str, int]:
+        def stage(session: Session) -> tuple[str, str, str, int, dict[str, Any]]:
             conv = session.get(Conversation, conv_id)
             assert conv is not None
             customer = session.get(Customer, conv.customer_id)
@@ -755,9 +759,9 @@ class GatewayService:
             priority = min(10, base + max(priority_extra, trend) + (2 if vip else 0))
             required = "vip" if vip and skill == "general" else skill
             self._event(session, conv, "handoff_requested", reason=reason, skill=required, priority=priority)
-            return conv.customer_id, conv.channel, required, priority
+            return conv.customer_id, conv.channel, required, priority, self._offer_card(session, conv_id, vip)
 
-        customer_id, channel, required, priority = await self._db(stage)
+        customer_id, channel, required, priority, card = await self._db(stage)
         try:
             # the engine may offer the conversation to an agent at once; ownership moves only when the agent accepts
             await run_in_threadpool(
@@ -768,6 +772,7 @@ class GatewayService:
                 skill=required,
                 priority=priority,
                 reason=reason,
+                card=card,
             )
             queued = True
         except NoAgentsOnline as exc:
@@ -800,6 +805,23 @@ class GatewayService:
         owner, replies = await self._db(store)
         await self._push_replies(customer_id, conv_id, owner, replies)
         return Outcome(conv_id, owner, replies, status if owner == "queue" else None)
+
+    def _offer_card(self, session: Session, conv_id: str, vip: bool) -> dict[str, Any]:
+        """What the agent's offer card shows: the shopper's last substantive message (masked: it is stored with the
+        queue entry), her mood at her last message, and whether she is a VIP."""
+        rows = session.execute(
+            select(Message.text, Message.sentiment_label, Message.sentiment_score, Message.anger)
+            .where(Message.conversation_id == conv_id, Message.direction == "in")
+            .order_by(Message.id.desc())
+            .limit(OFFER_CARD_LOOKBACK)
+        ).all()
+        questions = substantive_questions([{"text": r.text} for r in reversed(rows)], [])
+        card: dict[str, Any] = {"vip": vip}
+        if questions:
+            card["last_message"] = mask_text(questions[0])[:OFFER_CARD_CHARS]
+        if rows:
+            card["mood"] = self.anger.mood(rows[0].sentiment_label, rows[0].sentiment_score, rows[0].anger)
+        return card
 
     def _trend_boost(self, session: Session, conv_id: str) -> int:
         """Priority from the sentiment of the shopper's recent messages (angry now, or a negative trend)."""
@@ -840,17 +862,18 @@ class GatewayService:
             self._outbound(session, conv, "agent_joined", replies, agent_name=agent_name)
             return Followup(conv.customer_id, conversation_id, "agent", replies, pause=True)
 
-    def apply_requeued(self, *, conversation_id: str) -> Followup | None:
-        """Transferred to another skill or agent: back to the queue until someone accepts."""
+    def apply_requeued(self, *, conversation_id: str, reason: str | None = None) -> Followup | None:
+        """Transferred to another skill or agent, or put back in the queue because its agent's console vanished
+        (``reason="agent_lost"``): back to the queue until someone accepts."""
+        lost = reason == "agent_lost"
         with session_scope(self.sessions) as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None or conv.status != "open":
                 return None
             conv.owner, conv.agent_id = "queue", None
-            self._event(session, conv, "transferred")
-            replies = self._store_out(
-                session, conv, [Reply(text=self.text("agent_transferred"), sender="system")], "system"
-            )
+            self._event(session, conv, "requeued" if lost else "transferred", **({"reason": reason} if lost else {}))
+            text = self.text("agent_lost_requeued" if lost else "agent_transferred")
+            replies = self._store_out(session, conv, [Reply(text=text, sender="system")], "system")
             self._outbound(session, conv, "agent_transferred", replies)
             return Followup(conv.customer_id, conversation_id, "queue", replies)
 

@@ -165,7 +165,9 @@ class Load:
         login = await client.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password})
         token = login.json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        await client.put(f"{base}/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+        await client.put(
+            f"{base}/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+        )
         ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url, open_timeout=10) as ws:
             await ws.send(auth_frame(token))  # the first frame authenticates
