@@ -27,7 +27,13 @@ from router.api import ROUTERS
 from router.auth import AuthError
 from router.db import make_engine, make_session_factory
 from router.hub import AgentHub, LocalHub, bridge_engine_to_hub
-from router.presence import LocalPresence, PresenceMonitor, RedisPresence, presence_loop
+from router.presence import (
+    LocalPresence,
+    PresenceMonitor,
+    RedisPresence,
+    presence_loop,
+    record_presence_changes,
+)
 from router.routing.engine import EngineConfig, RoutingEngine
 from router.routing.errors import RoutingError
 from router.routing.store import SqlStore
@@ -112,6 +118,7 @@ def create_app(
             routing, presence, grace_s=settings.presence_grace_s, held_grace_s=settings.presence_held_grace_s
         )
         app.state.presence, app.state.presence_monitor = presence, monitor
+        unrecord = record_presence_changes(routing, app.state.sessions)
         presence_task = Supervised(
             "presence loop",
             lambda: presence_loop(monitor, settings.presence_check_s, settings.presence_ttl_s / 3),
@@ -132,6 +139,7 @@ def create_app(
                 await gateway_teardown()
             await timer.stop()
             await presence_task.stop()
+            unrecord()
             if isinstance(presence, RedisPresence):
                 presence.close()
             unsubscribe()

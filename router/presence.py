@@ -25,9 +25,11 @@ from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from router.routing.errors import RoutingError
+from router.routing.models import RoutingEvent
 
 log = logging.getLogger(__name__)
 KEEP_CLOSED_S = 24 * 3600.0  # closed connections are remembered this long (their close time is the "absent since")
@@ -212,6 +214,27 @@ class PresenceMonitor:
             return
         log.info("presence: agent %s %s", agent_id, action)
         done.append((action, agent_id))
+
+
+def record_presence_changes(engine: Any, sessions: sessionmaker[Session]) -> Callable[[], None]:
+    """Record in the agents' status history (occupancy in the per-agent report) that an agent who chose "online"
+    stopped or started being available because of her connection.  Replicas applying the same change record it
+    twice: the report ignores a repeated status."""
+    from router.db import session_scope
+    from router.reports.agents import record_status
+
+    def on_event(event: RoutingEvent) -> None:
+        if event.type != "presence" or event.agent_id is None or event.data.get("status") != "online":
+            return
+        status = "online" if event.data.get("connected") else "away"
+        try:
+            with session_scope(sessions) as session:
+                record_status(session, agent_id=event.agent_id, status=status, at=time.time())
+        except Exception:  # the report loses a change; routing must not fail for it
+            log.warning("could not record agent %s's presence change", event.agent_id, exc_info=True)
+
+    unsubscribe: Callable[[], None] = engine.events.subscribe(on_event)
+    return unsubscribe
 
 
 async def presence_loop(monitor: PresenceMonitor, interval_s: float, refresh_s: float) -> None:

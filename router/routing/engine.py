@@ -217,7 +217,9 @@ class RoutingEngine:
                         for offer in offers:
                             released.append(self._release(tx, offer, OfferState.rescinded, now, reason=reason))
             self.agents.refresh(agent)
-            self._outbox.append(RoutingEvent("presence", "", agent_id, {"connected": connected}))
+            self._outbox.append(
+                RoutingEvent("presence", "", agent_id, {"connected": connected, "status": agent.status.value})
+            )
             for item in released:
                 self._dispatch_item(item, now)
             self._dispatch_agent(agent, now)

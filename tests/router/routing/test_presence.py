@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.websockets import WebSocketDisconnect
 
 from router.app import create_app
@@ -30,6 +30,7 @@ from router.routing.models import AgentStatus, ItemState, RoutingEvent
 from router.routing.store import SqlStore
 from router.routing.tables import User
 from router.settings import Settings
+from router.supervision.models import AgentStatusChange
 from tests.router.routing.helpers import VirtualClock, agent
 
 PASSWORD = "correct-horse-1"
@@ -298,7 +299,7 @@ def test_status_counts_only_with_a_connection_and_load_only_accepted(client: Tes
         assert away["status"] == "away" and away["available"] is False and away["connected"] is True
 
 
-def test_closing_the_last_console_reroutes_the_pending_offer(client: TestClient) -> None:
+def test_closing_the_last_console_reroutes_the_pending_offer(client: TestClient, settings: Settings) -> None:
     wang, li, boss = _login(client, "wang"), _login(client, "li"), _login(client, "boss")
     with _console(client, li) as li_ws:
         client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=li)
@@ -315,6 +316,14 @@ def test_closing_the_last_console_reroutes_the_pending_offer(client: TestClient)
         assert client.get("/api/v1/agents/me", headers=wang).json()["available"] is False
         stale = client.post(f"/api/v1/agents/offers/{offer['id']}/accept", headers=wang)
         assert stale.status_code == 409 and stale.json()["message"] == "该会话邀请已失效（已被接入、拒绝或超时）。"
+        # her time online in the report ends with her connection (occupancy)
+        wang_id = client.get("/api/v1/agents/me", headers=wang).json()["id"]
+        with make_session_factory(make_engine(settings.database_url))() as s:
+            changes = s.scalars(
+                select(AgentStatusChange.status).where(AgentStatusChange.agent_id == wang_id)
+                .order_by(AgentStatusChange.id)
+            ).all()
+        assert changes[-1] == "away", changes
         # putting herself online without a console does not make her routable again
         back = client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=wang).json()
         assert back["status"] == "online" and back["available"] is False
