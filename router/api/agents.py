@@ -230,7 +230,10 @@ async def agent_socket(websocket: WebSocket) -> None:
 
 async def _connected(engine: RoutingEngine, tracker: PresenceTracker, agent_id: int, connection_id: str) -> None:
     """Record the new connection and make the agent available at once (if her chosen status is online)."""
-    await run_in_threadpool(tracker.opened, agent_id, connection_id)
+    try:
+        await run_in_threadpool(tracker.opened, agent_id, connection_id)
+    except Exception:  # Redis away: the socket still works; the next refresh records it once Redis is back
+        log.warning("could not record agent %s's new connection", agent_id, exc_info=True)
 
     def mark() -> None:
         try:
