@@ -171,6 +171,7 @@ class Load:
         ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url, open_timeout=10) as ws:
             await ws.send(auth_frame(token))  # the first frame authenticates
+            pinged = time.monotonic()
             self.agent_sockets[username] = ws
             if not first:  # the console reloads what it holds after a reconnect
                 await self._catch_up(client, base, auth)
@@ -178,6 +179,9 @@ class Load:
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
                 except TimeoutError:
+                    if time.monotonic() - pinged > 20.0:  # the console's heartbeat: a silent socket is closed
+                        await ws.send(json.dumps({"type": "ping"}))
+                        pinged = time.monotonic()
                     continue
                 event: dict[str, Any] = json.loads(raw)
                 kind = event.get("type")
