@@ -222,10 +222,17 @@ async def agent_socket(websocket: WebSocket) -> None:
         pass
     finally:
         hub.disconnect(user.id, queue)
-        try:  # the presence monitor makes her unavailable after the grace if this was her last connection
-            await run_in_threadpool(tracker.closed, user.id, connection_id)
-        except Exception:  # Redis away: the connection's expiry in the shared presence ends it anyway
-            log.warning("could not record the end of agent %s's connection", user.id, exc_info=True)
+        # the presence monitor makes her unavailable after the grace if this was her last connection; recorded even
+        # when this handler is being cancelled (server shutdown, a test client leaving), or she would stay connected
+        closing = asyncio.ensure_future(run_in_threadpool(tracker.closed, user.id, connection_id))
+        closing.add_done_callback(_log_close_failure)
+        with contextlib.suppress(Exception):  # a failure is logged by the callback
+            await asyncio.shield(closing)
+
+
+def _log_close_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:  # Redis away: the connection's expiry ends it anyway
+        log.warning("could not record the end of an agent connection", exc_info=task.exception())
 
 
 async def _connected(engine: RoutingEngine, tracker: PresenceTracker, agent_id: int, connection_id: str) -> None:

@@ -64,7 +64,7 @@ def test_losing_the_connection_rescinds_pending_offers_and_reroutes_them(clock: 
     rescinded = next(e for e in events if e.type == "offer_rescinded")
     assert rescinded.agent_id == 1 and rescinded.data == {"offer_id": offer.id, "reason": "agent_disconnected"}
     _enqueue(engine, "c2")
-    assert [o.conversation_id for o in engine.offers_for(2)] == ["c1", "c2"] and engine.offers_for(1) == []
+    assert sorted(o.conversation_id for o in engine.offers_for(2)) == ["c1", "c2"] and engine.offers_for(1) == []
     engine.set_presence(1, True)  # back: available again with her chosen status, and gets the waiting work
     assert engine.get_agent(1).available and engine.agents_online() == 2
     before = len(events)
@@ -393,3 +393,45 @@ def test_presence_is_shared_by_replicas_and_a_killed_replica_lets_go(pg_url: str
     finally:
         for tracker in trackers:
             tracker.close()
+
+
+@pytest.mark.pg
+def test_two_apps_share_presence_through_redis(pg_url: str) -> None:
+    """Two router apps (replicas) on one PostgreSQL database and one Redis: amy's console socket on replica A makes
+    her routable for a hand-off decided on replica B; when she closes it, replica B's monitor re-routes her pending
+    offer to bob (whose console is on replica B) after the grace."""
+    upgrade(pg_url)
+    sessions = make_session_factory(make_engine(pg_url))
+    create_user(sessions, username="amy", password=PASSWORD, skills={"general": 5})
+    create_user(sessions, username="bob", password=PASSWORD, skills={"general": 3})
+    create_user(sessions, username="boss", password=PASSWORD, role="supervisor", capacity={"chat": 0})
+    replica = Settings(
+        database_url=pg_url,
+        redis_url=REDIS,
+        redis_namespace="kefu-presence-apps-" + uuid.uuid4().hex[:8],
+        secret_key="test-secret-key-for-kefu-router-tests-0001",
+        offer_timeout_s=60.0,
+        presence_grace_s=1.0,
+        presence_ttl_s=1.0,
+        presence_check_s=0.1,
+        operations_background=False,
+    )
+    with TestClient(create_app(replica)) as a, TestClient(create_app(replica)) as b:
+        amy, bob, boss = _login(a, "amy"), _login(b, "bob"), _login(b, "boss")
+        with _console(b, bob) as bob_ws:
+            b.put("/api/v1/agents/me/status", json={"status": "online"}, headers=bob)
+            with _console(a, amy):
+                a.put("/api/v1/agents/me/status", json={"status": "online"}, headers=amy)
+                assert _eventually(lambda: b.get("/api/v1/agents/me", headers=amy).json()["available"])
+                body = {"conversation_id": "c1", "customer_id": "u1", "skill": "general"}
+                assert b.post("/api/v1/routing/handoffs", json=body, headers=boss).json()["state"] == "offered"
+                assert [o["conversation_id"] for o in b.get("/api/v1/agents/me/offers", headers=amy).json()] == ["c1"]
+            closed_at = time.monotonic()
+            pushed = bob_ws.receive_json()
+            while pushed["type"] != "offer":
+                pushed = bob_ws.receive_json()
+            assert pushed["conversation_id"] == "c1" and time.monotonic() - closed_at < 5.0
+            for replica_client in (a, b):
+                me = replica_client.get("/api/v1/agents/me", headers=amy).json()
+                assert _eventually(lambda c=replica_client: not c.get("/api/v1/agents/me", headers=amy).json()[
+                    "available"]) and me["status"] == "online"
