@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY knowledge_base/__init__.py knowledge_base/__init__.py
 COPY actions/__init__.py actions/__init__.py
 COPY router/__init__.py router/__init__.py
+COPY shop/__init__.py shop/__init__.py
 RUN --mount=type=secret,id=pipcert,required=false --mount=type=cache,target=/root/.cache/pip \
     if [ -s /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi; \
     pip install . && pip uninstall -y kefu
@@ -24,6 +25,7 @@ FROM app-deps AS app
 COPY knowledge_base knowledge_base
 COPY actions actions
 COPY router router
+COPY shop shop
 COPY bot bot
 # the index of the seed corpus (a fresh database is seeded with the same entries, so the build is reused) and the
 # demo shop's orders; the sentiment model ships in the repository (router/sentiment/model)

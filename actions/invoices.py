@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.context import customer_id, slot_text
 from actions.escalation import FALLBACK_COUNT_SLOT, build_handoff, handoff_events
 from actions.order_actions import OrderServiceAction, order_id_from_slot, report_order_error
-from actions.orders import InvoiceRefused, OrderNotFound, OrderNotOwned, OrderServiceUnavailable
+from shop.orders import InvoiceRefused, OrderNotFound, OrderNotOwned, OrderServiceUnavailable
 
 INVOICE_REFUSED_RESPONSE = "utter_invoice_refused"
 

@@ -1,6 +1,6 @@
 """Order actions: order-status lookup and delivery-address change.
 
-Every order operation goes through :class:`actions.orders.OrderService`; its domain errors become polite responses
+Every order operation goes through :class:`shop.orders.OrderService`; its domain errors become polite responses
 here, at the edge (``utter_order_not_found``, ``utter_order_not_yours``, ``utter_service_unavailable``).
 """
 
@@ -19,7 +19,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.context import customer_id, slot_text
 from actions.escalation import FALLBACK_COUNT_SLOT
-from actions.orders import (
+from actions.payloads import OrderPayload
+from shop.orders import (
     AddressChangeRefused,
     Order,
     OrderNotFound,
@@ -28,8 +29,7 @@ from actions.orders import (
     OrderServiceUnavailable,
     normalize_order_id,
 )
-from actions.payloads import OrderPayload
-from actions.settings import get_order_service
+from shop.settings import get_order_service
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from actions.demo_data import CATALOG_PATH, CatalogProduct, load_catalog
+from shop.demo_data import CATALOG_PATH, CatalogProduct, load_catalog
 
 logger = logging.getLogger(__name__)
 LABEL = "product"

@@ -16,7 +16,7 @@ def warm_up() -> dict[str, float]:
     """Build every process-wide singleton now; returns the seconds each took (failures are logged, not raised)."""
     from actions.faq import get_kb
     from actions.products import get_product_recognizer
-    from actions.settings import get_order_service
+    from shop.settings import get_order_service
 
     timings: dict[str, float] = {}
     for name, load in (("products", get_product_recognizer), ("orders", get_order_service), ("kb", get_kb)):

@@ -124,7 +124,7 @@ def demo_orders(db: Path) -> list[str]:
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
-    from actions.demo_store import OrderRow
+    from shop.demo_store import OrderRow
 
     engine = create_engine(f"sqlite:///{db}")
     with Session(engine) as session:

@@ -7,6 +7,9 @@ a learned fusion with a calibrated confidence, and hot reload.
 
 The public names are imported on first use (PEP 562), so the Rasa venv can import
 :mod:`knowledge_base.rasa_featurizer` without FAISS, BM25 or pydantic v2.
+
+:mod:`knowledge_base.escalation` (pure, data in ``escalation.yml``) is the one escalation policy: which skill and
+which priority a shopper's problem needs. The action server and the router both use it; neither imports the other.
 """
 
 from __future__ import annotations

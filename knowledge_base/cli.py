@@ -19,7 +19,8 @@ from knowledge_base.fusion import MODES, Mode
 from knowledge_base.service import KbAnswer, KnowledgeBase, build_directory
 from knowledge_base.settings import get_kb_settings
 from knowledge_base.sql_store import SqlCorpusStore
-from knowledge_base.store import YamlCorpusStore, open_store
+from knowledge_base.store import YamlCorpusStore
+from knowledge_base.stores import open_store
 
 app = typer.Typer(help="FAQ knowledge base: build, ask, eval, export, import.", no_args_is_help=True,
                   add_completion=False)

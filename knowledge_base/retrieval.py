@@ -37,7 +37,7 @@ faiss.omp_set_num_threads(1)
 _threadpools: Any = None
 
 
-def _single_thread_blas() -> Any:
+def single_thread_blas() -> Any:
     """A context that limits BLAS to one thread for one query: a matrix-vector product is too small to share, and
     on a busy machine the second BLAS thread spin-waits for a core (measured: 2.6 ms vs 9.3 ms CPU per query on a
     10k-entry corpus, bench/kb_bench.py). Costs ~0.01 ms."""
@@ -53,16 +53,39 @@ def build_key(entries: list[FaqEntry], embedder_name: str) -> str:
     return hashlib.sha256(f"{FORMAT_VERSION}\0{embedder_name}\0{corpus_hash(entries)}".encode()).hexdigest()[:16]
 
 
-def fit_classifier(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression entry classifier; returns (W (n_classes, dim), b) for a numpy softmax."""
+def fit_classifier(emb: np.ndarray, labels: np.ndarray, n_classes: int,
+                   init: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression entry classifier; returns (W (n_classes, dim), b) for a numpy softmax.
+
+    ``init``: a starting point, one row per class (a corpus edit keeps most entries: starting from the previous
+    weights, the solver converges to the same tolerance in a fraction of the iterations)."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=10.0, max_iter=300)
-    clf.fit(emb, labels)
+    present = np.unique(labels)
+    clf = LogisticRegression(C=10.0, max_iter=300, warm_start=init is not None)
+    if init is not None and present.size > 2:
+        clf.coef_ = init[0][present].astype(np.float64)
+        clf.intercept_ = init[1][present].astype(np.float64)
+    with single_thread_blas():  # a second BLAS thread on a busy machine made this 7-18x slower (measured)
+        clf.fit(emb, labels)
     w = np.zeros((n_classes, emb.shape[1]), dtype=np.float32)
     b = np.full(n_classes, -30.0, dtype=np.float32)  # an entry without training sentences is never predicted
     w[clf.classes_] = clf.coef_
     b[clf.classes_] = clf.intercept_
+    return w, b
+
+
+def _carried_weights(previous: KbIndex | None, entries: list[FaqEntry],
+                     dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The previous classifier's rows for the entries it knew, zeros for new entries (None without one)."""
+    if previous is None or previous.clf is None or previous.clf[0].shape[1] != dim:
+        return None
+    w = np.zeros((len(entries), dim), dtype=np.float32)
+    b = np.zeros(len(entries), dtype=np.float32)
+    for i, e in enumerate(entries):
+        j = previous.by_id.get(e.id)
+        if j is not None:
+            w[i], b[i] = previous.clf[0][j], previous.clf[1][j]
     return w, b
 
 
@@ -120,8 +143,10 @@ class KbIndex:
 
     @classmethod
     def build(cls, entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *, progress: bool = False,
-              emb: np.ndarray | None = None, neg_emb: np.ndarray | None = None) -> KbIndex:
-        """Embed (or take ``emb``, one row per sentence), index, and fit the entry classifier; no fusion models."""
+              emb: np.ndarray | None = None, neg_emb: np.ndarray | None = None,
+              previous: KbIndex | None = None) -> KbIndex:
+        """Embed (or take ``emb``, one row per sentence), index, and fit the entry classifier; no fusion models.
+        ``previous``: the index this one replaces (its classifier is the solver's starting point)."""
         sentences = [s for e in entries for s in e.sentences()]
         if emb is None:
             emb = cached_encode(embedder, sentences, settings.home / "cache", progress=progress)
@@ -132,7 +157,7 @@ class KbIndex:
         clf = None
         if 2 <= len(entries) <= settings.classifier_max_entries:
             labels = np.repeat(np.arange(len(entries)), [len(e.sentences()) for e in entries])
-            clf = fit_classifier(emb, labels, len(entries))
+            clf = fit_classifier(emb, labels, len(entries), init=_carried_weights(previous, entries, emb.shape[1]))
         return cls(entries=entries, embedder=embedder, emb=emb, dense=dense, bm25=bm25, entry_bm25=entry_bm25,
                    clf=clf, key=build_key(entries, embedder.name), settings=settings, neg_emb=neg_emb)
 
@@ -254,7 +279,7 @@ class KbIndex:
     def rank(self, query: str, *, mode: Mode = "hybrid",
              qvec: np.ndarray | None = None) -> tuple[Candidates, np.ndarray, np.ndarray, float]:
         """Candidates, their ranking scores, the order (best first) and the calibrated confidence of the best."""
-        with _single_thread_blas():
+        with single_thread_blas():
             return self._rank(query, mode=mode, qvec=qvec)
 
     def _rank(self, query: str, *, mode: Mode, qvec: np.ndarray | None) -> tuple[Candidates, np.ndarray, np.ndarray,

@@ -4,6 +4,12 @@ The corpus comes from a store (:mod:`knowledge_base.store`): the database shared
 YAML directory. A watcher thread re-indexes when the store's marker (the corpus revision) changes: at once on a
 Redis notice when ``redis_url`` is set, else by polling; queries keep using the old index until the new one is
 swapped in.
+
+A changed sentence set is served in two steps, so that content staff see a new entry answered within seconds: first
+an index of the new corpus that reuses the vectors of unchanged sentences and the previous build's ranker and
+calibrator (they score candidates, not entries) -- a reload, even ``reload(wait=True)``, is done at that point --
+then, once they are retrained in the background by cross-fitting on the new corpus (seconds to a minute), the full
+build, which is also saved.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import shutil
 import threading
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.calibrate import load_negatives, negatives_digest, train_models
@@ -26,7 +34,8 @@ from knowledge_base.index import IndexNotBuilt
 from knowledge_base.notify import RedisListener
 from knowledge_base.retrieval import KbIndex, build_key
 from knowledge_base.settings import KbSettings, get_kb_settings
-from knowledge_base.store import CorpusStore, open_store
+from knowledge_base.store import CorpusStore
+from knowledge_base.stores import open_store
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +71,39 @@ class KbAnswer(BaseModel):
     confidence: float
 
 
+def load_build(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings,
+               negatives: list[str]) -> KbIndex | None:
+    """The saved build for exactly this corpus + embedder + negatives, or None."""
+    directory = build_directory(entries, embedder, settings, negatives)
+    try:
+        loaded = KbIndex.load(directory, embedder, settings)
+    except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
+        log.info("no saved knowledge base %s (%s)", directory.name, type(exc).__name__)
+        return None
+    # the key covers the indexed sentences only: answers, categories and tags come from the corpus as it is now
+    return loaded if loaded.entries == entries else _with_entries(loaded, entries)
+
+
+def reuse_vectors(live: KbIndex, entries: list[FaqEntry], embedder: Embedder, settings: KbSettings) -> np.ndarray:
+    """One vector per sentence of ``entries``: the live index's for sentences it has, the embedder's for new ones."""
+    sentences = [s for e in entries for s in e.sentences()]
+    known = {s: i for i, s in enumerate(x for e in live.entries for x in e.sentences())}
+    new = sorted({s for s in sentences if s not in known})
+    if len(new) == len(set(sentences)):
+        return cached_encode(embedder, sentences, settings.home / "cache")
+    fresh = embedder.encode(new) if new else np.zeros((0, live.emb.shape[1]), dtype=live.emb.dtype)
+    row = {s: i for i, s in enumerate(new)}
+    return np.stack([live.emb[known[s]] if s in known else fresh[row[s]] for s in sentences]).astype(live.emb.dtype)
+
+
 def build_index(entries: list[FaqEntry], embedder: Embedder, settings: KbSettings, *, progress: bool = False,
                 save: bool = True) -> KbIndex:
     """Load the saved build for exactly this corpus + embedder, or build, train the calibrators and save it."""
     negatives = load_negatives(settings.negatives_file)
+    loaded = load_build(entries, embedder, settings, negatives)
+    if loaded is not None:
+        return loaded
     directory = build_directory(entries, embedder, settings, negatives)
-    try:
-        loaded = KbIndex.load(directory, embedder, settings)
-        # the key covers the indexed sentences only: answers, categories and tags come from the corpus as it is now
-        return loaded if loaded.entries == entries else _with_entries(loaded, entries)
-    except (IndexNotBuilt, FileNotFoundError, ValueError, KeyError) as exc:
-        log.info("building knowledge base %s (%s)", directory.name, type(exc).__name__)
     neg_emb = cached_encode(embedder, negatives, settings.home / "cache", progress=progress)
     kb = KbIndex.build(entries, embedder, settings, progress=progress, neg_emb=neg_emb)
     extra = f" + sample of {settings.negatives_file}" if settings.negatives_file else ""
@@ -119,7 +150,7 @@ class KnowledgeBase:
     def __init__(self, settings: KbSettings | None = None, *, store: CorpusStore | None = None,
                  embedder: Embedder | None = None, watch: bool = True, progress: bool = False):
         """``store``: where the corpus is read from (default: the one ``settings`` name, see
-        :func:`knowledge_base.store.open_store`). ``watch``: re-index in the background when it changes."""
+        :func:`knowledge_base.stores.open_store`). ``watch``: re-index in the background when it changes."""
         self.settings = settings or get_kb_settings()
         self._owns_store = store is None
         self.store: CorpusStore = store if store is not None else open_store(self.settings)
@@ -127,6 +158,7 @@ class KnowledgeBase:
                                                   query_threads=self.settings.use_threads,
                                                   cache_size=self.settings.query_cache_size)
         self._reload_lock = threading.Lock()
+        self._recalibrate_lock = threading.Lock()
         self._marker, entries = self.store.snapshot()
         self._index = build_index(entries, self.embedder, self.settings, progress=progress)
         self.last_error: CorpusError | None = None
@@ -201,15 +233,68 @@ class KnowledgeBase:
         with self._reload_lock:
             marker, entries = self.store.snapshot()
             if build_key(entries, self.embedder.name) != self._index.key:
-                self._index = build_index(entries, self.embedder, self.settings)  # atomic reference swap
-                self.reloads += 1
-                log.info("knowledge base reloaded: %d entries (corpus %s)", len(entries), marker)
+                self._rebuild(marker, entries)
             elif entries != self._index.entries:  # same sentences, edited answers/tags: swap without re-embedding
                 self._index = _with_entries(self._index, entries)
                 self.reloads += 1
                 log.info("knowledge base content updated (corpus %s)", marker)
             self._marker = marker
             self.last_error = None
+
+    def _rebuild(self, marker: str, entries: list[FaqEntry]) -> None:
+        """The sentences changed: swap in a provisional index at once; the calibrators follow in the background."""
+        negatives = load_negatives(self.settings.negatives_file)
+        saved = load_build(entries, self.embedder, self.settings, negatives)
+        if saved is not None:  # another process of this machine built it already
+            self._swap(saved, marker, "loaded")
+            return
+        live = self._index
+        emb = reuse_vectors(live, entries, self.embedder, self.settings)
+        neg_emb = live.neg_emb if live.neg_emb is not None and live.neg_emb.shape[0] == len(negatives) else None
+        if neg_emb is None:
+            neg_emb = cached_encode(self.embedder, negatives, self.settings.home / "cache")
+        provisional = KbIndex.build(entries, self.embedder, self.settings, emb=emb, neg_emb=neg_emb, previous=live)
+        if not live.models:  # nothing to borrow: train before serving
+            self._swap(self._trained(provisional, entries, negatives), marker, "built")
+            return
+        provisional.models = dict(live.models)  # the previous calibration until the new one is trained
+        self._swap(provisional, marker, "provisional")
+        threading.Thread(target=self._recalibrate, args=(provisional, entries, negatives), name="kb-recalibrate",
+                         daemon=True).start()
+
+    def _trained(self, index: KbIndex, entries: list[FaqEntry], negatives: list[str]) -> KbIndex:
+        """``index`` with ranker and calibrators cross-fitted on its own corpus; the build is saved."""
+        trained = copy.copy(index)
+        extra = f" + sample of {self.settings.negatives_file}" if self.settings.negatives_file else ""
+        trained.models = train_models(index, negatives, extra_source=extra)
+        trained.save(build_directory(entries, self.embedder, self.settings, negatives))
+        _prune_builds(self.settings.home / "builds", keep=4)
+        return trained
+
+    def _recalibrate(self, provisional: KbIndex, entries: list[FaqEntry], negatives: list[str]) -> None:
+        """Train for ``provisional`` and swap the result in, unless a newer corpus is served by then (one training
+        at a time: a burst of edits trains for the last one only)."""
+        _lower_thread_priority()
+        if self._stop.wait(self.settings.recalibrate_delay_s):
+            return
+        with self._recalibrate_lock:
+            if self._index is not provisional:
+                return
+            try:
+                trained = self._trained(provisional, entries, negatives)
+            except Exception:  # the provisional index keeps serving; the next edit trains again
+                log.exception("knowledge base recalibration failed")
+                return
+            with self._reload_lock:
+                if self._index is provisional:
+                    self._index = trained  # same corpus, now calibrated on it
+                    log.info("knowledge base recalibrated on the new corpus (%d entries)", len(entries))
+
+    def _swap(self, index: KbIndex, marker: str, how: str) -> None:
+        self._index = index  # atomic reference swap: a search in flight keeps the index it read
+        self._marker = marker
+        self.reloads += 1
+        log.info("knowledge base reloaded (%s): %d entries (corpus %s)", how, len(index.entries), marker)
 
     def _reload_safely(self) -> None:
         try:
@@ -247,6 +332,14 @@ class KnowledgeBase:
         close_store = getattr(self.store, "close", None)
         if self._owns_store and close_store is not None:
             close_store()
+
+
+def _lower_thread_priority(niceness: int = 10) -> None:
+    """Run the calling thread at a lower CPU priority (Linux schedules threads one by one; elsewhere a no-op)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
 
 
 def _to_hit(idx: KbIndex, ei: int, score: float, mode: Mode) -> FaqHit:

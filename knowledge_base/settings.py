@@ -60,6 +60,10 @@ class KbSettings(BaseSettings):
     answer_threshold: float = 0.5
     clarify_threshold: float = 0.15
     reload_poll_s: float = Field(default=1.0, gt=0)
+    # after a new sentence set is served (provisional index, previous calibration), the calibrators are retrained in
+    # a background thread this many seconds later, at a lower CPU priority: the other processes' reloads and the
+    # questions staff ask to check the edit go first, and a burst of edits trains once
+    recalibrate_delay_s: float = Field(default=3.0, ge=0)
     query_cache_size: int = 4096
     # an optional public set of extra negatives for the calibrator, added to the repository's own
     # (knowledge_base/calibration/negatives.txt; never an evaluated split; see knowledge_base/calibrate.py), e.g.

@@ -6,7 +6,7 @@
   entry's revision history and a corpus revision number that grows with every write, so each process that answers
   FAQs can tell that it must re-index.
 
->>> store = open_store(KbSettings(store="yaml"))   # doctest: +SKIP
+>>> store = open_store(KbSettings(store="yaml"))   # knowledge_base.stores  # doctest: +SKIP
 >>> len(store.entries())                           # doctest: +SKIP
 50
 """
@@ -16,15 +16,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.corpus import FaqEntry, corpus_files, corpus_fingerprint, load_corpus, save_file
-from knowledge_base.settings import KbSettings
-
-if TYPE_CHECKING:
-    from knowledge_base.sql_store import SqlCorpusStore
 
 Action = Literal["baseline", "create", "update", "delete", "rollback", "import"]
 EDITABLE = ("category", "question", "paraphrases", "answer", "tags")
@@ -143,16 +139,3 @@ class YamlCorpusStore:
             if stale.name not in by_file:
                 stale.unlink()
         return written
-
-
-def open_store(settings: KbSettings, *, seed: bool = True) -> YamlCorpusStore | SqlCorpusStore:
-    """The store ``settings`` name. A SQL store gets its tables and, when it has never been seeded, the YAML corpus
-    of ``settings.corpus_dir`` (``seed=False`` leaves an empty database empty)."""
-    if settings.store == "yaml":
-        return YamlCorpusStore(settings.corpus_dir)
-    from knowledge_base.sql_store import SqlCorpusStore
-
-    store = SqlCorpusStore.from_settings(settings)
-    if seed:
-        store.seed_from(settings.corpus_dir)
-    return store

@@ -246,7 +246,7 @@ def create_service() -> FastAPI:
     settings = get_settings()
     hooks: list[Hook] = []
     if settings.demo_users:
-        from router.demo_users import seed_demo_users_hook
+        from router.demo.users import seed_demo_users_hook
 
         hooks.append(seed_demo_users_hook)
     app = create_app(settings, with_gateway=True, on_startup=hooks)

@@ -13,7 +13,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("kb", "knowledge_base.cli"),
     ("sentiment", "router.sentiment.cli"),
     ("router", "router.routing.cli"),
-    ("demo", "actions.demo_cli"),
+    ("demo", "shop.demo_cli"),
     ("report", "router.reports.cli"),
     ("customer", "router.identity.cli"),
     ("user", "router.users_cli"),

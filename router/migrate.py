@@ -19,6 +19,7 @@ MODEL_MODULES: list[str] = [
     "router.outbound.models",
     "router.supervision.models",
     "router.identity.models",
+    "router.canned.models",
 ]
 
 

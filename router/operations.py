@@ -13,110 +13,27 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from router.alerts.api import router as alerts_router
-from router.alerts.detector import DetectorConfig
-from router.alerts.service import AlertService, WebhookSender
 from router.learning.api import router as learning_router
-from router.learning.service import LearningConfig, LearningService
+from router.operations_services import (
+    alert_service_for_app,
+    job_locks_for_app,
+    learning_service_for_app,
+    ticket_service_for_app,
+)
 from router.reports.api import router as reports_router
 from router.settings import Settings
 from router.singleton import JobLocks
 from router.tasks import TaskSet
 from router.tickets.api import router as tickets_router
-from router.tickets.assign import SkillAssigner, engine_directory
-from router.tickets.service import TicketService
-from router.tickets.sla import SlaPolicy
-
-if TYPE_CHECKING:
-    from knowledge_base.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 LEARNING_REFRESH_S = 900.0
-
-
-def kb_topic_lookup(kb: Callable[[], KnowledgeBase]) -> Callable[[str], tuple[str, str] | None]:
-    """Ticket topics from the FAQ knowledge base when it answers confidently (keywords are the fallback)."""
-
-    def lookup(text: str) -> tuple[str, str] | None:
-        try:
-            answer = kb().ask(text)
-        except Exception:  # the knowledge base is optional for tickets; classification falls back to keywords
-            log.debug("knowledge base unavailable for ticket classification", exc_info=True)
-            return None
-        if answer.decision == "answer" and answer.hit is not None:
-            return answer.hit.id, answer.hit.category
-        return None
-
-    return lookup
-
-
-def _kb_provider(app: FastAPI) -> Callable[[], KnowledgeBase]:
-    def provide() -> KnowledgeBase:
-        kb = getattr(app.state, "kb", None)
-        if kb is not None:
-            return kb
-        from knowledge_base import get_knowledge_base
-
-        return get_knowledge_base()
-
-    return provide
-
-
-def ticket_service_for_app(app: FastAPI) -> TicketService:
-    """The app's ticket service (created once; the gateway's ``TicketSink``)."""
-    existing = getattr(app.state, "tickets", None)
-    settings: Settings = app.state.settings
-    if isinstance(existing, TicketService):
-        if existing.assigner is None:  # built bare elsewhere: route through the engine, SLA from the settings
-            existing.assigner = SkillAssigner(engine_directory(app.state.engine))
-            existing.sla = SlaPolicy.from_settings(settings)
-        return existing
-    service = TicketService(
-        session_factory=app.state.sessions,
-        sla=SlaPolicy.from_settings(settings),
-        assigner=SkillAssigner(engine_directory(app.state.engine)),
-        topic_lookup=kb_topic_lookup(_kb_provider(app)) if getattr(app.state, "kb", None) is not None else None,
-    )
-    app.state.tickets = service
-    return service
-
-
-def webhook_from_settings(settings: Settings) -> WebhookSender | None:
-    if not settings.alert_webhook_url:
-        return None
-    return WebhookSender(settings.alert_webhook_url, timeout_s=settings.alert_webhook_timeout_s)
-
-
-def alert_service_for_app(app: FastAPI) -> AlertService:
-    existing = getattr(app.state, "alerts", None)
-    if isinstance(existing, AlertService):
-        return existing
-    settings: Settings = app.state.settings
-    service = AlertService(
-        session_factory=app.state.sessions,
-        config=DetectorConfig.from_settings(settings),
-        webhook=webhook_from_settings(settings),
-        cooldown_s=settings.alert_cooldown_s,
-    )
-    app.state.alerts = service
-    return service
-
-
-def learning_service_for_app(app: FastAPI) -> LearningService:
-    existing = getattr(app.state, "learning", None)
-    if isinstance(existing, LearningService):
-        return existing
-    settings: Settings = app.state.settings
-    service = LearningService(
-        session_factory=app.state.sessions, kb=_kb_provider(app), config=LearningConfig.from_settings(settings)
-    )
-    app.state.learning = service
-    return service
 
 
 async def _every(interval_s: float, name: str, work: Callable[[], Any], locks: JobLocks) -> None:
@@ -127,14 +44,6 @@ async def _every(interval_s: float, name: str, work: Callable[[], Any], locks: J
             await run_in_threadpool(locks.run, name, work)
         except Exception:  # a failed sweep is retried next interval; it must not end the loop
             log.exception("%s failed; retrying in %.0f s", name, interval_s)
-
-
-def job_locks_for_app(app: FastAPI) -> JobLocks:
-    existing = getattr(app.state, "job_locks", None)
-    if isinstance(existing, JobLocks):
-        return existing
-    app.state.job_locks = JobLocks(app.state.db_engine)
-    return app.state.job_locks
 
 
 async def install_operations(

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     routing_tick_max_s: float = 0.5
     # a bot conversation untouched this long ends as resolved by the bot (containment)
     conversation_idle_close_s: float = 1800.0
+    # after "no agent online, leave a message", the shopper's next message within this time is the message (a ticket);
+    # later it is a new question for the bot
+    leave_message_window_s: float = 1800.0
     # per-customer message limit (shared through Redis when redis_url is set) and request body cap
     rate_limit_messages: int = 20
     rate_limit_window_s: float = 60.0

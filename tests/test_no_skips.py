@@ -14,8 +14,6 @@ TESTS = Path(__file__).resolve().parent
 ALLOWED = {TESTS / "datasets.py"}
 # known defects kept visible as non-strict xfail (they run every time; the issue note says what is open), by file
 KNOWN_DEFECTS = {
-    TESTS / "faults" / "test_faults.py": "mark.xfail",
-    TESTS / "e2e" / "test_faq_replicas.py": "mark.xfail",
     TESTS / "router" / "web" / "test_dialogue.py": "mark.xfail",
 }
 SKIP = re.compile(r"\b(pytest\.skip\(|skipif\(|importorskip\(|mark\.skip\b|mark\.xfail\b|unittest\.skip)")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge_base.corpus import CorpusError, FaqEntry
 from knowledge_base.settings import KbSettings, get_kb_settings
 from knowledge_base.sql_store import SqlCorpusStore
-from knowledge_base.store import open_store
+from knowledge_base.stores import open_store
 from router.admin.faq_service import (
     DuplicateWarning,
     EntryDraft,

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from router.alerts.models import Alert
 from router.alerts.service import AlertNotFound, AlertService
 from router.auth import Principal, require_role
+from router.operations_services import alert_service_for_app
 from router.tickets.sla import aware
 
 DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
@@ -20,8 +21,6 @@ CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 
 
 def get_alerts(request: Request) -> AlertService:
-    from router.operations import alert_service_for_app
-
     return alert_service_for_app(request.app)
 
 

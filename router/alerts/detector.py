@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from knowledge_base.escalation import classify_text
 from router.gateway.models import Conversation, ConversationEvent, Message
-from router.tickets.classify import classify_text
 from router.tickets.sla import aware
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ router settings; chosen on the flow-message dev set, see bench/RESULTS.md):
   with priority, as before.
 * ``offer``: a moderate score (``offer_anger <= anger < handoff_anger``) on its own: the bot keeps the
   conversation and answers; the gateway adds one apology (once per conversation) and a "转人工" button. If the shopper
-  takes it, the handoff gets the priority boost of an angry message (:meth:`AngerPolicy.offer_boost`).
+  takes it, the escalation policy gives the handoff the priority of an angry message (``offer_taken`` in
+  knowledge_base/escalation.py; the gateway asks :meth:`AngerPolicy.offered_before`).
 * ``none``: everything else.
 """
 
@@ -28,8 +29,6 @@ from router.sentiment import Label, SentimentResult
 
 Grade = Literal["handoff", "offer", "none"]
 OFFER_EVENT = "anger_offer"
-# the queue-priority boost of a handoff the shopper asked for after an offer: that of an angry message
-OFFER_TAKEN_BOOST = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +114,4 @@ class AngerPolicy:
             )
             is not None
         )
-
-    def offer_boost(self, session: Session, conversation_id: str) -> int:
-        """Priority boost of a handoff in a conversation where a "转人工" offer was made (the shopper took it)."""
-        return OFFER_TAKEN_BOOST if self.offered_before(session, conversation_id) else 0
 

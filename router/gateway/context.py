@@ -152,8 +152,8 @@ class ContextBuilder:
 
 def default_order_lookup() -> Callable[[str, str], dict[str, Any] | None]:
     """Order details through the same order service the actions use (demo store or the shop's API)."""
-    from actions.orders import OrderError
-    from actions.settings import get_order_service
+    from shop.orders import OrderError
+    from shop.settings import get_order_service
 
     def lookup(order_id: str, customer_id: str) -> dict[str, Any] | None:
         try:

@@ -15,14 +15,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from knowledge_base.escalation import Feeling, decide
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
 from router.gateway.context import substantive_questions
@@ -32,35 +33,20 @@ from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Pus
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
 from router.identity.pii import mask_text
-from router.sentiment import ConversationSignals, Label, SentimentAnalyzer, SentimentResult, priority_boost
+from router.sentiment import ConversationSignals, SentimentAnalyzer, SentimentResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TEXTS_PATH = Path(__file__).with_name("texts.yml")
 
-# Skill needed for a topic, by the words a shopper uses (used when the gateway itself hands over, e.g. on anger).
-SKILL_KEYWORDS: list[tuple[str, str]] = [
-    (r"退款|退货|换货|退钱|售后|维修|质量|坏了|破损|假货", "after_sales"),
-    (r"快递|物流|包裹|发货|送达|签收|配送|丢了|没收到|运单", "logistics"),
-    (r"发票|支付|付款|扣款|扣钱|分期|账单|优惠券|价保|差价", "billing"),
-]
-HANDOFF_BASE_PRIORITY = {"angry": 5, "complaint": 5, "refund_dispute": 3, "fallback": 1, "request_human": 1}
 OFFER_CARD_LOOKBACK = 20  # the shopper's messages searched for her last substantive one (the agent's offer card)
 OFFER_CARD_CHARS = 200
 DB_RETRIES = 4  # 0.5 + 1 + 2 s of back-off covers a database restart or a fail-over
 RACE_RETRIES = 3  # a transaction that lost a unique-key race runs again and finds the winner's rows
 RACE_ANSWER_WAIT_S = 10.0  # how long the loser of a client_msg_id race waits for the winner's bot answer
-POLARITY_SIGN = {"angry": -1.0, "negative": -1.0, "neutral": 0.0, "positive": 1.0}
 SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
 # a second rating this soon after the first updates it (the shopper changed their mind, or typed after clicking stars)
 SURVEY_UPDATE_WINDOW = timedelta(minutes=10)
-
-
-def skill_for_text(text: str) -> str:
-    for pattern, skill in SKILL_KEYWORDS:
-        if re.search(pattern, text):
-            return skill
-    return "general"
 
 
 def load_texts(path: Path = TEXTS_PATH) -> dict[str, str]:
@@ -104,6 +90,24 @@ class Outcome:
     survey_done: bool = False  # a typed rating closed the survey: the widget's stars close too
 
 
+# after "leave a message": a greeting is not the message, and these withdraw the offer (the whole text, punctuation
+# aside)
+_GREETING_ONLY = re.compile(r"(你好|您好|hi|hello|哈喽|嗨|在吗|在不在|有人吗|有人在吗|喂|人呢|客服|亲)+")
+_DECLINE_LEAVE = re.compile(
+    r"(不留言了?|不用留言了?|不留了|算了吧?|不用了|不需要了?|取消留言|取消|没事了?|好的?不用了)"
+)
+
+
+def _leave_message_reply(text: str) -> str | None:
+    """The text key of the answer to ``text`` after the leave-a-message offer, or None when it is the message."""
+    core = re.sub(r"[\s，,。.！!？?~～、…]+", "", text).lower()
+    if _DECLINE_LEAVE.fullmatch(core):
+        return "leave_message_cancelled"
+    if not core or _GREETING_ONLY.fullmatch(core):
+        return "leave_message_greeting"
+    return None
+
+
 class GatewayService:
     """Routes shopper messages to the bot, the queue or an agent and relays everything back."""
 
@@ -121,6 +125,7 @@ class GatewayService:
         rate_limiter: RateLimiter | None = None,
         outbound: OutboundSink | None = None,
         anger: AngerPolicy | None = None,
+        leave_message_window_s: float = 1800.0,
     ) -> None:
         self.sessions = session_factory
         self.rasa = rasa
@@ -132,6 +137,7 @@ class GatewayService:
         self.history_for_sentiment = history_for_sentiment
         self.rate_limiter = rate_limiter or LocalRateLimiter(limit=20, window_s=60.0)
         self.anger = anger or AngerPolicy()
+        self.leave_message_window_s = leave_message_window_s
         self._locks: dict[str, _CustomerLock] = {}  # only customers with a message in flight (bounded)
         self.outbound = outbound
 
@@ -374,11 +380,7 @@ class GatewayService:
         grade = await self._anger_grade(conv_id, msg_id, result)
         if grade == "handoff":
             outcome = await self._handoff(
-                conv_id,
-                reason="angry",
-                skill=skill_for_text(inbound.text),
-                priority_extra=priority_boost([result]),
-                lead=self.text("angry_handoff"),
+                conv_id, reason="angry", text=inbound.text, lead=self.text("angry_handoff")
             )
             outcome.message_id, outcome.sentiment = msg_id, sentiment
             await self._pause_bot(conv_id)
@@ -397,7 +399,7 @@ class GatewayService:
             outcome = await self._bot_down(conv_id, inbound.text)
             outcome.message_id, outcome.sentiment = msg_id, sentiment
             return outcome
-        outcome = await self._relay_bot(conv_id, customer_id, bot_messages, result)
+        outcome = await self._relay_bot(conv_id, customer_id, bot_messages, inbound.text)
         if grade == "offer" and outcome.owner == "bot":
             outcome.replies += await self._anger_offer(conv_id, customer_id, msg_id)
         outcome.message_id, outcome.sentiment = msg_id, sentiment
@@ -590,6 +592,9 @@ class GatewayService:
         return replies
 
     def _maybe_left_message(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
+        """The message after "no agent online, leave a message": the note of a ticket, unless the offer is stale (the
+        shopper comes back later: the bot answers again), the shopper changed their mind ("不留言了", "算了") or
+        only greets ("你好", "在吗": asked to describe the problem, the offer stays)."""
         conv = session.scalar(
             select(Conversation).where(
                 Conversation.customer_id == customer_id,
@@ -600,13 +605,30 @@ class GatewayService:
         )
         if conv is None:
             return None
+        offered = session.scalar(
+            select(func.max(ConversationEvent.created_at)).where(
+                ConversationEvent.conversation_id == conv.id, ConversationEvent.type == "no_agent_online"
+            )
+        )
+        if offered is not None and (utcnow() - _aware(offered)).total_seconds() > self.leave_message_window_s:
+            conv.handoff_reason = None  # a stale offer: this message is a new question for the bot
+            self._event(session, conv, "leave_message_expired")
+            return None
+        reply = _leave_message_reply(inbound.text)
+        if reply is not None:
+            msg = self._store_in(session, conv.id, customer_id, inbound)
+            if reply == "leave_message_cancelled":
+                conv.handoff_reason = None
+                self._event(session, conv, "leave_message_declined")
+            replies = self._store_out(session, conv, [Reply(text=self.text(reply), sender="system")], "system")
+            return Outcome(conv.id, "bot", replies, None, msg.id)
         msg = self._store_in(session, conv.id, customer_id, inbound)
         ticket_id = self.tickets.create_from_conversation(
             conversation_id=conv.id,
             customer_id=customer_id,
             channel=inbound.channel,
             text=inbound.text,
-            category=conv.required_skill or skill_for_text(inbound.text),
+            category=conv.required_skill or "general",  # the ticket service derives a general one again
             priority=conv.priority,
             source="leave_message",
             session=session,
@@ -623,7 +645,7 @@ class GatewayService:
 
     # ------------------------------------------------------------------ bot
     async def _relay_bot(
-        self, conv_id: str, customer_id: str, messages: list[RasaMessage], sentiment: SentimentResult
+        self, conv_id: str, customer_id: str, messages: list[RasaMessage], shopper_text: str
     ) -> Outcome:
         replies: list[Reply] = []
         handoff: dict[str, Any] | None = None
@@ -665,15 +687,17 @@ class GatewayService:
         await self._push_replies(customer_id, conv_id, "bot", stored)
         if handoff is None:
             return Outcome(conv_id, "bot", stored)
-        reason = str(handoff.get("reason") or "request_human")
-        priority = int(handoff.get("priority") or HANDOFF_BASE_PRIORITY.get(reason, 1))
         outcome = await self._handoff(
             conv_id,
-            reason=reason,
+            reason=str(handoff.get("reason") or "request_human"),
+            text=shopper_text,
+            # the bot's skill (it knew the intent and the FAQ category) and its priority (a floor: the gateway adds
+            # what only it knows, the recent messages and VIP status, by the same policy)
             skill=str(handoff.get("skill") or "general"),
+            intent=str(handoff.get("intent") or "") or None,
+            floor=int(handoff.get("priority") or 0),
             # a shopper who takes the "转人工" offered after an upset message is served like an angry one
-            priority_extra=await self._db(lambda s: self.anger.offer_boost(s, conv_id)),
-            priority_base=priority,
+            offer_taken=await self._db(lambda s: self.anger.offered_before(s, conv_id)),
             lead=None,
         )
         outcome.replies = stored + outcome.replies
@@ -712,8 +736,7 @@ class GatewayService:
             outcome = await self._handoff(
                 conv_id,
                 reason="bot_unavailable",
-                skill=skill_for_text(text),
-                priority_extra=1,
+                text=text,
                 lead=self.text("rasa_down") + self.text("rasa_down_handoff"),
             )
             return outcome
@@ -741,13 +764,15 @@ class GatewayService:
         conv_id: str,
         *,
         reason: str,
-        skill: str,
-        priority_extra: int,
         lead: str | None,
-        priority_base: int | None = None,
+        text: str = "",
+        skill: str | None = None,
+        intent: str | None = None,
+        floor: int = 0,
+        offer_taken: bool = False,
     ) -> Outcome:
-        """Hand the conversation to the queue, or offer to leave a message when no agent is online."""
-        base = HANDOFF_BASE_PRIORITY.get(reason, 1) if priority_base is None else priority_base
+        """Hand the conversation to the queue, or offer to leave a message when no agent is online. Skill and
+        priority come from the escalation policy (knowledge_base/escalation.py)."""
         off_hours: str | None = None
 
         def stage(session: Session) -> tuple[str, str, str, int, dict[str, Any]]:
@@ -755,9 +780,17 @@ class GatewayService:
             assert conv is not None
             customer = session.get(Customer, conv.customer_id)
             vip = bool(customer and customer.vip)
-            trend = self._trend_boost(session, conv_id)
-            priority = min(10, base + max(priority_extra, trend) + (2 if vip else 0))
-            required = "vip" if vip and skill == "general" else skill
+            decision = decide(
+                reason=reason,
+                skill=skill,
+                intent=intent,
+                text=text,
+                feelings=self._recent_feelings(session, conv_id),
+                offer_taken=offer_taken,
+                vip=vip,
+                floor=floor,
+            )
+            required, priority = decision.skill, decision.priority
             self._event(session, conv, "handoff_requested", reason=reason, skill=required, priority=priority)
             return conv.customer_id, conv.channel, required, priority, self._offer_card(session, conv_id, vip)
 
@@ -823,24 +856,15 @@ class GatewayService:
             card["mood"] = self.anger.mood(rows[0].sentiment_label, rows[0].sentiment_score, rows[0].anger)
         return card
 
-    def _trend_boost(self, session: Session, conv_id: str) -> int:
-        """Priority from the sentiment of the shopper's recent messages (angry now, or a negative trend)."""
+    def _recent_feelings(self, session: Session, conv_id: str) -> list[Feeling]:
+        """The sentiment of the shopper's recent messages, oldest first (the policy reads anger now and the trend)."""
         rows = session.execute(
             select(Message.sentiment_label, Message.sentiment_score, Message.anger)
             .where(Message.conversation_id == conv_id, Message.direction == "in", Message.sentiment_label.is_not(None))
             .order_by(Message.id.desc())
             .limit(self.history_for_sentiment)
         ).all()
-        results = [
-            SentimentResult(
-                label=cast(Label, label),
-                score=score or 0.0,
-                anger=anger or 0.0,
-                polarity=POLARITY_SIGN.get(str(label), 0.0) * (score or 0.0),
-            )
-            for label, score, anger in reversed(rows)
-        ]
-        return priority_boost(results) if results else 0
+        return [Feeling.stored(label, score, anger) for label, score, anger in reversed(rows)]
 
     # ------------------------------------------------------------------ agent side
     # Ownership changes from the routing engine happen in two steps: the database change runs synchronously in the

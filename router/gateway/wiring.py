@@ -60,7 +60,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         )
     else:
         limiter = LocalRateLimiter(limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s)
-    from router.operations import ticket_service_for_app
+    from router.operations_services import ticket_service_for_app
 
     tickets = ticket_service_for_app(app)
     gateway = GatewayService(
@@ -72,6 +72,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         push=push,
         rate_limiter=limiter,
         outbound=(writer := outbox_writer(settings)),
+        leave_message_window_s=settings.leave_message_window_s,
         anger=AngerPolicy(
             AngerSettings(
                 handoff_anger=settings.sentiment_handoff_anger,
@@ -102,7 +103,7 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
             return ""
 
     unsubscribe = bridge_events(engine, asyncio.get_running_loop(), gateway, agent_name)
-    from router.operations import job_locks_for_app
+    from router.operations_services import job_locks_for_app
 
     idle_task = asyncio.create_task(
         _idle_closer(gateway, settings.conversation_idle_close_s, job_locks_for_app(app))

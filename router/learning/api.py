@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from router.auth import Principal, require_role
 from router.learning.models import Proposal
 from router.learning.service import LearningError, LearningService, ProposalEdits
+from router.operations_services import learning_service_for_app
 from router.tickets.sla import aware
 
 DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
@@ -21,8 +22,6 @@ CurrentContent = Annotated[Principal, Depends(require_role("content"))]
 
 
 def get_learning(request: Request) -> LearningService:
-    from router.operations import learning_service_for_app
-
     return learning_service_for_app(request.app)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge_base.corpus import CorpusError
+from knowledge_base.escalation import classify_text
 from knowledge_base.sql_store import SqlCorpusStore
 from knowledge_base.store import EntryExists, VersionConflict
 from router.db import session_scope
@@ -27,7 +28,6 @@ from router.gateway.models import utcnow
 from router.learning.cluster import cluster_vectors, medoid
 from router.learning.mining import Candidate, collect_candidates
 from router.learning.models import Proposal
-from router.tickets.classify import classify_text
 from router.tickets.sla import aware
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class LearningService:
                 proposals.append(Proposal(kind="paraphrase", faq_id=nearest[0].id, category=nearest[0].category,
                                           question=rep, paraphrases=[rep, *variants], **common))
             else:
-                category = Counter(classify_text(t).category for t in texts).most_common(1)[0][0]
+                category = Counter(classify_text(t).skill for t in texts).most_common(1)[0][0]
                 proposals.append(Proposal(kind="new_entry", faq_id=suggest_id(rep), category=category,
                                           question=rep, paraphrases=variants, **common))
         return proposals

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from router.routing.erlang import ErlangC
-from router.routing.simulate import single_skill
 
 app = typer.Typer(help="Skill-based routing: simulation and tools.", no_args_is_help=True, add_completion=False)
 
@@ -32,6 +31,13 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON only")] = False,
 ) -> None:
     """Simulate an M/M/N queue through the real routing engine with a virtual clock (SimPy)."""
+    try:  # SimPy is an optional extra: the runtime install leaves it out
+        from router.routing.simulate import single_skill
+    except ModuleNotFoundError as exc:
+        if exc.name != "simpy":
+            raise
+        typer.echo("kefu router simulate needs SimPy: pip install -e '.[sim]'", err=True)
+        raise typer.Exit(2) from exc
     result = single_skill(
         agents=agents,
         rate=rate,

@@ -3,6 +3,7 @@ conversation goes to (best proficiency, then longest idle).
 
 Ordering key: ``enqueued_at - priority * priority_weight_s``.  Every waiting item ages at the same rate, so the
 order by "priority * weight + seconds waited" never changes while items wait and the key can stay fixed in a heap.
+It is the escalation policy's queue rank (knowledge_base/escalation.py); priorities themselves come from the policy.
 """
 
 from __future__ import annotations
@@ -29,13 +30,9 @@ class AgentChoice(enum.StrEnum):
     random = "random"
 
 
-def compute_priority(*, base: int = 0, sentiment: str | None = None, vip: bool = False, complaint: bool = False) -> int:
-    """Priority 0-10 from the hand-off's own priority, the shopper's sentiment, VIP status and an explicit complaint."""
-    bonus = {"angry": 3, "negative": 1}.get(sentiment or "", 0) + (3 if vip else 0) + (2 if complaint else 0)
-    return max(0, min(10, base + bonus))
-
-
 def sort_key(item: WorkItem, priority_weight_s: float) -> float:
+    """The escalation policy's queue rank (priority + seconds waited / aging, knowledge_base/escalation.py
+    ``queue_rank``) as a key that does not change while items wait: the smaller the key, the higher the rank."""
     return item.enqueued_at - item.priority * priority_weight_s
 
 

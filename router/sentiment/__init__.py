@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from router.sentiment.analyzer import SentimentAnalyzer
 from router.sentiment.errors import DatasetsNotFound, EvalFileError, ModelFormatError, ModelNotBuilt, SentimentError
-from router.sentiment.priority import negative_trend, priority_boost
+from router.sentiment.priority import feelings, negative_trend, priority_boost
 from router.sentiment.result import LABELS, ConversationSignals, Label, SentimentPayload, SentimentResult
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "SentimentError",
     "SentimentPayload",
     "SentimentResult",
+    "feelings",
     "negative_trend",
     "priority_boost",
 ]

@@ -95,9 +95,11 @@ def mask_entities(text: str) -> str:
 
 
 def has_content(masked: str) -> bool:
-    """True when a masked text has something to judge besides placeholders, spaces and punctuation (a letter, a
-    digit kept as a word, a CJK character or an emoji)."""
+    """True when a masked text has something to judge besides placeholders, digits, spaces and punctuation (a
+    letter, a CJK character or an emoji). A number kept as a word (the hotline in "我要打12345投诉") is judged with
+    the words around it; alone it is a reply to "请提供订单号" like any other number."""
     return any(
-        ch not in PLACEHOLDERS and (ch.isalnum() or (ord(ch) > 0x2000 and unicodedata.category(ch)[0] not in "PZ"))
+        ch not in PLACEHOLDERS and not ch.isdigit()
+        and (ch.isalnum() or (ord(ch) > 0x2000 and unicodedata.category(ch)[0] not in "PZ"))
         for ch in masked
     )

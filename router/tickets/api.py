@@ -1,4 +1,7 @@
-"""Tickets REST API (agent console): list, read with history, create, change, comment, assign through the router."""
+"""Tickets REST API (agent console): list, read with history, create, change, comment, assign through the router.
+
+Agents see the tickets assigned to them or opened by them and those of their skill groups; supervisors see all
+(``router.tickets.access``). Any other ticket answers 404, whatever the method."""
 
 from __future__ import annotations
 
@@ -11,19 +14,25 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent, Principal
-from router.tickets.errors import NotAllowed, TicketError
+from router.identity.pii import mask_text
+from router.operations_services import ticket_service_for_app
+from router.staff_scope import AgentScope, StaffScope
+from router.tickets.access import may_see, visible_clause
+from router.tickets.errors import NotAllowed, TicketError, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
 from router.tickets.schemas import (
     AssignIn,
     CommentIn,
     SlaOut,
     SlaPolicyOut,
+    TicketConversation,
     TicketCreate,
     TicketDetail,
     TicketEventOut,
     TicketOut,
     TicketPage,
     TicketPatch,
+    TranscriptLine,
 )
 from router.tickets.service import TicketService
 from router.tickets.sla import aware, sla_state
@@ -33,8 +42,6 @@ SUPERVISING = ("supervisor", "admin")
 
 
 def get_tickets(request: Request) -> TicketService:
-    from router.operations import ticket_service_for_app
-
     return ticket_service_for_app(request.app)
 
 
@@ -60,8 +67,9 @@ def _fields(ticket: Ticket) -> dict[str, Any]:
         "ref": ticket.ref or "",
         "source": ticket.source,
         "status": ticket.status,
-        "subject": ticket.subject,
-        "description": ticket.description,
+        # shoppers' words (left messages) are agent-facing text: phone numbers and street addresses masked
+        "subject": mask_text(ticket.subject),
+        "description": mask_text(ticket.description or ""),
         "category": ticket.category,
         "topic": ticket.topic,
         "priority": ticket.priority,
@@ -81,12 +89,15 @@ def _fields(ticket: Ticket) -> dict[str, Any]:
 
 def _sla(ticket: Ticket, now: datetime) -> SlaOut:
     state = sla_state(ticket, now)
-    return SlaOut(**state.__dict__)
+    return SlaOut(**state.__dict__, at_risk=state.at_risk and ticket.status in ("new", "assigned"))
 
 
 def _event_out(event: TicketEvent) -> TicketEventOut:
+    data = dict(event.data or {})
+    if isinstance(data.get("text"), str):
+        data["text"] = mask_text(data["text"])
     return TicketEventOut(
-        id=event.id, type=event.type, actor_id=event.actor_id, data=event.data or {}, created_at=aware(event.created_at)
+        id=event.id, type=event.type, actor_id=event.actor_id, data=data, created_at=aware(event.created_at)
     )
 
 
@@ -98,7 +109,15 @@ def _detail(service: TicketService, ticket_id: int) -> TicketDetail:
     )
 
 
-def _may_change(user: Principal, ticket: Ticket) -> None:
+def _visible(service: TicketService, scope: StaffScope, ticket_id: int | str) -> Ticket:
+    """The ticket, or TicketNotFound when the caller may not see it (the same answer as a missing one)."""
+    ticket, _ = service.get(ticket_id)
+    if not may_see(scope, ticket):
+        raise TicketNotFound(ticket_id)
+    return ticket
+
+
+def _may_change(user: Principal | StaffScope, ticket: Ticket) -> None:
     if user.role in SUPERVISING or ticket.assignee_id in (None, user.id):
         return
     raise NotAllowed("only the assignee or a supervisor may change this ticket", ticket_id=ticket.id)
@@ -107,7 +126,7 @@ def _may_change(user: Principal, ticket: Ticket) -> None:
 @router.get("", response_model=TicketPage, summary="List tickets, most urgent first")
 def list_tickets(
     service: TicketsDep,
-    user: CurrentAgent,
+    user: AgentScope,
     status: Annotated[
         list[Literal["new", "assigned", "waiting_customer", "resolved", "closed"]] | None,
         Query(description="repeat to combine; default: every status"),
@@ -118,11 +137,16 @@ def list_tickets(
     ] = None,
     breached: Annotated[bool | None, Query(description="only tickets with (or without) an SLA breach")] = None,
     customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    team: Annotated[bool, Query(description="only the tickets of the caller's skill groups")] = False,
+    at_risk: Annotated[bool, Query(description="only open tickets breached or due within the hour")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,  # larger ints overflow the database's integers
 ) -> TicketPage:
     assignee_id = user.id if assignee == "me" else (int(assignee) if assignee and assignee.isdigit() else None)
     rows, total = service.list_tickets(
+        visible=visible_clause(user),
+        categories=sorted(user.skills) if team else None,
+        at_risk=at_risk,
         status=list(status) if status else None,
         category=category,
         assignee_id=assignee_id,
@@ -147,6 +171,10 @@ def sla_policy(service: TicketsDep, _user: CurrentAgent) -> SlaPolicyOut:
 @router.post("", response_model=TicketDetail, status_code=201, summary="Open a ticket (agent)")
 def create_ticket(body: TicketCreate, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
     with http_errors():
+        if body.conversation_id is not None and user.role not in SUPERVISING:
+            exists, holder = service.conversation_owner(body.conversation_id)
+            if exists and holder != user.id:
+                raise NotAllowed("only the agent who holds the conversation may open a ticket from it")
         ticket = service.create(
             source="agent",
             subject=body.subject,
@@ -166,19 +194,36 @@ def create_ticket(body: TicketCreate, service: TicketsDep, user: CurrentAgent) -
 def get_ticket(
     ticket_id: Annotated[str, Path(max_length=24, description="numeric id or ref (e.g. T2026112400042)")],
     service: TicketsDep,
-    _user: CurrentAgent,
+    user: AgentScope,
 ) -> TicketDetail:
     with http_errors():
-        ticket, _ = service.get(ticket_id)
+        ticket = _visible(service, user, ticket_id)
         return _detail(service, ticket.id)
 
 
-@router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change status, priority, category or assignee")
-def patch_ticket(ticket_id: str, body: TicketPatch, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
+@router.get(
+    "/{ticket_id}/conversation",
+    response_model=TicketConversation,
+    summary="The conversation a ticket came from (masked transcript)",
+)
+def ticket_conversation(ticket_id: str, service: TicketsDep, user: AgentScope) -> TicketConversation:
     with http_errors():
-        ticket, _ = service.get(ticket_id)
+        ticket = _visible(service, user, ticket_id)
+        if not ticket.conversation_id:
+            raise TicketNotFound(ticket_id)
+        lines = service.transcript(ticket.conversation_id)
+    return TicketConversation(
+        conversation_id=ticket.conversation_id,
+        transcript=[TranscriptLine(**{**line, "text": mask_text(str(line["text"]))}) for line in lines],
+    )
+
+
+@router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change status, priority, category or assignee")
+def patch_ticket(ticket_id: str, body: TicketPatch, service: TicketsDep, user: AgentScope) -> TicketDetail:
+    with http_errors():
+        ticket = _visible(service, user, ticket_id)
         _may_change(user, ticket)
-        if body.assignee_id is not None and body.assignee_id != user.id and user.role not in SUPERVISING:
+        if body.assignee_id is not None and body.assignee_id != user.id and not user.supervising:
             raise NotAllowed("only a supervisor may hand a ticket to someone else")
         service.update(
             ticket.id,
@@ -201,11 +246,11 @@ def patch_ticket(ticket_id: str, body: TicketPatch, service: TicketsDep, user: C
     "conversation's history and pushed to the shopper's open chat windows.",
 )
 async def comment_ticket(
-    ticket_id: str, body: CommentIn, service: TicketsDep, user: CurrentAgent, request: Request
+    ticket_id: str, body: CommentIn, service: TicketsDep, user: AgentScope, request: Request
 ) -> TicketDetail:
     def work() -> tuple[TicketDetail, Ticket]:
         with http_errors():
-            ticket, _ = service.get(ticket_id)
+            ticket = _visible(service, user, ticket_id)
             _may_change(user, ticket)
             service.comment(ticket.id, actor_id=user.id, text=body.text, public=body.public)
             return _detail(service, ticket.id), ticket
@@ -222,12 +267,19 @@ async def comment_ticket(
     return detail
 
 
-@router.post("/{ticket_id}/assign", response_model=TicketDetail, summary="Assign (skill router when no agent given)")
-def assign_ticket(ticket_id: str, body: AssignIn, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
+@router.post(
+    "/{ticket_id}/assign",
+    response_model=TicketDetail,
+    summary="Assign to an agent, or to a skill group (the skill router picks; also when neither is given)",
+)
+def assign_ticket(ticket_id: str, body: AssignIn, service: TicketsDep, user: AgentScope) -> TicketDetail:
     with http_errors():
-        ticket, _ = service.get(ticket_id)
-        if user.role not in SUPERVISING and body.agent_id not in (None, user.id):
+        ticket = _visible(service, user, ticket_id)
+        if not user.supervising and body.agent_id not in (None, user.id):
             raise NotAllowed("only a supervisor may hand a ticket to someone else")
         _may_change(user, ticket)
-        service.assign(ticket.id, actor_id=user.id, agent_id=body.agent_id)
+        if body.skill is not None:
+            service.assign_to_group(ticket.id, actor_id=user.id, skill=body.skill)
+        else:
+            service.assign(ticket.id, actor_id=user.id, agent_id=body.agent_id)
         return _detail(service, ticket.id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from router.gateway.schemas import MAX_TEXT_CHARS
 
 TicketStatus = Literal["new", "assigned", "waiting_customer", "resolved", "closed"]
 TicketSource = Literal["leave_message", "unresolved", "agent"]
@@ -22,6 +24,9 @@ class SlaOut(BaseModel):
     first_response_breached: bool
     resolution_breached: bool
     paused: bool
+    at_risk: bool = Field(
+        default=False, description="open and breached, or a timer ends within the hour (the console's 'SLA at risk')"
+    )
 
 
 class TicketOut(BaseModel):
@@ -95,14 +100,54 @@ class TicketPatch(BaseModel):
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field(
+        min_length=1,
+        max_length=5000,
+        description=f"not blank; a public reply reaches the shopper and holds at most {MAX_TEXT_CHARS} characters",
+    )
     public: bool = Field(default=True, description="a reply to the customer (counts as first response) or internal")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the reply is empty")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _fits_a_chat_message(self) -> CommentIn:
+        if self.public and len(self.text) > MAX_TEXT_CHARS:
+            raise ValueError(f"a public reply reaches the shopper as a chat message: at most {MAX_TEXT_CHARS} chars")
+        return self
 
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent_id: int | None = Field(default=None, description="omit to let the skill router choose")
+    skill: Category | None = Field(
+        default=None, description="hand the ticket to this skill group (its category changes; the router picks)"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AssignIn:
+        if self.agent_id is not None and self.skill is not None:
+            raise ValueError("give an agent or a skill group, not both")
+        return self
+
+
+class TranscriptLine(BaseModel):
+    id: int
+    sender: str = Field(description="customer | bot | agent | system")
+    text: str = Field(description="phone numbers and street addresses masked")
+    agent_id: int | None
+    created_at: datetime
+
+
+class TicketConversation(BaseModel):
+    conversation_id: str
+    masked: bool = True
+    transcript: list[TranscriptLine]
 
 
 class SlaPolicyOut(BaseModel):

@@ -12,21 +12,20 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, exists, func, or_, select
+from sqlalchemy import ColumnElement, event, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from knowledge_base.escalation import Decision, Feeling, decide, known_skill
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent, Customer, Message, utcnow
-from router.routing.selection import compute_priority
 from router.tickets.assign import OPEN_STATUSES, SkillAssigner, engine_directory
-from router.tickets.classify import category_of_topic, classify_text, normalise_category
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
-from router.tickets.sla import SlaPolicy, aware, sla_state
+from router.tickets.sla import AT_RISK_S, SlaPolicy, aware, sla_state
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"assigned", "closed"}),  # reopen or close
     "closed": frozenset(),
 }
-URGENT_TOPICS = {"package_lost": 2, "payment_failed": 2, "package_damaged": 1, "wrong_item": 1, "quality_issue": 1}
 TopicLookup = Callable[[str], tuple[str, str] | None]  # text -> (faq id, category) from the knowledge base
 # (agent id, event) after the transaction that assigned a ticket commits, e.g. pushed to the agent console
 Notify = Callable[[int, dict[str, Any]], None]
@@ -50,14 +48,13 @@ class Context:
     """What the conversation tells about a ticket's topic and urgency."""
 
     vip: bool = False
-    worst_sentiment: str | None = None
+    feelings: tuple[Feeling, ...] = ()  # the shopper's recent messages, oldest first
     topic: str | None = None
     skill: str | None = None
     priority: int = 0
     first_text: str | None = None
 
-
-SENTIMENT_RANK = {"angry": 3, "negative": 2, "neutral": 1, "positive": 0}
+RECENT_FEELINGS = 5  # as many recent messages as the gateway reads for a handoff
 
 
 class TicketService:
@@ -163,14 +160,17 @@ class TicketService:
         if conv is None:
             raise InvalidTicket(f"conversation {conversation_id} does not exist", conversation_id=conversation_id)
         customer = s.get(Customer, conv.customer_id)
-        labels = s.scalars(
-            select(Message.sentiment_label).where(
+        rows = s.execute(
+            select(Message.sentiment_label, Message.sentiment_score, Message.anger)
+            .where(
                 Message.conversation_id == conversation_id,
                 Message.direction == "in",
                 Message.sentiment_label.is_not(None),
             )
+            .order_by(Message.id.desc())
+            .limit(RECENT_FEELINGS)
         ).all()
-        worst = max(labels, key=lambda label: SENTIMENT_RANK.get(label or "", 0), default=None)
+        feelings = tuple(Feeling.stored(label, score, anger) for label, score, anger in reversed(rows))
         faq_events = s.scalars(
             select(ConversationEvent)
             .where(ConversationEvent.conversation_id == conversation_id, ConversationEvent.type == "faq")
@@ -191,34 +191,32 @@ class TicketService:
         )
         return Context(
             vip=bool(customer and customer.vip),
-            worst_sentiment=worst,
+            feelings=feelings,
             topic=topic,
             skill=conv.required_skill,
             priority=conv.priority,
             first_text=first_text,
         )
 
-    def classify(self, text: str, ctx: Context, category: str | None) -> tuple[str | None, str]:
-        """Topic and category: an explicit valid category wins; the FAQ topic seen in the chat, then the knowledge
-        base, then keywords fill in the rest."""
-        topic = ctx.topic
+    def decide(self, text: str, ctx: Context, source: str, category: str | None, floor: int | None) -> Decision:
+        """Topic, category and priority by the escalation policy: a valid explicit category (else the conversation's
+        skill) wins unless it is general; the FAQ topic seen in the chat, then the knowledge base, then the text fill
+        in the rest. The priority is never below ``floor`` (the conversation's queue priority when not given)."""
+        topic, kb_category = ctx.topic, None
         if topic is None and self.topic_lookup is not None:
             found = self.topic_lookup(text)
             if found is not None:
                 topic, kb_category = found
-                category = category or normalise_category(kb_category)
-        keyword = classify_text(text)
-        topic = topic or keyword.topic
-        chosen = normalise_category(category)
-        if chosen is None or chosen == "general":
-            derived = (category_of_topic(topic) if topic else None) or normalise_category(ctx.skill) or keyword.category
-            chosen = derived if chosen is None or derived != "general" else chosen
-        return topic, chosen or "general"
-
-    def _priority(self, ctx: Context, topic: str | None, category: str, base: int | None) -> int:
-        start = ctx.priority if base is None else base
-        start += URGENT_TOPICS.get(topic or "", 0) + (1 if category == "after_sales" else 0)
-        return compute_priority(base=start, sentiment=ctx.worst_sentiment, vip=ctx.vip)
+        return decide(
+            reason=source,
+            skill=explicit if (explicit := known_skill(category)) not in (None, "general") else ctx.skill,
+            faq_category=kb_category,
+            text=text,
+            topic=topic,
+            feelings=ctx.feelings,
+            vip=ctx.vip,
+            floor=ctx.priority if floor is None else floor,
+        )
 
     def _create(
         self,
@@ -243,14 +241,10 @@ class TicketService:
             conv = s.get(Conversation, conversation_id)
             customer_id, channel = (conv.customer_id, channel or conv.channel) if conv else (None, channel)
         text = " ".join(t for t in (subject, description, ctx.first_text) if t)
-        topic, cat = self.classify(text, ctx, category)
-        if ctx.vip and cat == "general":
-            cat = "vip"
-        if source == "agent" and priority is not None:
-            prio = priority  # an agent's explicit choice
-        else:
-            # the gateway passes the conversation's queue priority; the ticket adds its own signals on top
-            prio = self._priority(ctx, topic, cat, priority)
+        decision = self.decide(text, ctx, source, category, priority)
+        topic, cat = decision.topic, decision.skill
+        # an agent's explicit priority stands; otherwise the gateway passes the conversation's queue priority, a floor
+        prio = priority if source == "agent" and priority is not None else decision.priority
         now = aware(at) if at is not None else self.clock()
         first_due, resolve_due = self.sla.due(cat, prio, now)
         ticket = Ticket(
@@ -354,10 +348,32 @@ class TicketService:
         customer_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        visible: ColumnElement[bool] | None = None,
+        categories: list[str] | None = None,
+        at_risk: bool = False,
     ) -> tuple[list[Ticket], int]:
-        """Tickets, most urgent first (priority, then the nearest resolution due time)."""
+        """Tickets, most urgent first (priority, then the nearest resolution due time).
+
+        ``visible`` limits the rows to what the caller may see (``router.tickets.access``); ``categories`` to some
+        skill groups (a team's queue); ``at_risk`` to open tickets whose SLA is breached or due within
+        :data:`~router.tickets.sla.AT_RISK_S` (tickets waiting on the customer are paused, so never at risk)."""
         with session_scope(self.sessions) as s:
             query = select(Ticket)
+            if visible is not None:
+                query = query.where(visible)
+            if categories is not None:
+                query = query.where(Ticket.category.in_(categories))
+            if at_risk:
+                soon = self.clock() + timedelta(seconds=AT_RISK_S)
+                query = query.where(
+                    Ticket.status.in_(("new", "assigned")),
+                    or_(
+                        Ticket.first_response_breached,
+                        Ticket.resolution_breached,
+                        Ticket.first_responded_at.is_(None) & (Ticket.first_response_due_at <= soon),
+                        Ticket.resolution_due_at <= soon,
+                    ),
+                )
             if status:
                 query = query.where(Ticket.status.in_(status))
             if category:
@@ -441,6 +457,51 @@ class TicketService:
             elif not self._auto_assign(s, ticket, actor=actor_id, exclude=ticket.assignee_id):
                 raise NoEligibleAgent(ticket.category)
             return ticket
+
+    def assign_to_group(self, ticket_id: int | str, *, actor_id: int | None, skill: str) -> Ticket:
+        """Hand a ticket to a skill group: its category becomes ``skill`` (SLA targets follow) and the skill router
+        picks an agent of that group (any agent when the group has nobody, as for new tickets)."""
+        with session_scope(self.sessions) as s:
+            ticket = self._load(s, ticket_id, for_update=True)
+            if ticket.status in ("resolved", "closed"):
+                raise InvalidTransition(ticket.id, ticket.status, "assigned")
+            if skill != ticket.category:
+                old = ticket.category
+                ticket.category = skill
+                ticket.first_response_due_at, ticket.resolution_due_at = self.sla.due(
+                    skill, ticket.priority, aware(ticket.created_at)
+                )
+                self._log(s, ticket, "category_changed", actor_id, old=old, new=skill)
+            if not self._auto_assign(s, ticket, actor=actor_id):
+                raise NoEligibleAgent(skill)
+            ticket.updated_at = self.clock()
+            return ticket
+
+    def conversation_owner(self, conversation_id: str) -> tuple[bool, int | None]:
+        """(whether the conversation exists, the agent holding or last holding it)."""
+        with session_scope(self.sessions) as s:
+            conv = s.get(Conversation, conversation_id)
+            return (conv is not None, conv.agent_id if conv is not None else None)
+
+    def transcript(self, conversation_id: str, *, limit: int = 500) -> list[dict[str, Any]]:
+        """The messages of a ticket's conversation, oldest first (unmasked: the API masks them for agents)."""
+        with session_scope(self.sessions) as s:
+            rows = s.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id.desc())
+                .limit(limit)
+            ).all()
+            return [
+                {
+                    "id": m.id,
+                    "sender": "customer" if m.direction == "in" else m.sender,
+                    "text": m.text,
+                    "agent_id": m.agent_id,
+                    "created_at": aware(m.created_at),
+                }
+                for m in reversed(rows)
+            ]
 
     def check_breaches(self, *, now: datetime | None = None) -> list[tuple[str, str]]:
         """Mark tickets whose SLA timers ran out (once per timer, with a history entry). Returns (ref, which)."""

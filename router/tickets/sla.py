@@ -19,6 +19,9 @@ DEFAULT_SLA: dict[str, tuple[float, float]] = {
     "general": (8 * 3600.0, 72 * 3600.0),
 }
 
+# an open ticket is "at risk" when a timer runs out within this many seconds (or already has)
+AT_RISK_S = 3600.0
+
 
 def aware(dt: datetime) -> datetime:
     """The same instant in UTC. SQLite hands back naive datetimes for timezone columns (we store UTC) and stores
@@ -60,6 +63,18 @@ class SlaState:
     first_response_breached: bool
     resolution_breached: bool
     paused: bool
+
+    @property
+    def at_risk(self) -> bool:
+        """Breached, or a running timer ends within :data:`AT_RISK_S` (never while paused)."""
+        if self.paused:
+            return False
+        timers = (self.first_response_remaining_s, self.resolution_remaining_s)
+        if all(t is None for t in timers):
+            return False  # answered and resolved
+        return self.first_response_breached or self.resolution_breached or any(
+            t is not None and t <= AT_RISK_S for t in timers
+        )
 
 
 def sla_state(ticket: Ticket, now: datetime) -> SlaState:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from router.identity.demo import WIDGET_TAG, demo_signed_widget
 from router.web.persona import bot_name
@@ -63,6 +63,18 @@ def demo_shop(request: Request, as_: Annotated[str | None, Query(alias="as")] = 
 def chat_embed() -> HTMLResponse:
     """The chat itself, shown inside the widget's iframe on any shop page (hence embeddable anywhere)."""
     return _page("chat.html", embeddable=True)
+
+
+# the browser asks every page's site for /favicon.ico: answer with the brand mark instead of a 404 in the console
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#1677ff"/>'
+    '<text x="32" y="44" font-size="34" text-anchor="middle" fill="#fff" font-family="sans-serif">客</text></svg>'
+)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/widget.js")

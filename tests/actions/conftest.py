@@ -15,8 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import settings as action_settings
-from actions.demo_data import load_catalog, seed_demo_store
-from actions.demo_store import DemoOrderStore
+from shop.demo_data import load_catalog, seed_demo_store
+from shop.demo_store import DemoOrderStore
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 24, 12, 0)

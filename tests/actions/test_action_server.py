@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from actions.demo_store import DemoOrderStore
+from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import OWNER, delivered_order, find_order
 from tests.procs import Proc, start_action_server
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from actions.demo_cli import app as demo_app
-from actions.demo_data import load_catalog, load_seed_data, seed_demo_store
-from actions.demo_store import Customer, DemoOrderStore, OrderRow
-from actions.orders import (
+from shop.demo_cli import app as demo_app
+from shop.demo_data import load_catalog, load_seed_data, seed_demo_store
+from shop.demo_store import Customer, DemoOrderStore, OrderRow
+from shop.orders import (
     AddressChangeRefused,
     InvoiceRefused,
     OrderNotFound,
@@ -178,11 +178,11 @@ def test_cli_seed_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_backend_choice_from_settings(tmp_path: Path, store: DemoOrderStore) -> None:
-    from actions.order_http import HttpOrderService
-    from actions.settings import Settings, build_order_service
+    from shop.order_http import HttpOrderService
+    from shop.settings import OrderSettings, build_order_service
 
     missing = tmp_path / "never-seeded" / "orders.db"
-    empty = build_order_service(Settings(orders_db_url=f"sqlite:///{missing}"))
+    empty = build_order_service(OrderSettings(orders_db_url=f"sqlite:///{missing}"))
     assert isinstance(empty, DemoOrderStore) and empty.is_empty()
     with pytest.raises(OrderServiceUnavailable, match="kefu demo seed"):
         empty.get_order("2026112400012345", customer_id=OWNER)
@@ -190,6 +190,6 @@ def test_backend_choice_from_settings(tmp_path: Path, store: DemoOrderStore) -> 
     seed_demo_store(DemoOrderStore.from_url(f"sqlite:///{missing}"), n_orders=20, seed=1, now=NOW)
     assert not empty.is_empty()  # seeded after start: picked up without a restart
     assert not store.is_empty()
-    http = build_order_service(Settings(order_api_url="http://127.0.0.1:9/shop/", order_api_timeout_s=1))
+    http = build_order_service(OrderSettings(order_api_url="http://127.0.0.1:9/shop/", order_api_timeout_s=1))
     assert isinstance(http, HttpOrderService)
     http.close()

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from actions.demo_store import DemoOrderStore
 from actions.faq import ActionFaqAnswer, ActionOutOfScope
 from actions.forms import ActionAskOrderId, ValidateReturnForm, order_id_failures
 from actions.handoff import ActionDefaultFallback
 from actions.topics import bare_topic, core_words
+from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
 
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from rasa_sdk.forms import FormValidationAction
 
-from actions.demo_store import DemoOrderStore
 from actions.forms import (
     ValidateAddressChangeForm,
     ValidateInvoiceForm,
     ValidateOrderStatusForm,
     ValidateReturnForm,
 )
+from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import OWNER, find_order, make_tracker, responses, run_action, slot_events
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from actions.escalation import priority_for, skill_for
 from actions.handoff import ActionComplaint, ActionDefaultFallback, ActionHandoff
 from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
 
@@ -55,30 +54,19 @@ def test_complaint_priority_and_sentiment(domain: dict[str, Any]) -> None:
     angry = make_tracker("快递员态度恶劣，投诉！！", "complaint", sentiment="angry")
     _, messages = run_action(ActionComplaint(), angry, domain)
     payload = customs(messages, "handoff")[0]
-    assert (payload["priority"], payload["skill"]) == (9, "logistics")
+    assert (payload["priority"], payload["skill"]) == (8, "logistics")  # complaint 5, angry +3
 
 
-def test_priorities() -> None:
-    assert priority_for("complaint", None) == 5
-    assert priority_for("refund_dispute", "neutral") == 3
-    assert priority_for("request_human", "negative") == 1
-    assert priority_for("request_human", "angry") == 5
-    assert priority_for("complaint", "angry") == 9
-    assert all(0 <= priority_for(r, s) <= 10 for r in ("complaint", "refund_dispute", "request_human", "fallback",
-                                                         "faq_decline", "order_problem")
-               for s in (None, "angry", "negative", "neutral", "positive"))
+# skill and priority rules themselves: tests/test_escalation_policy.py (the one policy's table test)
 
 
-def test_skill_rules() -> None:
-    assert skill_for(intent="order_status") == "logistics"
-    assert skill_for(intent="address_change") == "logistics"
-    assert skill_for(intent="invoice_request") == "billing"
-    assert skill_for(intent="refund_request") == "after_sales"
-    assert skill_for(intent="ask_faq", faq_category="product") == "product"
-    assert skill_for(intent="ask_faq", faq_category="billing", text="快递") == "billing"
-    assert skill_for(intent="request_human", earlier=["greet", "invoice_request"]) == "billing"
-    assert skill_for(intent="request_human", product_mentioned=True) == "product"
-    assert skill_for(intent=None) == "general"
+def test_the_metadata_sentiment_reaches_the_policy(domain: dict[str, Any]) -> None:
+    calm = make_tracker("转人工", "request_human", sentiment="neutral")
+    very_angry = make_tracker("转人工", "request_human")
+    very_angry.latest_message["metadata"] = {"sentiment": {"label": "angry", "score": 0.95, "anger": 0.9}}
+    priorities = [customs(run_action(ActionHandoff(), t, domain)[1], "handoff")[0]["priority"]
+                  for t in (calm, very_angry)]
+    assert priorities == [1, 5]  # request 1; angry +3, very angry (anger >= 0.85) +1
 
 
 @pytest.mark.usefixtures("kb_disabled")
@@ -111,7 +99,7 @@ def test_second_fallback_in_a_row_hands_over(domain: dict[str, Any]) -> None:
     assert responses(messages) == ["utter_fallback_handoff"]
     assert customs(messages, "fallback") == [{"kefu": "fallback", "count": 2}]
     handoff = customs(messages, "handoff")[0]
-    assert (handoff["reason"], handoff["skill"], handoff["priority"]) == ("fallback", "logistics", 5)
+    assert (handoff["reason"], handoff["skill"], handoff["priority"]) == ("fallback", "logistics", 4)  # 1, angry +3
     assert PAUSE in events and slot_events(events) == {"fallback_count": 0}
 
 

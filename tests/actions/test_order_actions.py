@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from actions.demo_store import DemoOrderStore
 from actions.order_actions import ActionChangeAddress, ActionOrderStatus
-from actions.order_http import HttpOrderService
+from shop.demo_store import DemoOrderStore
+from shop.order_http import HttpOrderService
 from tests.actions.conftest import OWNER, customs, find_order, make_tracker, responses, run_action, slot_events
 
 NEW_ADDRESS = "浙江省杭州市西湖区文三路90号3号楼1202室 王芳 13800138000"

@@ -14,11 +14,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from actions.demo_store import DemoOrderStore
 from actions.order_actions import ActionOrderStatus
-from actions.order_api_server import create_app
-from actions.order_http import HttpOrderService
-from actions.orders import (
+from actions.returns import ActionSubmitReturn
+from shop.demo_store import DemoOrderStore
+from shop.order_api_server import create_app
+from shop.order_http import HttpOrderService
+from shop.orders import (
     AddressChangeReceipt,
     AddressChangeRefused,
     InvoiceReceipt,
@@ -31,7 +32,6 @@ from actions.orders import (
     ReturnReceipt,
     ReturnRefused,
 )
-from actions.returns import ActionSubmitReturn
 from tests.actions.conftest import OWNER, customs, delivered_order, find_order, make_tracker, responses, run_action
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actions.demo_data import CatalogProduct, load_catalog
 from actions.products import get_product_recognizer
+from shop.demo_data import CatalogProduct, load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 

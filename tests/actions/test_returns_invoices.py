@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.demo_store import DemoOrderStore
 from actions.invoices import ActionSubmitInvoice
 from actions.returns import ActionSubmitReturn
+from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import (
     OWNER,
     customs,
@@ -38,7 +38,8 @@ def test_return_outside_the_period_is_refused_and_handed_over(store: DemoOrderSt
     assert responses(messages) == ["utter_return_refused", "utter_handoff"]
     assert "售后期" in messages[0]["reason"]
     assert customs(messages, "handoff") == [{
-        "kefu": "handoff", "skill": "after_sales", "priority": 3, "reason": "refund_dispute",
+        # refund dispute 3, a quality problem +1
+        "kefu": "handoff", "skill": "after_sales", "priority": 4, "reason": "refund_dispute",
         "order_id": order_id, "intent": "inform",
     }]
     assert {"event": "pause", "timestamp": None} in events
@@ -49,7 +50,7 @@ def test_angry_refund_dispute_gets_a_higher_priority(store: DemoOrderStore, doma
     tracker = make_tracker("东西坏了凭什么不给退", "inform", sentiment="angry",
                            slots={"order_id": order_id, "return_reason": "东西坏了凭什么不给退"})
     _, messages = run_action(ActionSubmitReturn(store), tracker, domain)
-    assert customs(messages, "handoff")[0]["priority"] == 7
+    assert customs(messages, "handoff")[0]["priority"] == 7  # refund dispute 3, quality +1, angry +3
 
 
 def test_return_before_delivery_is_refused_without_handoff(store: DemoOrderStore, domain: dict[str, Any]) -> None:

@@ -9,23 +9,26 @@ import pytest
 from actions import settings as action_settings
 from actions.products import get_product_recognizer
 from actions.warmup import in_server_worker, warm_up
+from shop import settings as shop_settings
 
 
 def test_warm_up_builds_every_singleton_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEFU_ACTIONS_ORDERS_DB_URL", f"sqlite:///{tmp_path / 'orders.db'}")
     monkeypatch.setenv("KEFU_ACTIONS_KB_ENABLED", "false")
     action_settings.get_settings.cache_clear()
-    action_settings.get_order_service.cache_clear()
+    shop_settings.get_order_settings.cache_clear()
+    shop_settings.get_order_service.cache_clear()
     try:
         timings = warm_up()
         assert set(timings) == {"products", "orders", "kb"}
-        service = action_settings.get_order_service()
+        service = shop_settings.get_order_service()
         recognizer = get_product_recognizer()
         warm_up()
-        assert action_settings.get_order_service() is service and get_product_recognizer() is recognizer
+        assert shop_settings.get_order_service() is service and get_product_recognizer() is recognizer
     finally:
         action_settings.get_settings.cache_clear()
-        action_settings.get_order_service.cache_clear()
+        shop_settings.get_order_settings.cache_clear()
+        shop_settings.get_order_service.cache_clear()
 
 
 def test_warm_up_starts_only_in_server_workers(monkeypatch: pytest.MonkeyPatch) -> None:

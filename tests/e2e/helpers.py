@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 def sample_order(orders_db_url: str, status: str) -> tuple[str, str]:
     """(order id, customer id) of a seeded demo order in ``status``."""
-    from actions.demo_store import OrderRow
+    from shop.demo_store import OrderRow
 
     engine = create_engine(orders_db_url)
     try:

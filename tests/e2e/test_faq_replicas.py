@@ -135,11 +135,6 @@ def within(deadline_s: float, check: Any) -> float:
         time.sleep(0.25)
 
 
-@pytest.mark.xfail(
-    reason="open (issue 18): in its first run (2026-12-06, load ~4) an edited entry reached replica B in time, but a "
-    "brand-new entry took 56 s (re-embedding and re-calibrating in the action server's background thread), over 10 s",
-    strict=False,
-)
 def test_edit_published_on_a_is_answered_through_b(cluster: dict[str, Any]) -> None:
     a: Shop = cluster["a"]
     b: Shop = cluster["b"]

@@ -130,6 +130,12 @@ def test_order_status_flow(shop: Shop, orders_db: str) -> None:
     second = shop.say(cust, order_id)
     assert order_id in all_texts(second) and "派送中" in all_texts(second), second
     assert second["conversation_id"] == first["conversation_id"]
+    # the agent console's order panel shows the same order: the router process reads it through shop/, not actions/
+    staff = {"Authorization": f"Bearer {shop.login('super')}"}
+    panel = shop.http.get(f"/api/v1/agent/conversations/{second['conversation_id']}/context", headers=staff)
+    assert panel.status_code == 200, panel.text
+    order = panel.json()["order"]
+    assert order is not None and order["order_id"] == order_id and order["status"] == "派送中", panel.text
     # naming the customer without the shop's signature is refused; an anonymous visitor does not own the order
     unsigned = shop.http.post("/api/v1/messages", json={"channel": "web", "customer_id": cust, "text": order_id})
     assert unsigned.status_code == 401 and "派送中" not in unsigned.text

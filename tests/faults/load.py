@@ -153,6 +153,7 @@ class Load:
                 except (OSError, httpx.HTTPError, websockets.WebSocketException, KeyError, ValueError):
                     pass
                 if self._agents_stop.is_set():
+                    await self._end_shift(client, base, username, password)
                     return
                 attempt += 1
                 self.record.agent_reconnects += 1
@@ -201,6 +202,20 @@ class Load:
                                       json={"text": "好的，我来帮您处理"}, headers=auth)
                     if replies[conv] >= 3:
                         await client.post(f"{base}/api/v1/agents/conversations/{conv}/close", json={}, headers=auth)
+
+    async def _end_shift(self, client: httpx.AsyncClient, base: str, username: str, password: str) -> None:
+        """Close what the agent still holds and go offline, so the next test's offers find free capacity (without
+        this every test after the first ran with both agents at capacity: no offer accepted, nothing to check)."""
+        try:
+            login = await client.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password})
+            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            held = await client.get(f"{base}/api/v1/agents/me/conversations", headers=auth)
+            for conv in held.json():
+                await client.post(f"{base}/api/v1/agents/conversations/{conv['conversation_id']}/close", json={},
+                                  headers=auth)
+            await client.put(f"{base}/api/v1/agents/me/status", json={"status": "offline"}, headers=auth)
+        except (OSError, httpx.HTTPError, KeyError, ValueError):
+            pass  # a replica still down: the checks below say what that left behind
 
     async def _catch_up(self, client: httpx.AsyncClient, base: str, auth: dict[str, str]) -> None:
         held = await client.get(f"{base}/api/v1/agents/me/conversations", headers=auth)

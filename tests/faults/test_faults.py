@@ -35,6 +35,8 @@ def _run(
     record = load.stop(drain_s=OFFER_TIMEOUT_S + 4)
     summary = check_after_fault(cluster.db, record, offer_timeout_s=OFFER_TIMEOUT_S)
     print(tag, summary)
+    # the fault met agents at work: offers accepted and messages to an owning agent checked (not a vacuous pass)
+    assert summary["accepts"] > 0 and summary["to_agent"] > 0, summary
     return summary
 
 
@@ -88,12 +90,6 @@ def test_rasa_and_action_server_stopped_for_10_s(cluster: Cluster) -> None:
     _run(cluster, "rasa", 4, fault, after_s=12.0)
 
 
-@pytest.mark.xfail(
-    reason="open (issue 18): in the one run of 2026-12-06 (Rasa down), messages a shopper sent after both agents' "
-    "sockets were dropped never reached the agent, neither pushed nor in the transcript the console reloads; not yet "
-    "known whether the router or this harness loses them",
-    strict=False,
-)
 def test_agent_websocket_dropped(cluster: Cluster) -> None:
     def fault(load: Load) -> None:
         for username, _ in AGENTS:

@@ -11,7 +11,7 @@ from knowledge_base.cli import app
 from knowledge_base.corpus import load_corpus, load_file, save_file
 from knowledge_base.settings import get_kb_settings
 from knowledge_base.sql_store import SqlCorpusStore
-from knowledge_base.store import open_store
+from knowledge_base.stores import open_store
 
 from .conftest import small_settings
 

@@ -24,8 +24,8 @@ from knowledge_base.store import (
     RevisionNotFound,
     VersionConflict,
     YamlCorpusStore,
-    open_store,
 )
+from knowledge_base.stores import open_store
 from tests.router.ops_support import fresh_pg_url
 
 from .conftest import REAL_CORPUS, small_settings

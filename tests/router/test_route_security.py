@@ -50,6 +50,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/channels/web/messages"): "web visitors start anonymous (the widget's REST fallback)",
     ("POST", "/api/v1/channels/web/session"): "proved by the identity hash (tests/router/identity)",
     ("GET", "/chat"): "page", ("GET", "/chat/embed"): "page", ("GET", "/widget.js"): "page",
+    ("GET", "/favicon.ico"): "the site icon",
     ("GET", "/agent"): "page (its data needs a login)", ("GET", "/admin/faq"): "page (its data needs a login)",
     ("GET", "/dashboard"): "page (its data needs a login)", ("GET", "/admin"): "redirect",
     ("GET", "/static/web/{path:path}"): "static files",
@@ -346,3 +347,9 @@ def test_a_new_endpoint_without_a_guard_is_reported() -> None:
 
     _, unguarded = enumerate_routes(create_app(_settings(), with_gateway=True, routers=[extra]))
     assert unguarded == ["GET /api/v1/new/conversations/{conversation_id}", "WS /api/v1/new/ws"]
+
+
+def test_the_site_icon_is_served(world: World) -> None:
+    """Every page's browser asks for /favicon.ico; a 404 there was an error in each page's console."""
+    res = world.client.get("/favicon.ico")
+    assert res.status_code == 200 and res.headers["content-type"].startswith("image/svg+xml")

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, clear, api, fmtTime, fmtDateTime, fmtSeconds, toast } = kefu;
+  const { el, clear, api, fmtTime, fmtDateTime, toast } = kefu;
   const $ = (id) => document.getElementById(id);
   const SKILLS = { after_sales: "售后", logistics: "物流", billing: "支付与发票", product: "商品咨询", vip: "VIP 专席", general: "综合" };
   const REASONS = { request_human: "顾客要求人工", angry: "顾客情绪激动", complaint: "投诉", refund_dispute: "退款纠纷",
@@ -62,7 +62,7 @@
     for (const c of myConvs) addConversation(c, false);
     if (myConvs.length) openConversation(myConvs[0].conversation_id);
     connect();
-    probeTickets();
+    document.dispatchEvent(new CustomEvent("kefu:ready", { detail: me }));
   }
 
   function renderMe() {
@@ -193,7 +193,8 @@
       case "error":
         toast(`操作失败：${data.reason || "未知错误"}`, "error");
         break;
-      default:
+      default:  // e.g. ticket_assigned, read by agent_tickets.js
+        document.dispatchEvent(new CustomEvent("kefu:event", { detail: data }));
         break;
     }
   }
@@ -664,44 +665,26 @@
     }
   });
 
-  // ------------------------------------------------------------------ tickets (when the ticket API is there)
-  const STATUS = { new: "新建", open: "处理中", pending: "待顾客回复", waiting_customer: "待顾客回复", resolved: "已解决", closed: "已关闭" };
-  async function probeTickets() {
-    try {
-      await call("/api/v1/tickets?limit=1");
-      $("tickets-tab").hidden = false;
-    } catch (_e) {
-      $("tickets-tab").hidden = true;
-    }
-  }
-
-  async function loadTickets() {
-    const body = clear($("tickets-body"));
-    const scope = $("tickets-mine").value;
-    try {
-      const page = await call(`/api/v1/tickets?limit=100${scope ? `&assignee=${scope}` : ""}`);
-      if (!page.items.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "暂无工单" })));
-      for (const t of page.items) {
-        const remain = t.sla ? t.sla.first_response_remaining_s : null;
-        body.append(el("tr", {},
-          el("td", { text: t.ref || `#${t.id}` }), el("td", { text: t.subject }), el("td", { text: SKILLS[t.category] || t.category }),
-          el("td", { text: String(t.priority) }), el("td", { text: STATUS[t.status] || t.status }),
-          el("td", { class: remain !== null && remain < 0 ? "mood-angry" : "", text: remain === null ? "已响应" : remain < 0 ? `已超时 ${fmtSeconds(-remain)}` : fmtSeconds(remain) }),
-          el("td", { text: fmtDateTime(t.created_at) })));
-      }
-    } catch (err) {
-      body.append(el("tr", {}, el("td", { colspan: 7, class: "error", text: `读取工单失败：${err.message}` })));
-    }
-  }
-  $("tickets-reload").addEventListener("click", loadTickets);
-  $("tickets-mine").addEventListener("change", loadTickets);
-
+  // ------------------------------------------------------------------ tabs; hooks of agent_tickets.js and agent_canned.js
   for (const tab of document.querySelectorAll(".tabs button")) {
     tab.addEventListener("click", () => {
-      for (const other of document.querySelectorAll(".tabs button")) other.classList.toggle("active", other === tab);
-      $("tab-chats").hidden = tab.dataset.tab !== "chats";
-      $("tab-tickets").hidden = tab.dataset.tab !== "tickets";
-      if (tab.dataset.tab === "tickets") loadTickets();
+      for (const other of document.querySelectorAll(".tabs button")) {
+        other.classList.toggle("active", other === tab);
+        const pane = $(`tab-${other.dataset.tab}`);
+        if (pane) pane.hidden = other !== tab;
+      }
+      document.dispatchEvent(new CustomEvent("kefu:tab", { detail: tab.dataset.tab }));
     });
   }
+
+  // What the ticket and canned-reply modules of this page may use (they load after this file).
+  window.kefuConsole = {
+    call,
+    SKILLS,
+    SENDER,
+    insertText,
+    me: () => me,
+    current: () => current,
+    conversation: (id) => convs.get(id)?.info || null,
+  };
 })();

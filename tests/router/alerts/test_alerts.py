@@ -15,8 +15,8 @@ import pytest
 
 from router.alerts.detector import DetectorConfig, ewma
 from router.alerts.service import AlertService, WebhookSender
+from router.demo.traffic import TrafficWriter
 from router.settings import Settings
-from router.traffic import TrafficWriter
 from tests.router.ops_support import add_user, bearer, migrated, ops_app, running
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

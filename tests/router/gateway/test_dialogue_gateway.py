@@ -202,3 +202,59 @@ def test_the_bot_has_one_name_in_its_replies_the_widget_and_the_console(gateway:
     assert f"智能客服{name}" in client.get("/chat/embed").text
     for script in ("chat.js", "agent.js", "widget.js"):
         assert not other_names.search((ROOT / "router" / "web" / "static" / script).read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- after "leave a message"
+# the gateway hands an angry shopper over by itself (Rasa is down here); nobody is online: "leave a message"
+UPSET = "你们到底怎么回事！包裹丢了一个星期都没人管，气死我了！"
+
+
+def _tickets(sessions: sessionmaker[Session], customer: str) -> int:
+    from sqlalchemy import func, select
+
+    from router.tickets.models import Ticket
+
+    with session_scope(sessions) as s:
+        return int(s.scalar(select(func.count()).select_from(Ticket).where(Ticket.customer_id == customer)) or 0)
+
+
+def test_after_the_leave_a_message_offer_a_greeting_or_a_change_of_mind_is_no_ticket(gateway: Any) -> None:
+    """Found using `make run` as a shopper: nobody online, a handoff -> "leave a message"; the shopper came back a few
+    minutes later and said "你好": it became ticket T...002 with the note "你好". "算了" would have been one too."""
+    client, sessions = gateway
+    texts = load_texts()
+    offer = say(client, "u-leave", UPSET)
+    assert any(texts["no_agent_online"][:10] in r["text"] for r in offer["replies"]), offer
+    hello = say(client, "u-leave", "你好！")
+    assert [r["text"] for r in hello["replies"]] == [texts["leave_message_greeting"]]
+    assert _tickets(sessions, "u-leave") == 0
+    # the offer stands: the real message becomes the ticket
+    left = say(client, "u-leave", "我的快递三天没更新了，订单2026112400012345，电话13800138000")
+    assert "工单号" in left["replies"][0]["text"] and _tickets(sessions, "u-leave") == 1
+
+    offer = say(client, "u-mind", UPSET)
+    assert any("不留言了" in r["text"] for r in offer["replies"])
+    declined = say(client, "u-mind", "算了")
+    assert [r["text"] for r in declined["replies"]] == [texts["leave_message_cancelled"]]
+    assert _tickets(sessions, "u-mind") == 0
+    with session_scope(sessions) as s:
+        conv = s.get(Conversation, declined["conversation_id"])
+        assert conv is not None and conv.handoff_reason is None and conv.status == "open"
+
+
+def test_a_stale_leave_a_message_offer_lapses(gateway: Any) -> None:
+    """Back after the window (half an hour by default), a message is a new question, not a note."""
+    from sqlalchemy import update
+
+    from router.gateway.models import ConversationEvent
+
+    client, sessions = gateway
+    offer = say(client, "u-later", UPSET)
+    with session_scope(sessions) as s:
+        s.execute(update(ConversationEvent).where(ConversationEvent.conversation_id == offer["conversation_id"],
+                                                  ConversationEvent.type == "no_agent_online")
+                  .values(created_at=utcnow() - timedelta(hours=2)))
+    assert any("不留言了" in r["text"] for r in offer["replies"])
+    later = say(client, "u-later", "退款多久能到账")
+    assert not any("工单号" in r["text"] for r in later["replies"]), later
+    assert _tickets(sessions, "u-later") == 0

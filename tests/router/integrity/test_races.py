@@ -162,7 +162,7 @@ def test_two_unresolved_sweeps_racing_make_one_ticket_per_conversation(pg) -> No
 def test_two_alert_evaluations_racing_store_one_alert(pg) -> None:  # type: ignore[no-untyped-def]
     from router.alerts.models import Alert
     from router.alerts.service import AlertService
-    from router.traffic import TrafficWriter
+    from router.demo.traffic import TrafficWriter
     from tests.router.alerts.test_alerts import CONFIG, NOW
 
     engine, sessions = pg

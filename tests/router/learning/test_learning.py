@@ -16,11 +16,11 @@ from sqlalchemy import select
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import KbSettings
 from router.db import session_scope
+from router.demo.traffic import UNKNOWN_THEMES, TrafficWriter
 from router.learning.mining import collect_candidates, is_question
 from router.learning.models import Proposal
 from router.learning.service import InvalidProposalEdit, LearningService
 from router.settings import Settings
-from router.traffic import UNKNOWN_THEMES, TrafficWriter
 from tests.router.ops_support import add_user, bearer, migrated, ops_app, running
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from router.cli import app as cli_app
 from router.db import session_scope
+from router.demo.traffic import Script, TrafficWriter, make_script
 from router.gateway.models import Conversation
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from router.tickets.service import TicketService
-from router.traffic import Script, TrafficWriter, make_script
 from tests.router.ops_support import add_user, bearer, migrated, ops_app, running
 
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
@@ -176,7 +176,7 @@ def test_report_cli_prints_the_table_and_writes_csv(traffic, tmp_path: Path) -> 
 
 
 def test_seed_history_fills_a_demo_database(tmp_path: Path) -> None:
-    from router.traffic import seed_history
+    from router.demo.traffic import seed_history
 
     engine, sessions = migrated(tmp_path, "demo.db")
     add_user(sessions, "amy", skills={"logistics": 4, "after_sales": 3, "billing": 2})

@@ -10,12 +10,12 @@ import pytest
 from router.alerts.detector import DetectorConfig
 from router.alerts.service import AlertService
 from router.db import make_engine, make_session_factory, session_scope
+from router.demo.traffic import TrafficWriter
 from router.migrate import upgrade
 from router.reports.kpis import compute_kpis
 from router.routing.store import SqlStore
 from router.tickets.assign import SkillAssigner, store_directory
 from router.tickets.service import TicketService
-from router.traffic import TrafficWriter
 from tests.router.ops_support import add_user, fresh_pg_url, migrated
 
 pytestmark = pytest.mark.pg

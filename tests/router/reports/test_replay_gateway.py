@@ -17,12 +17,12 @@ from router.alerts.service import AlertService
 from router.api import ROUTERS as API_ROUTERS
 from router.app import create_app
 from router.db import session_scope
+from router.demo.traffic import generate_scripts, make_script, replay
 from router.gateway.models import ConversationEvent, Message
 from router.gateway.schemas import InboundMessage
 from router.operations import ROUTERS
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
-from router.traffic import generate_scripts, make_script, replay
 from tests.artifacts import require_built
 from tests.router.ops_support import TEST_WEB_SECRET, add_user, bearer, channel_key, migrated, running, shop_keys
 

@@ -76,4 +76,7 @@ def test_has_content() -> None:
     assert not has_content(f"{PHONE} ,{ORDER}。")
     assert has_content(f"手机{PHONE}")
     assert has_content("😡")
+    # a kept number (a complaint hotline) is content with words around it, not alone: "12345" is a wrong order number
+    assert not has_content("12345") and not has_content(" 12315。")
+    assert has_content("打12345")
     assert all(not ch.isalnum() for ch in PLACEHOLDERS)

@@ -27,6 +27,8 @@ POLICY = AngerPolicy()  # the router's default thresholds
         "收件人李先生，电话138-1234-5678",
         "运单号SF1234567890123",
         "¥129.90",
+        "12345",  # a mistyped order number that happens to be a complaint hotline: was angry, an apology offer
+        "12315",
     ],
 )
 def test_entities_are_not_anger(analyzer: SentimentAnalyzer, text: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from router.db import session_scope
+from router.demo.traffic import TrafficWriter, make_script
 from router.gateway.models import Conversation, ConversationEvent, Customer, Message
 from router.routing.store import SqlStore
 from router.tickets.assign import SkillAssigner, store_directory
@@ -18,7 +19,6 @@ from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAg
 from router.tickets.models import Ticket
 from router.tickets.service import TicketService
 from router.tickets.sla import SlaPolicy, aware, sla_state
-from router.traffic import TrafficWriter, make_script
 from tests.router.ops_support import add_user, migrated
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

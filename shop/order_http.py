@@ -1,6 +1,6 @@
 """HTTP client for a shop's own order API (selected by ``KEFU_ACTIONS_ORDER_API_URL``).
 
-The contract (a reference server is ``actions/order_api_server.py``; JSON everywhere, times ISO 8601 shop time,
+The contract (a reference server is ``shop/order_api_server.py``; JSON everywhere, times ISO 8601 shop time,
 optional ``Authorization: Bearer <KEFU_ACTIONS_ORDER_API_TOKEN>``):
 
 - ``GET  {base}/orders/{order_id}?customer_id=C`` -> 200 :class:`Order`
@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from actions.orders import (
+from shop.orders import (
     AddressChangeReceipt,
     AddressChangeRefused,
     InvoiceReceipt,
@@ -80,7 +80,7 @@ class ApiError(BaseModel):
 
 
 class HttpOrderService:
-    """:class:`actions.orders.OrderService` over a shop's order API. Thread-safe (one pooled httpx client)."""
+    """:class:`shop.orders.OrderService` over a shop's order API. Thread-safe (one pooled httpx client)."""
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from actions.demo_store import (
+from shop.demo_store import (
     Customer,
     DemoBase,
     DemoOrderStore,

@@ -1,8 +1,8 @@
-"""The order-service interface the actions talk to, its data model and its domain errors.
+"""The order-service interface, its data model and its domain errors.
 
-Two implementations exist: :class:`actions.demo_store.DemoOrderStore` (SQLite, the default) and
-:class:`actions.order_http.HttpOrderService` (a shop's own order API, see ``actions/order_api_server.py`` for the
-contract). The actions only see this module.
+Two implementations exist: :class:`shop.demo_store.DemoOrderStore` (SQLite, the default) and
+:class:`shop.order_http.HttpOrderService` (a shop's own order API, see ``shop/order_api_server.py`` for the
+contract). The actions and the router's order panel only see this module and :mod:`shop.settings`.
 """
 
 from __future__ import annotations

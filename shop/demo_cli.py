@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from actions.demo_data import seed_demo_store
-from actions.demo_store import DemoOrderStore
-from actions.settings import DEFAULT_DB
+from shop.demo_data import seed_demo_store
+from shop.demo_store import DemoOrderStore
+from shop.settings import DEFAULT_DB
 
 app = typer.Typer(help="Demo order store used by the actions when no shop order API is configured.",
                   no_args_is_help=True)

@@ -1,7 +1,7 @@
 """The demo order store: a small shop order system on SQLAlchemy 2 + SQLite, the default :class:`OrderService`.
 
 It has its own declarative base (it is the *shop's* data, not the router's) and is filled by ``kefu demo seed``
-(:mod:`actions.demo_data`). Timestamps are naive China Standard Time, the shop's local time.
+(:mod:`shop.demo_data`). Timestamps are naive China Standard Time, the shop's local time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
 
-from actions.orders import (
+from shop.db import make_engine
+from shop.orders import (
     AddressChangeReceipt,
     AddressChangeRefused,
     InvoiceReceipt,
@@ -30,7 +31,6 @@ from actions.orders import (
     ReturnReceipt,
     ReturnRefused,
 )
-from router.db import make_engine
 
 CST = timezone(timedelta(hours=8))
 POLICY_PATH = Path(__file__).resolve().parent / "data" / "policy.yml"
@@ -164,7 +164,7 @@ def to_order(row: OrderRow) -> Order:
 
 
 class DemoOrderStore:
-    """:class:`actions.orders.OrderService` over the demo SQLite (or any SQLAlchemy) database."""
+    """:class:`shop.orders.OrderService` over the demo SQLite (or any SQLAlchemy) database."""
 
     def __init__(
         self,

@@ -1,9 +1,9 @@
-"""Reference implementation of the "shop order API" that :class:`actions.order_http.HttpOrderService` calls.
+"""Reference implementation of the "shop order API" that :class:`shop.order_http.HttpOrderService` calls.
 
-Shops that have their own order system implement these routes (contract in ``actions/order_http.py``); this app
-serves them from any :class:`actions.orders.OrderService`, by default the demo store, so the contract can be tried:
+Shops that have their own order system implement these routes (contract in ``shop/order_http.py``); this app
+serves them from any :class:`shop.orders.OrderService`, by default the demo store, so the contract can be tried:
 
-    .venv/bin/python -m actions.order_api_server --db var/demo/orders.db --port 8070
+    .venv/bin/python -m shop.order_api_server --db var/demo/orders.db --port 8070
     KEFU_ACTIONS_ORDER_API_URL=http://127.0.0.1:8070 .venv/bin/python -m rasa_sdk --actions actions --port 5055
 """
 
@@ -18,8 +18,8 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from actions.order_http import AddressChangeRequest, ApiError, InvoiceRequest, OrderList, ReturnRequest
-from actions.orders import (
+from shop.order_http import AddressChangeRequest, ApiError, InvoiceRequest, OrderList, ReturnRequest
+from shop.orders import (
     AddressChangeReceipt,
     AddressChangeRefused,
     InvoiceReceipt,
@@ -121,8 +121,8 @@ class _Unauthorized(Exception):
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - thin CLI wrapper
     import uvicorn
 
-    from actions.demo_store import DemoOrderStore
-    from actions.settings import DEFAULT_DB
+    from shop.demo_store import DemoOrderStore
+    from shop.settings import DEFAULT_DB
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--db", default=str(DEFAULT_DB), help="demo store SQLite file (seed it with kefu demo seed)")

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from knowledge_base.escalation import decide
 from router.db import session_scope
 from router.gateway.models import Conversation, ConversationEvent, Customer, Message, Survey
 from router.gateway.ports import TicketSink
@@ -332,7 +333,7 @@ class TrafficWriter:
             say("bot", f"（FAQ {script.topic} 的答案）", at)
             at = tick(5, 30)
             say("customer", rest[0], at, sentiment=mood)
-            priority = 1
+            priority = decide(reason="request_human", skill=script.category).priority
             event("handoff_requested", at, reason="request_human", skill=script.category, priority=priority)
             conv.required_skill, conv.priority, conv.handoff_reason = script.category, priority, "leave_message"
             event("no_agent_online", at)
@@ -355,7 +356,7 @@ class TrafficWriter:
         return conv.id
 
     def _handoff(self, conv: Conversation, event: Any, at: datetime, reason: str, skill: str) -> None:
-        priority = {"angry": 5, "complaint": 5}.get(reason, 1)
+        priority = decide(reason=reason, skill=skill).priority
         event("handoff_requested", at, reason=reason, skill=skill, priority=priority)
         conv.required_skill, conv.priority, conv.handoff_reason = skill, priority, reason
         conv.owner, conv.handed_off_at = "queue", at

@@ -47,6 +47,9 @@ def seed_demo_users(app: FastAPI) -> None:
     for agent_id in _agent_ids(app):
         app.state.engine.reload_agent(agent_id)
     log.info("created %d demo users", len(DEMO_USERS))
+    from router.canned.demo import seed_demo_canned
+
+    log.info("created %d demo canned replies", seed_demo_canned(sessions))
 
 
 def _agent_ids(app: FastAPI) -> list[int]:
