@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, clear, api, fmtTime, fmtDateTime, toast } = kefu;
+  const { el, clear, api, fmtTime, fmtDateTime, fmtSeconds, toast } = kefu;
   const $ = (id) => document.getElementById(id);
   const SKILLS = { after_sales: "售后", logistics: "物流", billing: "支付与发票", product: "商品咨询", vip: "VIP 专席", general: "综合" };
   const REASONS = { request_human: "顾客要求人工", angry: "顾客情绪激动", complaint: "投诉", refund_dispute: "退款纠纷",
