@@ -435,3 +435,20 @@ def test_two_apps_share_presence_through_redis(pg_url: str) -> None:
                 me = replica_client.get("/api/v1/agents/me", headers=amy).json()
                 assert _eventually(lambda c=replica_client: not c.get("/api/v1/agents/me", headers=amy).json()[
                     "available"]) and me["status"] == "online"
+
+
+def test_the_offer_card_is_masked_wherever_it_goes() -> None:
+    """The shopper's last message on the offer card is personal data: masked in the API and in the pushed event."""
+    from router.api.schemas import AgentOffer
+    from router.identity.pii import mask_agent_event
+    from router.routing.models import Offer, WorkItem
+
+    context = {"channel": "app", "vip": True, "mood": "angry", "last_message": "快递没到，我电话13812345678，急！"}
+    item = WorkItem(id="i", conversation_id="c", customer_id="u", channel="chat", skill="logistics", priority=7,
+                    enqueued_at=100.0, reason="angry", context=context)
+    card = AgentOffer.of(Offer(id="o", item_id="i", conversation_id="c", agent_id=1, created_at=130.0,
+                               deadline=160.0), item)
+    assert card.channel == "app" and card.vip is True and card.mood == "angry" and card.waited_s == 30.0
+    assert card.last_message and "13812345678" not in card.last_message and card.last_message.startswith("快递没到")
+    pushed = mask_agent_event({"type": "offer", "offer_id": "o", "context": context})
+    assert "13812345678" not in pushed["context"]["last_message"] and "13812345678" in context["last_message"]
