@@ -124,15 +124,19 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
             "access_token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
-        await client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+        await client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth)
         replies: Counter[str] = Counter()
         ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url) as ws:
             await ws.send(auth_frame(token))  # the first frame authenticates (no token in the URL)
+            pinged = time.monotonic()
             while time.monotonic() < until["agents"]:  # agents stay until every shopper request was answered
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
                 except TimeoutError:
+                    if time.monotonic() - pinged > 20.0:  # the console's heartbeat: a silent socket is closed
+                        await ws.send(json.dumps({"type": "ping"}))
+                        pinged = time.monotonic()
                     continue
                 event: dict[str, Any] = json.loads(raw)
                 kind = event.get("type")

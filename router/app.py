@@ -27,6 +27,13 @@ from router.api import ROUTERS
 from router.auth import AuthError
 from router.db import make_engine, make_session_factory
 from router.hub import AgentHub, LocalHub, bridge_engine_to_hub
+from router.presence import (
+    LocalPresence,
+    PresenceMonitor,
+    RedisPresence,
+    presence_loop,
+    record_presence_changes,
+)
 from router.routing.engine import EngineConfig, RoutingEngine
 from router.routing.errors import RoutingError
 from router.routing.store import SqlStore
@@ -102,6 +109,20 @@ def create_app(
             "routing timer loop", lambda: routing_timer_loop(routing, settings.routing_tick_max_s)
         ).start()
         app.state.routing_timer = timer
+        presence: Any = (
+            RedisPresence(settings.redis_url, settings.redis_namespace, ttl_s=settings.presence_ttl_s)
+            if settings.redis_url
+            else LocalPresence()
+        )
+        monitor = PresenceMonitor(
+            routing, presence, grace_s=settings.presence_grace_s, held_grace_s=settings.presence_held_grace_s
+        )
+        app.state.presence, app.state.presence_monitor = presence, monitor
+        unrecord = record_presence_changes(routing, app.state.sessions)
+        presence_task = Supervised(
+            "presence loop",
+            lambda: presence_loop(monitor, settings.presence_check_s, settings.presence_ttl_s / 3),
+        ).start()
         gateway_teardown = None
         if with_gateway:
             from router.gateway.wiring import install_gateway
@@ -117,6 +138,10 @@ def create_app(
             if gateway_teardown is not None:
                 await gateway_teardown()
             await timer.stop()
+            await presence_task.stop()
+            unrecord()
+            if isinstance(presence, RedisPresence):
+                presence.close()
             unsubscribe()
             if redis_hub is not None:
                 await redis_hub.stop()

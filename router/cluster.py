@@ -58,6 +58,8 @@ DECISIONS = frozenset(
         "abandon",
         "transfer",
         "set_status",
+        "set_presence",
+        "requeue_held",
         "upsert_agent",
         "reload_agent",
         "tick",

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     sentiment_mood_confidence: float = 0.8
 
     offer_timeout_s: float = 30.0
+    # presence (router/presence.py, docs/routing.md): an agent is available only while a console connection is open.
+    # Without one for presence_grace_s (at most 30 s) she stops getting offers and her pending offers go to others;
+    # conversations she holds go back to the queue after presence_held_grace_s. With Redis, a replica's sockets
+    # count presence_ttl_s after its last refresh (a killed replica's agents are gone that much later). A console
+    # socket that sends nothing (the console pings every 25 s) for agent_socket_idle_s is closed.
+    presence_grace_s: float = Field(default=20.0, gt=0, le=30)
+    presence_held_grace_s: float = Field(default=120.0, gt=0)
+    presence_ttl_s: float = Field(default=15.0, gt=0)
+    presence_check_s: float = Field(default=1.0, gt=0)
+    agent_socket_idle_s: float = Field(default=70.0, gt=0)
     # skill relaxation: (seconds waited, minimum proficiency); after the last step any online agent qualifies
     relaxation_steps: list[tuple[float, int]] = Field(default_factory=lambda: [(0.0, 3), (60.0, 1)])
     relax_any_agent_after_s: float = 180.0

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from router.api.deps import EngineDep, SessionsDep, SettingsDep
@@ -36,23 +37,28 @@ from router.db import session_scope
 from router.hub import AgentHub, NoMessageHandler
 from router.identity.pii import mask_agent_event
 from router.identity.sockets import authenticate_socket, close_when_invalid
+from router.presence import PresenceTracker, is_connected
 from router.reports.agents import record_status
 from router.routing.engine import RoutingEngine
 from router.routing.errors import NotAssigned, RoutingError, UnknownAgent
-from router.routing.models import AgentState, ItemState
+from router.routing.models import AgentState, AgentStatus, ItemState
 from router.routing.store import ROUTABLE_ROLES as ROUTABLE
 
 log = logging.getLogger(__name__)
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 WS_ROLES = frozenset(ROUTABLE)
+API_CONNECTION = "api"  # the presence connection id of an API client that declared connection=api
 
 
 @auth_router.post("/login", response_model=TokenOut, summary="Log in; returns a bearer JWT")
-def login(body: LoginIn, sessions: SessionsDep, settings: SettingsDep, engine: EngineDep) -> TokenOut:
+def login(
+    body: LoginIn, request: Request, sessions: SessionsDep, settings: SettingsDep, engine: EngineDep
+) -> TokenOut:
     principal = authenticate(sessions, body.username, body.password)
     if principal.role in ROUTABLE:
-        engine.reload_agent(principal.id)  # pick up profile changes made while the service ran
+        agent = engine.reload_agent(principal.id)  # pick up profile changes made while the service ran
+        _sync_presence(request, engine, agent)  # her last chosen status counts only with a console connection
     return TokenOut(access_token=issue_token(principal, settings), expires_in=settings.token_ttl_s, role=principal.role)
 
 
@@ -63,20 +69,59 @@ def _agent(engine: RoutingEngine, user: Principal) -> AgentState:
         return engine.reload_agent(user.id)
 
 
-@router.get("/me", response_model=AgentOut, summary="Who am I (with routing profile and load)")
+def _presence(request: Request) -> PresenceTracker:
+    tracker: PresenceTracker = request.app.state.presence
+    return tracker
+
+
+def _sync_presence(request: Request, engine: RoutingEngine, agent: AgentState) -> AgentState:
+    """Mark the agent connected or not as her connections are right now.  No grace here: the grace is for a
+    connection that was lost, not for an agent who has none (e.g. her status was left online yesterday)."""
+    connected = is_connected(_presence(request), agent.id)
+    if connected != agent.connected:
+        return engine.set_presence(agent.id, connected, reason="agent_not_connected")
+    return agent
+
+
+def _me(engine: RoutingEngine, agent: AgentState, user: Principal) -> AgentOut:
+    offered: dict[str, int] = {}
+    for _offer, item in engine.offers_with_items(agent.id):
+        if item is not None:
+            offered[item.channel] = offered.get(item.channel, 0) + 1
+    return agent_out(agent, username=user.username, role=user.role, offered=offered)
+
+
+@router.get("/me", response_model=AgentOut, summary="Who am I (with routing profile, load and presence)")
 def me(user: CurrentUser, engine: EngineDep) -> AgentOut:
     if user.role not in ROUTABLE:
         return AgentOut(id=user.id, username=user.username, display_name=user.display_name, role=user.role)
-    return agent_out(_agent(engine, user), username=user.username, role=user.role)
+    return _me(engine, _agent(engine, user), user)
 
 
-@router.put("/me/status", response_model=AgentOut, summary="Go online, away or offline")
-def set_status(body: StatusIn, user: CurrentAgent, engine: EngineDep, sessions: SessionsDep) -> AgentOut:
+@router.put(
+    "/me/status",
+    response_model=AgentOut,
+    summary="Go online, away or offline (routing needs an open console connection, or connection=api)",
+)
+def set_status(
+    body: StatusIn,
+    request: Request,
+    user: CurrentAgent,
+    engine: EngineDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> AgentOut:
     engine.reload_agent(user.id)  # a supervisor may have changed or disabled the profile (404 when disabled)
+    tracker = _presence(request)
+    if body.status is AgentStatus.offline:  # logging off ends an API client's declared connection
+        tracker.closed(user.id, API_CONNECTION)
+    elif body.connection == "api":  # an API client without a console: a connection that lasts as long as its token
+        tracker.opened(user.id, API_CONNECTION, lease_s=float(settings.token_ttl_s))
     agent = engine.set_status(user.id, body.status)
+    agent = _sync_presence(request, engine, agent)
     with session_scope(sessions) as session:  # for occupancy (time online) in the per-agent report
         record_status(session, agent_id=user.id, status=body.status.value, at=engine.clock())
-    return agent_out(agent, username=user.username, role=user.role)
+    return _me(engine, agent, user)
 
 
 @router.get("/me/offers", response_model=list[AgentOffer], summary="My pending offers")
@@ -139,8 +184,12 @@ async def agent_socket(websocket: WebSocket) -> None:
         return
     engine: RoutingEngine = app.state.engine
     hub: AgentHub = app.state.hub
+    tracker: PresenceTracker = app.state.presence
+    idle_s: float = app.state.settings.agent_socket_idle_s
+    connection_id = uuid.uuid4().hex
     queue = hub.connect(user.id)
     try:
+        await _connected(engine, tracker, user.id, connection_id)
         offers = await run_in_threadpool(engine.offers_with_items, user.id)
         await websocket.send_json(
             {
@@ -155,7 +204,11 @@ async def agent_socket(websocket: WebSocket) -> None:
         ]
         try:
             while True:
-                data = await websocket.receive_json()
+                try:  # the console pings every 25 s: a socket silent for longer than idle_s is dead
+                    data = await asyncio.wait_for(websocket.receive_json(), timeout=idle_s)
+                except TimeoutError:
+                    await websocket.close(code=4408, reason="no heartbeat")
+                    break
                 reply = await _handle(data, user, engine, hub)
                 if reply is not None:
                     await websocket.send_json(reply)
@@ -169,6 +222,35 @@ async def agent_socket(websocket: WebSocket) -> None:
         pass
     finally:
         hub.disconnect(user.id, queue)
+        # the presence monitor makes her unavailable after the grace if this was her last connection; recorded even
+        # when this handler is being cancelled (server shutdown, a test client leaving), or she would stay connected
+        closing = asyncio.ensure_future(run_in_threadpool(tracker.closed, user.id, connection_id))
+        closing.add_done_callback(_log_close_failure)
+        with contextlib.suppress(Exception):  # a failure is logged by the callback
+            await asyncio.shield(closing)
+
+
+def _log_close_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:  # Redis away: the connection's expiry ends it anyway
+        log.warning("could not record the end of an agent connection", exc_info=task.exception())
+
+
+async def _connected(engine: RoutingEngine, tracker: PresenceTracker, agent_id: int, connection_id: str) -> None:
+    """Record the new connection and make the agent available at once (if her chosen status is online)."""
+    try:
+        await run_in_threadpool(tracker.opened, agent_id, connection_id)
+    except Exception:  # Redis away: the socket still works; the next refresh records it once Redis is back
+        log.warning("could not record agent %s's new connection", agent_id, exc_info=True)
+
+    def mark() -> None:
+        try:
+            agent = engine.get_agent(agent_id)
+        except UnknownAgent:
+            agent = engine.reload_agent(agent_id)
+        if not agent.connected:
+            engine.set_presence(agent_id, True)
+
+    await run_in_threadpool(mark)
 
 
 async def _pump(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:

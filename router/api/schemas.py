@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from router.identity.pii import mask_text
 from router.routing.models import AgentState, AgentStatus, ItemState, Offer, WorkItem
 
 Skill = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
@@ -33,12 +34,23 @@ class AgentOut(BaseModel):
     skills: dict[str, int] = {}
     languages: list[str] = []
     capacity: dict[str, int] = {}
+    # accepted conversations per channel (what capacity is about); pending offers are counted apart in ``offers``
+    # (each one reserves a place while it is pending, so an agent is never offered more than she could accept)
     load: dict[str, int] = {}
+    offers: dict[str, int] = {}
+    # whether a console connection is open (router/presence.py); ``available``: online and connected (gets offers)
+    connected: bool | None = None
+    available: bool | None = None
 
 
 class StatusIn(BaseModel):
+    """The agent's chosen status.  It takes effect for routing only while a console connection is open; an API
+    client without a console declares ``connection: "api"``, which counts as a connection until the token's lifetime
+    ends or the agent goes offline."""
+
     model_config = ConfigDict(extra="forbid")
     status: AgentStatus
+    connection: Literal["api"] | None = None
 
 
 class AgentOffer(BaseModel):
@@ -54,9 +66,18 @@ class AgentOffer(BaseModel):
     customer_id: str | None = None
     note: str | None = None
     reason: str | None = None
+    # what the offer card shows: where the shopper writes from, how long she has waited (at the offer), VIP, her
+    # mood and her last substantive message (personal data masked), as the gateway recorded them at the hand-off
+    channel: str | None = None
+    enqueued_at: float | None = None
+    waited_s: float | None = None
+    vip: bool | None = None
+    mood: str | None = None
+    last_message: str | None = None
 
     @classmethod
     def of(cls, offer: Offer, item: WorkItem | None) -> AgentOffer:
+        context = item.context if item else {}
         return cls(
             id=offer.id,
             conversation_id=offer.conversation_id,
@@ -68,6 +89,12 @@ class AgentOffer(BaseModel):
             customer_id=item.customer_id if item else None,
             note=item.note if item else None,
             reason=item.reason if item else None,
+            channel=context.get("channel") or (item.channel if item else None),
+            enqueued_at=item.enqueued_at if item else None,
+            waited_s=round(offer.created_at - item.enqueued_at, 3) if item else None,
+            vip=context.get("vip"),
+            mood=context.get("mood"),
+            last_message=mask_text(context["last_message"]) if context.get("last_message") else None,
         )
 
 
@@ -143,7 +170,10 @@ class QueueStatusOut(BaseModel):
     agents_online: int
 
 
-def agent_out(agent: AgentState, *, username: str, role: str) -> AgentOut:
+def agent_out(agent: AgentState, *, username: str, role: str, offered: dict[str, int] | None = None) -> AgentOut:
+    """``offered``: the agent's pending offers per channel (the engine's ``load`` counts them as well)."""
+    offered = offered or {}
+    accepted = {k: v - offered.get(k, 0) for k, v in agent.load.items()}
     return AgentOut(
         id=agent.id,
         username=username,
@@ -153,5 +183,8 @@ def agent_out(agent: AgentState, *, username: str, role: str) -> AgentOut:
         skills=agent.skills,
         languages=sorted(agent.languages),
         capacity=agent.capacity,
-        load={k: v for k, v in agent.load.items() if v},
+        load={k: v for k, v in accepted.items() if v > 0},
+        offers={k: v for k, v in offered.items() if v},
+        connected=agent.connected,
+        available=agent.available,
     )

@@ -25,7 +25,15 @@ class HandoffQueue(Protocol):
     """The skill-based router as seen by the gateway."""
 
     def enqueue(
-        self, *, conversation_id: str, customer_id: str, channel: str, skill: str, priority: int, reason: str
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str,
+        channel: str,
+        skill: str,
+        priority: int,
+        reason: str,
+        card: dict[str, Any] | None = None,
     ) -> None: ...
 
     def queue_status(self, conversation_id: str) -> QueueStatus | None: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from router.gateway.ports import NoAgentsOnline, QueueStatus
 from router.routing.engine import RoutingEngine
@@ -28,8 +28,17 @@ class EngineQueue:
         self.closed_hours = closed_hours
 
     def enqueue(
-        self, *, conversation_id: str, customer_id: str, channel: str, skill: str, priority: int, reason: str
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str,
+        channel: str,
+        skill: str,
+        priority: int,
+        reason: str,
+        card: dict[str, Any] | None = None,
     ) -> None:
+        """``card``: what the agent's offer card shows besides the routing fields (last message, VIP, mood)."""
         off_hours = self.closed_hours(skill) if self.closed_hours is not None else None
         if off_hours is not None:
             raise NoAgentsOnline(skill=skill, off_hours=off_hours)
@@ -41,7 +50,7 @@ class EngineQueue:
                 priority=priority,
                 channel=ROUTING_CHANNEL,
                 reason=reason,
-                context={"channel": channel},
+                context={**(card or {}), "channel": channel},
             )
         except NoAgentOnline as exc:
             raise NoAgentsOnline(skill=skill) from exc
@@ -91,7 +100,7 @@ def bridge_events(
             elif event.type == "closed":
                 followup = gateway.apply_closed(conversation_id=conv, agent_id=event.agent_id)
             elif event.type == "transferred":
-                followup = gateway.apply_requeued(conversation_id=conv)
+                followup = gateway.apply_requeued(conversation_id=conv, reason=event.data.get("reason"))
             else:
                 return
         except Exception:  # never break the routing engine's operation because the gateway's bookkeeping failed

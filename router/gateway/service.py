@@ -26,17 +26,21 @@ from starlette.concurrency import run_in_threadpool
 from knowledge_base.escalation import Feeling, decide
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
+from router.gateway.context import substantive_questions
 from router.gateway.limits import LocalRateLimiter, RateLimiter
 from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
+from router.identity.pii import mask_text
 from router.sentiment import ConversationSignals, SentimentAnalyzer, SentimentResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TEXTS_PATH = Path(__file__).with_name("texts.yml")
 
+OFFER_CARD_LOOKBACK = 20  # the shopper's messages searched for her last substantive one (the agent's offer card)
+OFFER_CARD_CHARS = 200
 DB_RETRIES = 4  # 0.5 + 1 + 2 s of back-off covers a database restart or a fail-over
 RACE_RETRIES = 3  # a transaction that lost a unique-key race runs again and finds the winner's rows
 RACE_ANSWER_WAIT_S = 10.0  # how long the loser of a client_msg_id race waits for the winner's bot answer
@@ -771,7 +775,7 @@ class GatewayService:
         priority come from the escalation policy (knowledge_base/escalation.py)."""
         off_hours: str | None = None
 
-        def stage(session: Session) -> tuple[str, str, str, int]:
+        def stage(session: Session) -> tuple[str, str, str, int, dict[str, Any]]:
             conv = session.get(Conversation, conv_id)
             assert conv is not None
             customer = session.get(Customer, conv.customer_id)
@@ -788,9 +792,9 @@ class GatewayService:
             )
             required, priority = decision.skill, decision.priority
             self._event(session, conv, "handoff_requested", reason=reason, skill=required, priority=priority)
-            return conv.customer_id, conv.channel, required, priority
+            return conv.customer_id, conv.channel, required, priority, self._offer_card(session, conv_id, vip)
 
-        customer_id, channel, required, priority = await self._db(stage)
+        customer_id, channel, required, priority, card = await self._db(stage)
         try:
             # the engine may offer the conversation to an agent at once; ownership moves only when the agent accepts
             await run_in_threadpool(
@@ -801,6 +805,7 @@ class GatewayService:
                 skill=required,
                 priority=priority,
                 reason=reason,
+                card=card,
             )
             queued = True
         except NoAgentsOnline as exc:
@@ -834,6 +839,23 @@ class GatewayService:
         await self._push_replies(customer_id, conv_id, owner, replies)
         return Outcome(conv_id, owner, replies, status if owner == "queue" else None)
 
+    def _offer_card(self, session: Session, conv_id: str, vip: bool) -> dict[str, Any]:
+        """What the agent's offer card shows: the shopper's last substantive message (masked: it is stored with the
+        queue entry), her mood at her last message, and whether she is a VIP."""
+        rows = session.execute(
+            select(Message.text, Message.sentiment_label, Message.sentiment_score, Message.anger)
+            .where(Message.conversation_id == conv_id, Message.direction == "in")
+            .order_by(Message.id.desc())
+            .limit(OFFER_CARD_LOOKBACK)
+        ).all()
+        questions = substantive_questions([{"text": r.text} for r in reversed(rows)], [])
+        card: dict[str, Any] = {"vip": vip}
+        if questions:
+            card["last_message"] = mask_text(questions[0])[:OFFER_CARD_CHARS]
+        if rows:
+            card["mood"] = self.anger.mood(rows[0].sentiment_label, rows[0].sentiment_score, rows[0].anger)
+        return card
+
     def _recent_feelings(self, session: Session, conv_id: str) -> list[Feeling]:
         """The sentiment of the shopper's recent messages, oldest first (the policy reads anger now and the trend)."""
         rows = session.execute(
@@ -864,17 +886,18 @@ class GatewayService:
             self._outbound(session, conv, "agent_joined", replies, agent_name=agent_name)
             return Followup(conv.customer_id, conversation_id, "agent", replies, pause=True)
 
-    def apply_requeued(self, *, conversation_id: str) -> Followup | None:
-        """Transferred to another skill or agent: back to the queue until someone accepts."""
+    def apply_requeued(self, *, conversation_id: str, reason: str | None = None) -> Followup | None:
+        """Transferred to another skill or agent, or put back in the queue because its agent's console vanished
+        (``reason="agent_lost"``): back to the queue until someone accepts."""
+        lost = reason == "agent_lost"
         with session_scope(self.sessions) as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None or conv.status != "open":
                 return None
             conv.owner, conv.agent_id = "queue", None
-            self._event(session, conv, "transferred")
-            replies = self._store_out(
-                session, conv, [Reply(text=self.text("agent_transferred"), sender="system")], "system"
-            )
+            self._event(session, conv, "requeued" if lost else "transferred", **({"reason": reason} if lost else {}))
+            text = self.text("agent_lost_requeued" if lost else "agent_transferred")
+            replies = self._store_out(session, conv, [Reply(text=text, sender="system")], "system")
             self._outbound(session, conv, "agent_transferred", replies)
             return Followup(conv.customer_id, conversation_id, "queue", replies)
 

@@ -56,7 +56,11 @@ def mask_context(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def mask_agent_event(event: dict[str, Any]) -> dict[str, Any]:
-    """A pushed ``message`` event with the shopper's text masked; other events unchanged."""
+    """A pushed ``message`` event with the shopper's text masked, and the shopper's last message an offer or an
+    assignment carries in its routing context; other events unchanged."""
+    context = event.get("context")
+    if isinstance(context, dict) and isinstance(context.get("last_message"), str):
+        return {**event, "context": {**context, "last_message": mask_text(context["last_message"])}}
     message = event.get("message")
     if event.get("type") != "message" or not isinstance(message, dict) or not isinstance(message.get("text"), str):
         return event

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from router.routing.models import AgentState, AgentStatus, WorkItem
+from router.routing.models import AgentState, WorkItem
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,12 @@ class RelaxationPolicy:
 
 
 def agent_can_take(agent: AgentState, item: WorkItem, now: float, *, skill_floor: int | None) -> bool:
-    """Hard constraints besides skill: status, capacity, language, exclusion after reject/timeout, targeted transfer.
+    """Hard constraints besides skill: status and connection, capacity, language, exclusion after reject/timeout,
+    targeted transfer.
 
     ``skill_floor`` is the minimum proficiency in ``item.skill``; ``None`` skips the skill check.
     """
-    if agent.status is not AgentStatus.online or agent.free(item.channel) <= 0:
+    if not agent.available or agent.free(item.channel) <= 0:
         return False
     if item.target_agent_id is not None and item.target_agent_id != agent.id:
         return False
@@ -113,7 +114,7 @@ class AgentIndex:
         for skill in self._online_skills.pop(agent.id, []):
             self._online_by_skill[skill].discard(agent.id)
         self._online.discard(agent.id)
-        if agent.status is not AgentStatus.online:
+        if not agent.available:
             return
         self._online.add(agent.id)
         self._online_skills[agent.id] = [s for s, p in agent.skills.items() if p > 0]

@@ -167,7 +167,7 @@ class RoutingEngine:
         with self._op():
             old = self.agents.agents.get(agent.id)
             if old is not None:
-                agent.load = old.load
+                agent.load, agent.connected = old.load, old.connected
             self.agents.upsert(agent)
             self._dispatch_agent(agent, self.clock())
             return agent
@@ -197,6 +197,70 @@ class RoutingEngine:
                 self._dispatch_item(item, now)
             self._dispatch_agent(agent, now)
             return agent
+
+    def set_presence(self, agent_id: int, connected: bool, *, reason: str = "agent_disconnected") -> AgentState:
+        """Whether the agent has a live console connection (router.presence decides when, after its grace).
+
+        Losing it rescinds her pending offers, which go to other agents at once; regaining it makes her available
+        again if her chosen status is online.  Conversations she holds stay with her (see :meth:`requeue_held`).
+        Nothing changes (and nothing is written) when the agent is already in that state."""
+        with self._op() as now:
+            agent = self._agent(agent_id)
+            if agent.connected == connected:
+                return agent
+            agent.connected = connected
+            released: list[WorkItem] = []
+            if not connected:
+                offers = self.offers.for_agent(agent_id)
+                if offers:
+                    with self._tx() as tx:
+                        for offer in offers:
+                            released.append(self._release(tx, offer, OfferState.rescinded, now, reason=reason))
+            self.agents.refresh(agent)
+            self._outbox.append(
+                RoutingEvent("presence", "", agent_id, {"connected": connected, "status": agent.status.value})
+            )
+            for item in released:
+                self._dispatch_item(item, now)
+            self._dispatch_agent(agent, now)
+            return agent
+
+    def requeue_held(self, agent_id: int, *, reason: str = "agent_lost") -> list[WorkItem]:
+        """Put every conversation the agent holds back in the queue (she vanished): same skill, same priority and the
+        original queue time (so it is served first), the shopper's history untouched (it lives with the
+        conversation).  Returns the new queue entries."""
+        with self._op() as now:
+            self._agent(agent_id)
+            held = [self.items[c] for c in sorted(self._assigned.get(agent_id, ())) if c in self.items]
+            fresh: list[WorkItem] = []
+            for item in held:
+                if item.state is not ItemState.assigned or item.agent_id != agent_id:
+                    continue
+                new = WorkItem(
+                    id=uuid.uuid4().hex,
+                    conversation_id=item.conversation_id,
+                    customer_id=item.customer_id,
+                    channel=item.channel,
+                    skill=item.skill,
+                    priority=item.priority,
+                    enqueued_at=item.enqueued_at,
+                    language=item.language,
+                    reason=reason,
+                    note=item.note,
+                    transferred_from=item.id,
+                    context=item.context,
+                )
+                with self._tx() as tx:
+                    self._end(tx, item, ItemState.transferred, reason, now)
+                    tx.insert_item(new)
+                    self._track(new)
+                self._emit("transferred", item, agent_id, to_agent_id=None, to_skill=item.skill, note=None,
+                           reason=reason)
+                self._queue(new, now)
+                fresh.append(new)
+            for new in fresh:
+                self._dispatch_item(new, now)
+            return fresh
 
     def agents_online(self, skill: str | None = None) -> int:
         """Online agents having ``skill`` (any proficiency), or all online agents."""
@@ -297,7 +361,7 @@ class RoutingEngine:
 
     def _dispatch_agent(self, agent: AgentState, now: float) -> None:
         """Fill an agent's free capacity with the best waiting items they may take."""
-        while agent.status is AgentStatus.online:
+        while agent.available:
             channels = [c for c in agent.capacity if agent.free(c) > 0]
             if not channels:
                 return
@@ -333,11 +397,14 @@ class RoutingEngine:
             note=item.note,
             reason=item.reason,
             waited_s=round(now - item.enqueued_at, 3),
+            enqueued_at=item.enqueued_at,
             context=item.context,
         )
         return offer
 
-    def _release(self, tx: StoreTx, offer: Offer, state: OfferState, now: float) -> WorkItem:
+    def _release(
+        self, tx: StoreTx, offer: Offer, state: OfferState, now: float, *, reason: str | None = None
+    ) -> WorkItem:
         """A pending offer ends without acceptance: its item goes back to the queue (in its old place)."""
         if not tx.finish_offer(offer.id, state, now):
             raise OfferNotPending(offer.id, "decided elsewhere")
@@ -356,7 +423,10 @@ class RoutingEngine:
         kind = {OfferState.rejected: "offer_rejected", OfferState.timed_out: "offer_timed_out"}.get(
             state, "offer_rescinded"
         )
-        self._emit(kind, item, offer.agent_id, offer_id=offer.id)
+        if reason is None:
+            self._emit(kind, item, offer.agent_id, offer_id=offer.id)
+        else:
+            self._emit(kind, item, offer.agent_id, offer_id=offer.id, reason=reason)
         return item
 
     def accept(self, offer_id: str, agent_id: int) -> WorkItem:
@@ -475,7 +545,7 @@ class RoutingEngine:
                 if to_agent_id == agent_id:
                     raise InvalidTransfer("cannot transfer a conversation to yourself")
                 target = self._agent(to_agent_id)
-                if target.status is not AgentStatus.online or target.free(item.channel) <= 0:
+                if not target.available or target.free(item.channel) <= 0:
                     raise InvalidTransfer(f"agent {to_agent_id} is not online with free capacity", agent_id=to_agent_id)
             elif to_skill is None:
                 raise InvalidTransfer("give a target agent or a target skill")
@@ -631,7 +701,7 @@ class RoutingEngine:
                 for agent in self.store.load_agents(agent_id):
                     old = self.agents.agents.get(agent.id)
                     if old is not None:
-                        agent.load = old.load
+                        agent.load, agent.connected = old.load, old.connected
                     self.agents.upsert(agent)
             if not conversation_ids:
                 return
@@ -671,6 +741,11 @@ class RoutingEngine:
         """Every known agent as of now (copies taken under the lock)."""
         with self._lock:
             return [dataclasses.replace(a, load=dict(a.load)) for a in self.agents.agents.values()]
+
+    def held_by(self) -> dict[int, int]:
+        """How many conversations each agent holds (accepted), by agent id."""
+        with self._lock:
+            return {a: len(convs) for a, convs in self._assigned.items() if convs}
 
     def conversations_for(self, agent_id: int) -> list[WorkItem]:
         with self._lock:

@@ -42,7 +42,12 @@ class OfferState(enum.StrEnum):
 
 @dataclass
 class AgentState:
-    """An agent as the engine sees it. ``load`` counts pending offers and assigned conversations per channel."""
+    """An agent as the engine sees it. ``load`` counts pending offers and assigned conversations per channel.
+
+    ``status`` is what the agent chose (persisted); ``connected`` is whether she has a live console connection
+    (router.presence; not persisted, every replica learns it from the shared presence).  She gets offers only when
+    :attr:`available`: online *and* connected.
+    """
 
     id: int
     name: str
@@ -52,6 +57,11 @@ class AgentState:
     status: AgentStatus = AgentStatus.offline
     last_assigned_at: float = 0.0
     load: dict[str, int] = field(default_factory=dict)
+    connected: bool = True
+
+    @property
+    def available(self) -> bool:
+        return self.status is AgentStatus.online and self.connected
 
     def free(self, channel: str) -> int:
         return self.capacity.get(channel, 0) - self.load.get(channel, 0)
@@ -105,7 +115,7 @@ class RoutingEvent:
     """Something an agent UI or the gateway should learn about.
 
     ``type`` is one of: offer, offer_rescinded, offer_timed_out, offer_rejected, assigned, closed, transferred,
-    abandoned, queued.
+    abandoned, queued, presence.
     """
 
     type: str

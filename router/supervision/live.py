@@ -203,7 +203,7 @@ def barge_in(
     except RoutingError as exc:
         raise SupervisorNotReady(supervisor_id) from exc
     item = engine.items[conversation_id]
-    if sup.status.value != "online" or sup.free(item.channel) <= 0:
+    if not sup.available or sup.free(item.channel) <= 0:
         raise SupervisorNotReady(supervisor_id)
     engine.transfer(conversation_id, agent_id, to_agent_id=supervisor_id, note="主管接管")
     offer = next((o for o in engine.offers_for(supervisor_id) if o.conversation_id == conversation_id), None)

@@ -148,7 +148,9 @@ def test_order_status_flow(shop: Shop, orders_db: str) -> None:
 def test_handoff_to_agent_and_back_to_bot(shop: Shop) -> None:
     token = shop.login("wang")
     auth = {"Authorization": f"Bearer {token}"}
-    assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert shop.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     cust = customer()
     with (
         shop.socket("/api/v1/agents/ws", token) as agent_ws,
@@ -200,7 +202,9 @@ def test_handoff_to_agent_and_back_to_bot(shop: Shop) -> None:
 def test_angry_message_gets_priority_handoff(shop: Shop) -> None:
     token = shop.login("super")
     auth = {"Authorization": f"Bearer {token}"}
-    assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert shop.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     cust = customer()
     body = shop.say(cust, "你们就是骗子！！！再不退钱我就去12315投诉你们")
     assert body["sentiment"]["label"] == "angry", body
@@ -263,7 +267,9 @@ def test_rasa_down_polite_reply_and_handoff(
             assert "你好，在吗" in stored  # nothing is lost
         token = down.login("li")
         auth = {"Authorization": f"Bearer {token}"}
-        assert down.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+        assert down.http.put(
+            "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+        ).status_code == 200
         handed = down.say(customer(), "我的订单怎么还没发货")
         assert handed["owner"] in {"queue", "agent"} and "转接" in all_texts(handed), handed
     finally:

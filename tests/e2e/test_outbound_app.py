@@ -93,7 +93,9 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
     receiver = callback.receiver
     token = shop.login("wang")
     auth = {"Authorization": f"Bearer {token}"}
-    assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert shop.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     user = "app-" + uuid.uuid4().hex[:8]
     with shop.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
@@ -167,7 +169,9 @@ def test_callback_down_for_a_minute_then_every_message_arrives_once_in_order(
     receiver = callback.receiver
     token = shop.login("wang")
     auth = {"Authorization": f"Bearer {token}"}
-    assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert shop.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     users = ["down-" + uuid.uuid4().hex[:8] for _ in range(2)]
     convs: list[str] = []
     with shop.socket("/api/v1/agents/ws", token) as agent_ws:

@@ -81,7 +81,9 @@ def test_shopper_on_a_agent_on_b(replicas: dict[str, Any]) -> None:
     b: Shop = replicas["b"]
     token = b.login("zhao")
     auth = {"Authorization": f"Bearer {token}"}
-    assert b.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert b.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     cust = "c-scale-" + uuid.uuid4().hex[:6]
     with (
         b.socket("/api/v1/agents/ws", token) as agent_ws,
@@ -130,7 +132,7 @@ def test_kill9_replica_mid_offer_then_restart(replicas: dict[str, Any]) -> None:
     b: Shop = replicas["b"]
     token = b.login("zhao")
     auth = {"Authorization": f"Bearer {token}"}
-    b.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+    b.http.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth)
     cust = "c-kill-" + uuid.uuid4().hex[:6]
     with b.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
@@ -165,7 +167,7 @@ def test_offer_times_out_when_the_agent_does_not_answer(replicas: dict[str, Any]
     b: Shop = replicas["b"]
     token = b.login("zhao")
     auth = {"Authorization": f"Bearer {token}"}
-    b.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+    b.http.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth)
     with b.socket("/api/v1/agents/ws", token) as agent_ws:
         recv_until(agent_ws, lambda e: e.get("type") == "hello")
         body = replicas["a"].say("c-timeout-" + uuid.uuid4().hex[:6], "转人工")

@@ -26,7 +26,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory, rasa_server: Proc, orders_db:
     shop = _make_shop(tmp, "router", rasa_server.url, orders_db, agents)
     token = shop.login("zhao")
     auth = {"Authorization": f"Bearer {token}"}
-    assert shop.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert shop.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     yield shop
     shop.proc.stop()
 

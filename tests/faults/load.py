@@ -166,10 +166,13 @@ class Load:
         login = await client.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password})
         token = login.json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        await client.put(f"{base}/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+        await client.put(
+            f"{base}/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+        )
         ws_url = base.replace("http://", "ws://") + "/api/v1/agents/ws"
         async with websockets.connect(ws_url, open_timeout=10) as ws:
             await ws.send(auth_frame(token))  # the first frame authenticates
+            pinged = time.monotonic()
             self.agent_sockets[username] = ws
             if not first:  # the console reloads what it holds after a reconnect
                 await self._catch_up(client, base, auth)
@@ -177,6 +180,9 @@ class Load:
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
                 except TimeoutError:
+                    if time.monotonic() - pinged > 20.0:  # the console's heartbeat: a silent socket is closed
+                        await ws.send(json.dumps({"type": "ping"}))
+                        pinged = time.monotonic()
                     continue
                 event: dict[str, Any] = json.loads(raw)
                 kind = event.get("type")

@@ -204,7 +204,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             headers={"X-Kefu-Channel-Key": keys["app"]},
         ).json()["conversation_id"]
         auth = {"Authorization": f"Bearer {tokens['agent']}"}
-        client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth)
+        client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth)
         handoff = {"conversation_id": held, "customer_id": "c-held", "skill": "general"}
         created = client.post(
             "/api/v1/routing/handoffs", json=handoff, headers={"Authorization": f"Bearer {tokens['supervisor']}"}

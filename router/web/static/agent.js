@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, clear, api, fmtTime, fmtDateTime, toast } = kefu;
+  const { el, clear, api, fmtTime, fmtDateTime, fmtSeconds, toast } = kefu;
   const $ = (id) => document.getElementById(id);
   const SKILLS = { after_sales: "售后", logistics: "物流", billing: "支付与发票", product: "商品咨询", vip: "VIP 专席", general: "综合" };
   const REASONS = { request_human: "顾客要求人工", angry: "顾客情绪激动", complaint: "投诉", refund_dispute: "退款纠纷",
@@ -68,9 +68,7 @@
   function renderMe() {
     $("me-name").textContent = `${me.display_name}（${kefu.ROLE_NAMES[me.role] || me.role}）`;
     if (me.status) $("status-select").value = me.status;
-    const cap = (me.capacity && me.capacity.chat) || 0;
-    const load = (me.load && me.load.chat) || 0;
-    $("load").textContent = cap ? `接待量 ${load}/${cap}` : "";
+    renderWorkload();
   }
 
   $("status-select").addEventListener("change", async (event) => {
@@ -156,7 +154,11 @@
       case "offer_rescinded":
       case "offer_timed_out":
       case "offer_rejected":
-        removeOffer(data.offer_id, data.type === "offer_timed_out" ? "会话请求已超时，已转给其他客服" : null);
+        removeOffer(data.offer_id, data.type === "offer_timed_out" ? "会话请求已超时，已转给其他客服"
+          : data.reason === "agent_disconnected" ? "工作台连接中断，会话请求已转给其他客服" : null);
+        refreshMe();
+        break;
+      case "presence":
         refreshMe();
         break;
       case "assigned":
@@ -206,23 +208,29 @@
     const bar = el("div", { class: "bar" });
     const accept = el("button", { type: "button", class: "success", text: "接入" });
     const reject = el("button", { type: "button", text: "拒绝" });
-    const node = el("div", { class: "offer", dataset: { offerId: id, conversationId: o.conversation_id } },
+    const details = offerDetails(o);
+    const node = el("div", { class: "offer", tabindex: "0", dataset: { offerId: id, conversationId: o.conversation_id },
+      "aria-label": "新的会话请求：Enter 或 A 接入，Esc 或 R 拒绝" },
       el("div", {}, el("strong", { text: SKILLS[o.skill] || o.skill || "综合" }), " · ",
         el("span", { text: REASONS[o.reason] || o.reason || "转人工" }),
         o.priority ? el("span", { class: `badge ${o.priority >= 5 ? "red" : "orange"}`, text: `优先级 ${o.priority}` }) : null),
+      details.node,
       el("div", { class: "muted", text: `顾客 ${o.customer_id || ""}` }),
       o.note ? el("div", { class: "muted", text: `备注：${o.note}` }) : null,
       el("div", {}, "剩余 ", count, " 秒"), bar,
-      el("div", { class: "actions" }, accept, reject));
+      el("div", { class: "actions" }, accept, reject),
+      el("div", { class: "muted keys", text: "键盘：Enter/A 接入 · Esc/R 拒绝" }));
     const tick = () => {
       const left = Math.max(0, o.deadline - Date.now() / 1000);
       count.textContent = String(Math.ceil(left));
       bar.style.width = `${Math.max(0, Math.min(100, (left / total) * 100))}%`;
+      details.tick();
       if (left <= 0) { accept.disabled = true; reject.disabled = true; }
     };
     tick();
     const timer = setInterval(tick, 500);
-    accept.addEventListener("click", async () => {
+    const doAccept = async () => {
+      if (accept.disabled) return;
       accept.disabled = true; reject.disabled = true;
       try {
         const conv = await call(`/api/v1/agents/offers/${encodeURIComponent(id)}/accept`, { method: "POST" });
@@ -230,23 +238,30 @@
         addConversation(conv, true);
         refreshMe();
       } catch (err) {
-        removeOffer(id, err.status === 409 ? "该会话请求已失效" : `接入失败：${err.message}`);
+        // a stale offer (rescinded, timed out, taken): the server's own words, e.g. 该会话邀请已失效（…）
+        removeOffer(id, err.status === 409 ? err.message || "该会话请求已失效" : `接入失败：${err.message}`, "error");
+        refreshMe();
       }
-    });
-    reject.addEventListener("click", async () => {
+    };
+    const doReject = async () => {
+      if (reject.disabled) return;
       accept.disabled = true; reject.disabled = true;
       try { await call(`/api/v1/agents/offers/${encodeURIComponent(id)}/reject`, { method: "POST" }); } catch (_e) { /* gone */ }
       removeOffer(id);
-    });
-    offers.set(id, { offer: o, node, timer });
+      refreshMe();
+    };
+    accept.addEventListener("click", doAccept);
+    reject.addEventListener("click", doReject);
+    offers.set(id, { offer: o, node, timer, accept: doAccept, reject: doReject });
     const box = $("offers");
     if (offers.size === 1) clear(box);
     box.append(node);
     $("offer-count").textContent = String(offers.size);
     $("offer-count").className = "badge red";
+    renderWorkload();
   }
 
-  function removeOffer(id, message) {
+  function removeOffer(id, message, kind) {
     const entry = offers.get(id);
     if (!entry) return;
     clearInterval(entry.timer);
@@ -255,8 +270,75 @@
     $("offer-count").textContent = String(offers.size);
     $("offer-count").className = offers.size ? "badge red" : "badge";
     if (!offers.size) $("offers").append(el("div", { class: "muted", text: "暂无新的会话请求" }));
-    if (message) toast(message);
+    if (message) toast(message, kind);
+    renderWorkload();
   }
+
+  // ------------------------------------------------------------------ presence, workload and the offer card
+  // 接待量 counts accepted conversations only; pending offers are shown apart (待接入). The agent is routable only
+  // while this console's connection is open: "online" without it shows as not receiving (router/presence.py).
+  const CHANNELS = { web: "网页", app: "App", miniprogram: "小程序", wechat: "小程序", chat: "在线聊天" };
+  const MOODS = { angry: "愤怒", negative: "不满", positive: "满意", neutral: "平静" };
+
+  function renderWorkload() {
+    if (!me) return;
+    const cap = (me.capacity && me.capacity.chat) || 0;
+    const load = (me.load && me.load.chat) || 0;
+    const pending = Math.max(offers.size, (me.offers && me.offers.chat) || 0);
+    $("load").textContent = cap ? `接待量 ${load}/${cap}${pending ? ` · 待接入 ${pending}` : ""}` : "";
+    const box = $("presence");
+    if (!box) return;
+    if (me.status === "online" && me.available === false) {
+      box.textContent = "未连接，暂不分配新会话";
+      box.className = "badge red";
+      box.hidden = false;
+    } else if (me.available) {
+      box.textContent = "接待中";
+      box.className = "badge green";
+      box.hidden = false;
+    } else {
+      box.hidden = true;
+    }
+  }
+
+  function offerDetails(o) {
+    const ctx = o.context || {};
+    const channel = o.channel && o.channel !== "chat" ? o.channel : ctx.channel || o.channel;
+    const vip = o.vip ?? ctx.vip;
+    const mood = o.mood ?? ctx.mood;
+    const last = o.last_message ?? ctx.last_message;
+    const since = o.enqueued_at ?? (o.waited_s !== undefined && o.created_at ? o.created_at - o.waited_s : null);
+    const waited = el("span", { class: "waited" });
+    const node = el("div", { class: "offer-details" },
+      el("div", {},
+        channel ? el("span", { class: "tag channel", text: CHANNELS[channel] || channel }) : null,
+        vip ? el("span", { class: "badge orange vip", text: "VIP" }) : null,
+        mood ? el("span", { class: `mood mood-${mood}`, text: MOODS[mood] || mood }) : null,
+        el("span", { class: "muted" }, "已等待 ", waited)),
+      last ? el("div", { class: "last-message", text: `“${last}”` }) : el("div", { class: "muted last-message", text: "顾客未留下具体问题" }));
+    const tick = () => {
+      waited.textContent = since ? fmtSeconds(Math.max(0, Date.now() / 1000 - since)) : "—";
+    };
+    tick();
+    return { node, tick };
+  }
+
+  // Keyboard: Enter or A accepts, Esc or R rejects the focused offer (else the first), outside text fields.
+  document.addEventListener("keydown", (event) => {
+    if (!offers.size || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" || target.tagName === "SELECT")) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    const accept = key === "Enter" || key === "a";
+    const reject = key === "Escape" || key === "r";
+    if (!accept && !reject) return;
+    if (target && target.tagName === "BUTTON" && key === "Enter") return;  // a focused button does its own thing
+    const focused = target && target.closest && target.closest(".offer");
+    const entry = (focused && offers.get(focused.dataset.offerId)) || offers.values().next().value;
+    if (!entry) return;
+    event.preventDefault();
+    if (accept) entry.accept(); else entry.reject();
+  });
 
   // ------------------------------------------------------------------ conversations
   function addConversation(info, open) {

@@ -35,7 +35,9 @@ def _token(client: TestClient, username: str) -> dict[str, str]:
 
 def test_supervisor_sees_every_agents_status_and_load(app_client: TestClient) -> None:
     agent = _token(app_client, "a1")
-    assert app_client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=agent).status_code == 200
+    assert app_client.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=agent
+    ).status_code == 200
     boss = _token(app_client, "boss")
     rows = app_client.get("/api/v1/admin/agents", headers=boss).json()
     me = next(r for r in rows if r["name"] == "小王")

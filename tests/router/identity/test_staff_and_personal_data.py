@@ -71,7 +71,7 @@ def _held_conversation(shop: Shop, customer: str, text: str) -> tuple[str, dict[
         "/api/v1/messages", json={"channel": "app", "customer_id": customer, "text": text}, headers=key
     ).json()["conversation_id"]
     agent = bearer(shop.login("id-agent"))
-    shop.client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=agent)
+    shop.client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=agent)
     handoff = {"conversation_id": conv, "customer_id": customer, "skill": "general"}
     created = shop.client.post("/api/v1/routing/handoffs", json=handoff, headers=bearer(shop.login("id-supervisor")))
     assert created.status_code == 201, created.text

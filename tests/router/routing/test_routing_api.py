@@ -111,7 +111,9 @@ def test_auth_failures(client: TestClient, settings: Settings, users: dict[str, 
 
     editor = login(client, "editor")
     assert client.get("/api/v1/agents/me", headers=editor).json()["role"] == "content"
-    assert client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=editor).status_code == 403
+    assert client.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=editor
+    ).status_code == 403
     agent = login(client, "wang")
     assert client.get("/api/v1/agents/queue", headers=agent).status_code == 403
     body = {"conversation_id": "c", "customer_id": "u", "skill": "general"}
@@ -155,8 +157,10 @@ def test_offer_accept_message_transfer_close(
     client: TestClient, users: dict[str, int], received: list[tuple[int, str, str]]
 ) -> None:
     wang, li, boss = login(client, "wang"), login(client, "li"), login(client, "boss")
-    assert client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=wang).json()["status"] == "online"
-    client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=li)
+    assert client.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=wang
+    ).json()["status"] == "online"
+    client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=li)
     token = wang["Authorization"].split()[1]
     with agent_socket(client, token) as ws:
         assert ws.receive_json()["type"] == "hello"
@@ -223,7 +227,7 @@ def test_offer_accept_message_transfer_close(
 
 def test_ws_accept_and_timeout_pushes(client: TestClient, settings: Settings) -> None:
     wang, boss = login(client, "wang"), login(client, "boss")
-    client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=wang)
+    client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=wang)
     token = wang["Authorization"].split()[1]
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with agent_socket(client, token) as ws:

@@ -88,7 +88,9 @@ def test_kill_9_mid_offer_recovers_queue_offers_and_timers(tmp_path: Path) -> No
     base = proc.url
     try:
         wang, li, boss = login(base, "wang"), login(base, "li"), login(base, "boss")
-        httpx.put(f"{base}/api/v1/agents/me/status", json={"status": "online"}, headers=wang).raise_for_status()
+        httpx.put(
+            f"{base}/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=wang
+        ).raise_for_status()
         for cid in ("c1", "c2", "c3"):
             body = {"conversation_id": cid, "customer_id": f"u-{cid}", "skill": "general"}
             assert httpx.post(f"{base}/api/v1/routing/handoffs", json=body, headers=boss).status_code == 201
@@ -116,7 +118,9 @@ def test_kill_9_mid_offer_recovers_queue_offers_and_timers(tmp_path: Path) -> No
         late = httpx.post(f"{base}/api/v1/agents/offers/{second['id']}/accept", headers=wang)
         assert late.status_code == 409
         httpx.post(f"{base}/api/v1/agents/offers/{third['id']}/accept", headers=wang).raise_for_status()
-        httpx.put(f"{base}/api/v1/agents/me/status", json={"status": "online"}, headers=li).raise_for_status()
+        httpx.put(
+            f"{base}/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=li
+        ).raise_for_status()
         (for_li,) = offers(base, li)
         assert for_li["conversation_id"] == "c2"
 

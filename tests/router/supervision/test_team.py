@@ -41,7 +41,9 @@ def test_a_new_agent_gets_a_matching_offer_without_a_restart(team) -> None:
         new = res.json()
         assert new["skills"] == {"billing": 5, "general": 3} and new["status"] == "offline"
         agent = login(client, "xiaozhou", "zhou-pass-123")
-        assert client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=agent).status_code == 200
+        assert client.put(
+            "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=agent
+        ).status_code == 200
         queued = client.post("/api/v1/routing/handoffs", headers=sup, json={
             "conversation_id": "conv-billing-1", "customer_id": "shopper-1", "skill": "billing"})
         assert queued.status_code == 201, queued.text
@@ -60,7 +62,7 @@ def test_a_new_agent_gets_a_matching_offer_without_a_restart(team) -> None:
         assert off.status_code == 200 and off.json()["status"] == "disabled"
         assert client.app.state.engine.get_agent(new["id"]).status.value == "offline"
         assert client.get("/api/v1/routing/offers", headers=sup).json() == []
-        again = client.put("/api/v1/agents/me/status", json={"status": "online"}, headers=agent)
+        again = client.put("/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=agent)
         assert again.status_code == 404
         assert client.post("/api/v1/auth/login", json={"username": "xiaozhou", "password": "zhou-pass-123"}
                            ).status_code == 401

@@ -192,7 +192,9 @@ class Agent:
 def online_agent(stack: WebStack, username: str = "xiaowang") -> Iterator[Agent]:
     token = stack.login(username)
     auth = {"Authorization": f"Bearer {token}"}
-    assert stack.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert stack.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     url = stack.url.replace("http://", "ws://") + "/api/v1/agents/ws"
     try:
         with connect(url) as ws:
@@ -343,7 +345,9 @@ def test_the_log_keeps_the_newest_message_in_view_and_one_wording_for_the_wait(
     page.locator(".msg-bot").nth(4).wait_for()
     token = web_stack.login("xiaowang")
     auth = {"Authorization": f"Bearer {token}"}
-    assert web_stack.http.put("/api/v1/agents/me/status", json={"status": "online"}, headers=auth).status_code == 200
+    assert web_stack.http.put(
+        "/api/v1/agents/me/status", json={"status": "online", "connection": "api"}, headers=auth
+    ).status_code == 200
     try:
         chat_say(page, "转人工")
         page.locator("#chat-queue:not([hidden])").wait_for(timeout=60_000)
