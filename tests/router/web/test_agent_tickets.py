@@ -194,7 +194,7 @@ def test_agent_manages_personal_canned_replies_and_sees_team_ones(stack: WebStac
     agent.once("dialog", lambda dialog: dialog.accept())
     agent.locator("#canned-body tr[data-shortcut='bye'] button", has_text="删除").click()
     agent.locator(".toast-ok", has_text="快捷回复已删除").wait_for()
-    expect(agent.locator("#canned-body tr[data-shortcut='bye']")).to_have_count(0)  # the list re-renders after the toast
+    expect(agent.locator("#canned-body tr[data-shortcut='bye']")).to_have_count(0)  # re-rendered after the toast
 
     # a supervisor adds a snippet for the after-sales group: 小李 gets it, to use but not to change
     boss = new_page(1400, 900)
