@@ -85,7 +85,8 @@ def main() -> int:
         f"  API docs (OpenAPI)  {base}/docs\n"
         f"  public message API  POST {base}/api/v1/messages\n"
         f"  signed-in demo shop {base}/chat?as=c0001\n"
-        "Demo logins: agent1 / agent1-pass, content1 / content1-pass, supervisor1 / supervisor1-pass\n"
+        "Demo logins: agent1 / agent1-pass, content1 / content1-pass, supervisor1 / supervisor1-pass, "
+        "admin1 / admin1-pass (callback settings)\n"
         "Demo channel keys and web identity secret: var/demo/channel_keys.json\n"
         "Press Ctrl-C to stop everything.\n",
         flush=True,

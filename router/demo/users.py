@@ -1,4 +1,5 @@
-"""Demo accounts for `make run` (dev mode only): a few agents with different skills, content staff, a supervisor."""
+"""Demo accounts for `make run` (dev mode only): a few agents with different skills, content staff, a supervisor and an
+administrator (the app callback settings and dead letters are theirs alone)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ DEMO_USERS: list[dict[str, object]] = [
     {"username": "agent3", "display_name": "小芳", "role": "agent", "skills": {"billing": 5, "vip": 4, "general": 3}},
     {"username": "content1", "display_name": "内容运营", "role": "content"},
     {"username": "supervisor1", "display_name": "值班主管", "role": "supervisor", "skills": {"general": 3, "vip": 5}},
+    {"username": "admin1", "display_name": "系统管理员", "role": "admin"},
 ]
 
 

@@ -69,3 +69,37 @@ def test_no_defaults_outside_dev_mode(tmp_path: Path) -> None:
         assert refused.status_code == 401 and "not configured" in refused.json()["detail"]
     finally:
         shops.close()
+
+
+def test_every_staff_page_of_the_readme_has_a_demo_login_that_can_use_it(tmp_path: Path) -> None:
+    """Found using `make run`: /admin/outbound (app callback settings, dead letters) is for admins, and no demo account
+    was one: every demo login got "当前账号角色（主管）无权使用此页面"."""
+    from fastapi.testclient import TestClient
+
+    from router.app import create_app
+    from router.migrate import upgrade
+    from router.settings import Settings
+    from tests.procs import free_port
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrade(url)  # an empty user table, as on a fresh `make run`
+    settings = Settings(database_url=url, rasa_url=f"http://127.0.0.1:{free_port()}", demo_users=True,
+                        demo_keys_path=tmp_path / "keys.json", operations_background=False)
+    from router.demo.users import seed_demo_users_hook
+
+    with TestClient(create_app(settings, with_gateway=True, on_startup=[seed_demo_users_hook])) as client:
+        def bearer(username: str) -> dict[str, str]:
+            res = client.post("/api/v1/auth/login", json={"username": username, "password": f"{username}-pass"})
+            assert res.status_code == 200, (username, res.text)
+            return {"Authorization": f"Bearer {res.json()['access_token']}"}
+
+        # (page, an API its data comes from, the demo login the banner of `make run` names for it)
+        for page, api, username in [
+            ("/agent", "/api/v1/agents/me", "agent1"),
+            ("/admin/faq", "/api/v1/admin/faq/entries", "content1"),
+            ("/dashboard", "/api/v1/agents/queue", "supervisor1"),
+            ("/admin/outbound", "/api/v1/admin/outbound/endpoints", "admin1"),
+        ]:
+            assert client.get(page).status_code == 200, page
+            res = client.get(api, headers=bearer(username))
+            assert res.status_code == 200, (page, api, username, res.status_code, res.text[:200])
