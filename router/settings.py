@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # per-customer message limit (shared through Redis when redis_url is set) and request body cap
     rate_limit_messages: int = 20
     rate_limit_window_s: float = 60.0
+    # new anonymous web visitors (a visitor_token and a customer row each) per client address and window: stops a
+    # script from filling the database; generous, as many shoppers may share one address (offices, mobile NAT)
+    visitor_new_per_ip: int = 120
+    visitor_new_window_s: float = 600.0
     max_body_bytes: int = 65536
     # `make run` sets this: create demo agents/content/supervisor accounts on an empty database (dev mode only)
     demo_users: bool = False

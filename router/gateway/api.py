@@ -44,7 +44,8 @@ async def _handle(gateway: GatewayService, inbound: InboundMessage) -> MessageRe
 
 @router.post("/messages", response_model=ShopperMessageResponse, summary="Send a shopper message from any channel")
 async def post_message(
-    body: MessageIn, gateway: GatewayDep, identity: IdentityDep, bearer: WebBearer, channel_key: ChannelKeyHeader = None
+    request: Request, body: MessageIn, gateway: GatewayDep, identity: IdentityDep, bearer: WebBearer,
+    channel_key: ChannelKeyHeader = None,
 ) -> ShopperMessageResponse:
     """The public entry point: persist, score sentiment, route to the bot, the queue or an agent.
 
@@ -52,7 +53,7 @@ async def post_message(
     ``identity_hash``. App / mini-program: ``X-Kefu-Channel-Key`` of that channel and the customer id."""
     values = {"text": body.text, "client_msg_id": body.client_msg_id, "metadata": body.metadata}
     if body.channel == "web":
-        return await _web(gateway, identity, bearer, body.customer_id, body.identity_hash, **values)
+        return await _web(request, gateway, identity, bearer, body.customer_id, body.identity_hash, **values)
     identity.check_channel_key(body.channel, channel_key)
     if body.customer_id is None:
         raise HTTPException(status_code=422, detail=f"customer_id is required on the {body.channel} channel")
@@ -61,6 +62,7 @@ async def post_message(
 
 
 async def _web(
+    request: Request,
     gateway: GatewayService,
     identity: IdentityService,
     bearer: str | None,
@@ -69,6 +71,8 @@ async def _web(
     **values: Any,
 ) -> ShopperMessageResponse:
     inbound = _inbound(channel="web", customer_id=customer_id or "anon:pending", **values)  # 422 before admission
+    if bearer is None and customer_id is None:  # a new anonymous visitor: bounded per client address
+        await _admit_new_visitor(request)
     admitted = await run_in_threadpool(
         identity.admit_web, bearer=bearer, customer_id=customer_id, given_hash=given_hash
     )
@@ -80,6 +84,22 @@ async def _web(
         visitor_token=admitted.token,
         token_expires_in=int(identity.visitor_token_ttl.total_seconds()) if admitted.token else None,
     )
+
+
+async def _admit_new_visitor(request: Request) -> None:
+    limiter = getattr(request.app.state, "visitor_limiter", None)
+    if limiter is None:
+        return
+    address = request.client.host if request.client is not None else "unknown"
+    try:
+        await limiter.check(f"new-visitor:{address}")
+    except RateLimited as exc:
+        retry = max(1, round(exc.retry_after_s))
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many new visitors from this address; retry in {retry} s (a returning visitor sends its token)",
+            headers={"Retry-After": str(retry)},
+        ) from exc
 
 
 def _claimable(customer_id: str) -> str:
@@ -136,10 +156,10 @@ async def miniprogram_message(
     "/channels/web/messages", response_model=ShopperMessageResponse, summary="Web channel, REST fallback"
 )
 async def web_message(
-    body: WebMessage, gateway: GatewayDep, identity: IdentityDep, bearer: WebBearer
+    request: Request, body: WebMessage, gateway: GatewayDep, identity: IdentityDep, bearer: WebBearer
 ) -> ShopperMessageResponse:
     return await _web(
-        gateway, identity, bearer, body.customer_id, body.identity_hash, text=body.text,
+        request, gateway, identity, bearer, body.customer_id, body.identity_hash, text=body.text,
         client_msg_id=body.client_msg_id,
     )
 

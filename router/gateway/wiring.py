@@ -60,6 +60,17 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         )
     else:
         limiter = LocalRateLimiter(limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s)
+    visitor_limiter: RateLimiter
+    if settings.redis_url:
+        visitor_limiter = RedisRateLimiter(
+            settings.redis_url,
+            limit=settings.visitor_new_per_ip,
+            window_s=settings.visitor_new_window_s,
+            namespace=f"{settings.redis_namespace}:visitors",
+        )
+    else:
+        visitor_limiter = LocalRateLimiter(limit=settings.visitor_new_per_ip, window_s=settings.visitor_new_window_s)
+    app.state.visitor_limiter = visitor_limiter
     from router.operations_services import ticket_service_for_app
 
     tickets = ticket_service_for_app(app)
@@ -118,8 +129,9 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         if redis_push is not None:
             await redis_push.stop()
         await rasa.aclose()
-        if isinstance(limiter, RedisRateLimiter):
-            await limiter.aclose()
+        for each in (limiter, visitor_limiter):
+            if isinstance(each, RedisRateLimiter):
+                await each.aclose()
 
     return teardown
 
