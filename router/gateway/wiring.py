@@ -50,26 +50,8 @@ async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awai
         push = redis_push
     else:
         push = LocalPush(sockets, hub.send_to_agent)
-    limiter: RateLimiter
-    if settings.redis_url:
-        limiter = RedisRateLimiter(
-            settings.redis_url,
-            limit=settings.rate_limit_messages,
-            window_s=settings.rate_limit_window_s,
-            namespace=settings.redis_namespace,
-        )
-    else:
-        limiter = LocalRateLimiter(limit=settings.rate_limit_messages, window_s=settings.rate_limit_window_s)
-    visitor_limiter: RateLimiter
-    if settings.redis_url:
-        visitor_limiter = RedisRateLimiter(
-            settings.redis_url,
-            limit=settings.visitor_new_per_ip,
-            window_s=settings.visitor_new_window_s,
-            namespace=f"{settings.redis_namespace}:visitors",
-        )
-    else:
-        visitor_limiter = LocalRateLimiter(limit=settings.visitor_new_per_ip, window_s=settings.visitor_new_window_s)
+    limiter = _rate_limiter(settings, settings.rate_limit_messages, settings.rate_limit_window_s, "")
+    visitor_limiter = _rate_limiter(settings, settings.visitor_new_per_ip, settings.visitor_new_window_s, ":visitors")
     app.state.visitor_limiter = visitor_limiter
     from router.operations_services import ticket_service_for_app
 
@@ -148,3 +130,11 @@ async def _idle_closer(gateway: GatewayService, idle_s: float, locks: JobLocks) 
                 log.info("closed %d idle bot conversations", closed)
         except Exception:  # the database may be briefly unavailable; try again next round
             log.exception("closing idle conversations failed")
+
+
+def _rate_limiter(settings: Settings, limit: int, window_s: float, suffix: str) -> RateLimiter:
+    """Shared by every replica through Redis where it is configured, else counted in this process."""
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, limit=limit, window_s=window_s,
+                                namespace=settings.redis_namespace + suffix)
+    return LocalRateLimiter(limit=limit, window_s=window_s)
