@@ -614,15 +614,14 @@ class GatewayService:
             conv.handoff_reason = None  # a stale offer: this message is a new question for the bot
             self._event(session, conv, "leave_message_expired")
             return None
+        msg = self._store_in(session, conv.id, customer_id, inbound)
         reply = _leave_message_reply(inbound.text)
         if reply is not None:
-            msg = self._store_in(session, conv.id, customer_id, inbound)
             if reply == "leave_message_cancelled":
                 conv.handoff_reason = None
                 self._event(session, conv, "leave_message_declined")
             replies = self._store_out(session, conv, [Reply(text=self.text(reply), sender="system")], "system")
             return Outcome(conv.id, "bot", replies, None, msg.id)
-        msg = self._store_in(session, conv.id, customer_id, inbound)
         ticket_id = self.tickets.create_from_conversation(
             conversation_id=conv.id,
             customer_id=customer_id,
