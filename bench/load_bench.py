@@ -162,7 +162,7 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
 def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from router.gateway.models import Message
+    from router.conversations.models import Message
 
     engine = make_engine(db_url)
     with make_session_factory(engine)() as session:

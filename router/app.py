@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from router import migrate
 from router.api import ROUTERS
-from router.auth import AuthError
 from router.db import make_engine, make_session_factory
+from router.errors import install_error_handler
 from router.hub import AgentHub, LocalHub, bridge_engine_to_hub
 from router.presence import (
     LocalPresence,
@@ -35,7 +35,6 @@ from router.presence import (
     record_presence_changes,
 )
 from router.routing.engine import EngineConfig, RoutingEngine
-from router.routing.errors import RoutingError
 from router.routing.store import SqlStore
 from router.settings import Settings, get_settings
 from router.tasks import Supervised
@@ -156,17 +155,7 @@ def create_app(
     )
     app.state.settings = settings
 
-    @app.exception_handler(RoutingError)
-    async def _routing_error(_request: Request, exc: RoutingError) -> JSONResponse:
-        return JSONResponse(
-            {
-                "detail": exc.message,
-                "code": type(exc).__name__,
-                "message": exc.message_zh,
-                "context": _jsonable(exc.context),
-            },
-            status_code=exc.status,
-        )
+    install_error_handler(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -176,12 +165,6 @@ def create_app(
             for e in exc.errors()
         ]
         return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
-
-    @app.exception_handler(AuthError)
-    async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        body = {"detail": exc.message, "code": type(exc).__name__, "message": exc.message_zh}
-        return JSONResponse(body, exc.status, headers=headers)
 
     @app.exception_handler(IntegrityError)
     async def _conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
@@ -230,10 +213,6 @@ def _safe_input(value: object) -> object:
     if value is None or isinstance(value, int | float | bool):
         return value
     return str(value)[:200]
-
-
-def _jsonable(context: dict[str, object]) -> dict[str, object]:
-    return {k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in context.items()}
 
 
 def create_service() -> FastAPI:

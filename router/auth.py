@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.errors import KefuError
 from router.routing.tables import User
 from router.settings import Settings
 
@@ -30,7 +31,7 @@ JWT_ALGORITHM = "HS256"
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
-class AuthError(Exception):
+class AuthError(KefuError):
     """Missing, malformed, expired or wrong credentials (HTTP 401)."""
 
     status = 401
@@ -38,7 +39,9 @@ class AuthError(Exception):
 
     def __init__(self, message: str = "not authenticated") -> None:
         super().__init__(message)
-        self.message = message
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
 
 
 class Forbidden(AuthError):

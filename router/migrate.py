@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 # modules that define tables on router.db.Base; add yours here so autogenerate and `alembic check` see them
 MODEL_MODULES: list[str] = [
     "router.routing.tables",
-    "router.gateway.models",
+    "router.conversations.models",
     "router.tickets.models",
     "router.alerts.models",
     "router.learning.models",

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.escalation import build_handoff
 from knowledge_base.escalation import Feeling, classify_text, decide, load_policy, queue_rank
+from router.conversations.models import Conversation, ConversationEvent, Customer, Message
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT
-from router.gateway.models import Conversation, ConversationEvent, Customer, Message
 from router.gateway.service import GatewayService
 from router.routing.models import WorkItem
 from router.routing.selection import sort_key

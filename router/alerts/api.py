@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from router.alerts.models import Alert
 from router.alerts.service import AlertNotFound, AlertService
 from router.auth import Principal, require_role
+from router.clock import aware
 from router.operations_services import alert_service_for_app
-from router.tickets.sla import aware
 
 DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from knowledge_base.escalation import classify_text
-from router.gateway.models import Conversation, ConversationEvent, Message
-from router.tickets.sla import aware
+from router.clock import aware
+from router.conversations.models import Conversation, ConversationEvent, Message
 
 if TYPE_CHECKING:
     from router.settings import Settings

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.clock import utcnow
 from router.db import Base
-from router.gateway.models import utcnow
 
 
 class Alert(Base):

@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from router.alerts.detector import DetectorConfig, Spike, SpikeDetector
 from router.alerts.models import Alert
+from router.clock import aware, utcnow
 from router.db import session_scope
-from router.gateway.models import utcnow
-from router.tickets.sla import aware
 
 log = logging.getLogger(__name__)
 

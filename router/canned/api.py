@@ -12,8 +12,8 @@ from router.canned.errors import CannedError
 from router.canned.models import CannedReply
 from router.canned.schemas import CannedIn, CannedOut, CannedPatch
 from router.canned.service import CannedService, may_manage
+from router.clock import aware
 from router.staff_scope import AgentScope, StaffScope
-from router.tickets.sla import aware
 
 router = APIRouter(prefix="/api/v1/canned-replies", tags=["canned replies"])
 CannedId = Annotated[int, Path(ge=1, le=2**62)]

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.canned.models import CannedReply
+from router.clock import utcnow
 from router.db import session_scope
-from router.gateway.models import utcnow
 
 # (skill group, shortcut, title, text)
 DEMO_CANNED: list[tuple[str, str, str, str]] = [

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.clock import utcnow
 from router.db import Base
-from router.gateway.models import utcnow
 
 
 class CannedReply(Base):

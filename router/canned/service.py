@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from router.canned.errors import CannedForbidden, CannedNotFound, DuplicateShortcut, InvalidCanned
 from router.canned.models import CannedReply
+from router.clock import utcnow
 from router.db import session_scope
-from router.gateway.models import utcnow
 from router.staff_scope import StaffScope
 
 

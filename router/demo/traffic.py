@@ -25,8 +25,9 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge_base.escalation import decide
+from router.clock import aware
+from router.conversations.models import Conversation, ConversationEvent, Customer, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent, Customer, Message, Survey
 from router.gateway.ports import TicketSink
 
 Kind = Literal[
@@ -158,9 +159,6 @@ def generate_scripts(n: int, *, seed: int = 0, mix: dict[Kind, float] | None = N
     return [make_script(rng, _pick_kind(rng, mix or DEFAULT_MIX)) for _ in range(n)]
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
 
 class TrafficWriter:
     """Writes generated conversations into the gateway tables as the gateway would have, with past timestamps.
@@ -196,7 +194,7 @@ class TrafficWriter:
         channels: Sequence[str] | None = None,
     ) -> list[str]:
         """``n`` conversations starting uniformly at random in [start, end); returns their ids."""
-        start, end = _aware(start), _aware(end)
+        start, end = aware(start), aware(end)
         span = (end - start).total_seconds()
         starts = sorted(start + timedelta(seconds=self.rng.random() * span) for _ in range(n))
         scripts = [
@@ -210,7 +208,7 @@ class TrafficWriter:
         self, *, topic: str, start: datetime, duration_s: float, count: int, angry_share: float = 0.3
     ) -> list[str]:
         """``count`` shoppers raising ``topic`` (e.g. ``package_lost``) within ``duration_s`` from ``start``."""
-        start = _aware(start)
+        start = aware(start)
         items = []
         for _ in range(count):
             kind: Kind = "angry_complaint" if self.rng.random() < angry_share else "faq_answered"
@@ -222,7 +220,7 @@ class TrafficWriter:
         ids: list[str] = []
         with session_scope(self.sessions) as session:
             for script, at in items:
-                ids.append(self._write_one(session, script, _aware(at)))
+                ids.append(self._write_one(session, script, aware(at)))
         return ids
 
     # ------------------------------------------------------------------ one conversation
@@ -476,7 +474,7 @@ def seed_history(
     from router.tickets.assign import SkillAssigner, store_directory
     from router.tickets.service import TicketService
 
-    end = _aware(now or datetime.now(UTC))
+    end = aware(now or datetime.now(UTC))
     engine = make_engine(database_url)
     try:
         sessions = make_session_factory(engine)

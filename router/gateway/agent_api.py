@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent
+from router.conversations.models import Conversation
 from router.db import session_scope
 from router.gateway.context import ContextBuilder
-from router.gateway.models import Conversation
 from router.gateway.schemas import MAX_TEXT_CHARS, Reply
 from router.gateway.service import ConversationNotFound, GatewayService, NotConversationOwner
 from router.identity.pii import mask_context

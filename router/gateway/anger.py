@@ -24,7 +24,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.gateway.models import ConversationEvent, Message
+from router.conversations.models import ConversationEvent, Message
 from router.sentiment import Label, SentimentResult
 
 Grade = Literal["handoff", "offer", "none"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from router.gateway.models import Conversation, Message
+from router.conversations.models import Conversation, Message
 from router.gateway.rasa_client import RasaClient, RasaUnavailable, nlu_summary
 
 log = logging.getLogger(__name__)

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from knowledge_base.escalation import Feeling, decide
+from router.clock import aware, utcnow
+from router.conversations.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
 from router.gateway.context import substantive_questions
 from router.gateway.limits import LocalRateLimiter, RateLimiter
-from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey, utcnow
 from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
@@ -497,7 +498,7 @@ class GatewayService:
                 break
             replies.append(self._reply_of(m))
         # a bot answer still being made elsewhere (the message is recent and nothing followed it yet)
-        recent = _aware(dup.created_at) > utcnow() - timedelta(seconds=RACE_ANSWER_WAIT_S * 3)
+        recent = aware(dup.created_at) > utcnow() - timedelta(seconds=RACE_ANSWER_WAIT_S * 3)
         pending = recent and not later and conv.status == "open" and conv.owner == "bot"
         return Outcome(conv.id, conv.owner, replies, None, dup.id, None, pending=pending)
 
@@ -536,7 +537,7 @@ class GatewayService:
             return None
         if not conv.survey_pending:
             done = session.get(Survey, conv.id)
-            if done is None or _aware(done.created_at) < datetime.now(UTC) - SURVEY_UPDATE_WINDOW:
+            if done is None or aware(done.created_at) < datetime.now(UTC) - SURVEY_UPDATE_WINDOW:
                 return None
         rating, comment = int(match.group(1)), (match.group(2) or "").strip() or None
         msg = self._store_in(session, conv.id, customer_id, inbound)
@@ -610,7 +611,7 @@ class GatewayService:
                 ConversationEvent.conversation_id == conv.id, ConversationEvent.type == "no_agent_online"
             )
         )
-        if offered is not None and (utcnow() - _aware(offered)).total_seconds() > self.leave_message_window_s:
+        if offered is not None and (utcnow() - aware(offered)).total_seconds() > self.leave_message_window_s:
             conv.handoff_reason = None  # a stale offer: this message is a new question for the bot
             self._event(session, conv, "leave_message_expired")
             return None
@@ -1043,9 +1044,6 @@ class GatewayService:
                 self._outbound(session, conv, "conversation_closed", by="idle")
             return len(rows)
 
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 @dataclass

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from router.api.deps import SessionsDep
 from router.auth import CurrentAgent, Principal, require_role
+from router.conversations.models import Conversation
 from router.db import session_scope
 from router.gateway.context import ContextBuilder
-from router.gateway.models import Conversation
 from router.identity.erasure import CustomerNotFound, erase_customer, export_customer
 from router.identity.models import PersonalDataAccess
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.conversations.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey
 from router.identity.models import PersonalDataAccess, VisitorToken
 from router.identity.service import ERASED_PREFIX
 from router.tickets.models import Ticket, TicketEvent

@@ -1,7 +1,8 @@
 """Identity errors: English ``message`` for integrators (the JSON ``detail``), Chinese ``message_zh`` for the widget.
 
-They derive from :class:`router.auth.AuthError`, so the app's one auth handler turns them into 401 / 403 / 404 with
-``{"detail", "code", "message"}``. A wrong owner is a 404 on purpose: it does not confirm that the id exists.
+They derive from :class:`router.auth.AuthError`, so the app's one error handler (router/errors.py) turns them into
+401 / 403 / 404 with ``{"detail", "code", "message"}``.
+A wrong owner is a 404 on purpose: it does not confirm that the id exists.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.clock import utcnow
 from router.db import Base
-from router.gateway.models import utcnow
 
 
 class VisitorToken(Base):

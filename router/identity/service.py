@@ -12,14 +12,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.clock import aware, utcnow
+from router.conversations.models import Conversation, Customer, CustomerIdentity, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer, CustomerIdentity, Message, Survey, utcnow
 from router.identity.errors import IdentityNotVerified, ReservedCustomerId, ShopperAuthError, WrongChannelKey
 from router.identity.models import ChannelKey, VisitorToken
 from router.tickets.models import Ticket
@@ -43,9 +44,6 @@ def identity_hash(secret: str, customer_id: str) -> str:
 def new_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)  # 256 bits
 
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ class IdentityService:
             row = session.get(VisitorToken, digest(token))
             if row is None:
                 raise ShopperAuthError("invalid visitor token")
-            if _aware(row.expires_at) <= utcnow():
+            if aware(row.expires_at) <= utcnow():
                 raise ShopperAuthError("visitor token expired", "会话已过期，请刷新页面后重新开始咨询。")
             return Shopper("customer" if row.verified else "visitor", row.customer_id, "web")
 

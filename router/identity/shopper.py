@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from router.conversations.models import Conversation, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, Message
 from router.gateway.schemas import Button, HistoryMessage, Reply
 from router.gateway.service import ConversationNotFound, GatewayService
 from router.identity.errors import NotYours

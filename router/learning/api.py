@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import Principal, require_role
+from router.clock import aware
 from router.learning.models import Proposal
 from router.learning.service import LearningError, LearningService, ProposalEdits
 from router.operations_services import learning_service_for_app
-from router.tickets.sla import aware
 
 DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
 router = APIRouter(prefix="/api/v1/learning", tags=["learning"])

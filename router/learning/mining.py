@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.gateway.models import Conversation, ConversationEvent, Message
-from router.tickets.sla import aware
+from router.clock import aware
+from router.conversations.models import Conversation, ConversationEvent, Message
 
 # turns that are about the conversation itself, not a question worth an FAQ entry
 NOT_A_QUESTION = re.compile(

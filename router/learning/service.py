@@ -23,12 +23,11 @@ from knowledge_base.corpus import CorpusError
 from knowledge_base.escalation import classify_text
 from knowledge_base.sql_store import SqlCorpusStore
 from knowledge_base.store import EntryExists, VersionConflict
+from router.clock import aware, utcnow
 from router.db import session_scope
-from router.gateway.models import utcnow
 from router.learning.cluster import cluster_vectors, medoid
 from router.learning.mining import Candidate, collect_candidates
 from router.learning.models import Proposal
-from router.tickets.sla import aware
 
 if TYPE_CHECKING:
     from knowledge_base.service import KnowledgeBase

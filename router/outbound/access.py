@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from router.conversations.models import Conversation
 from router.db import session_scope
-from router.gateway.models import Conversation
 from router.identity.deps import ShopperDep
 from router.identity.errors import NotYours
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent, Principal, require_role
+from router.conversations.models import Conversation
 from router.db import session_scope
-from router.gateway.models import Conversation
 from router.outbound.errors import OutboundError
 from router.outbound.service import OutboundAdmin
 

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from router.conversations.models import Conversation, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, Message
 from router.gateway.schemas import Button, HistoryMessage
 from router.outbound.access import ReadableConversation
 

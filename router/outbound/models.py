@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.clock import utcnow
 from router.db import Base
-from router.gateway.models import utcnow
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.gateway.models import Conversation, CustomerIdentity, utcnow
+from router.clock import utcnow
+from router.conversations.models import Conversation, CustomerIdentity
 from router.gateway.schemas import Reply
 from router.outbound.models import OutboundEndpoint, OutboundMessage
 

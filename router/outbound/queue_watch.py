@@ -13,8 +13,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.clock import utcnow
+from router.conversations.models import Conversation
 from router.db import session_scope
-from router.gateway.models import Conversation, utcnow
 from router.gateway.ports import HandoffQueue, QueueStatus
 from router.outbound.models import OutboundEndpoint, QueueNotice
 from router.outbound.outbox import OutboxWriter

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.clock import utcnow
 from router.db import session_scope
-from router.gateway.models import utcnow
 from router.outbound.errors import NotRetryable, UnknownChannel
 from router.outbound.models import DEAD, PENDING, OutboundEndpoint, OutboundMessage
 from router.outbound.signing import new_secret

@@ -22,9 +22,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from router.conversations.models import Conversation
 from router.db import session_scope
 from router.gateway.limits import RateLimited
-from router.gateway.models import Conversation
 from router.gateway.schemas import InboundMessage
 from router.outbound.outbox import OutboxWriter
 

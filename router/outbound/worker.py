@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from router.clock import utcnow
+from router.conversations.models import Conversation, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, Message, utcnow
 from router.outbound.models import DEAD, DELIVERED, PENDING, OutboundEndpoint, OutboundMessage
 from router.outbound.result import Attempt
 from router.outbound.webhook import WebhookTransport

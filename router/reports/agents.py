@@ -30,11 +30,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.gateway.models import Message, Survey
+from router.clock import aware
+from router.conversations.models import Message, Survey
 from router.routing.tables import Assignment, User
 from router.supervision.models import AgentStatusChange
 from router.tickets.models import Ticket
-from router.tickets.sla import aware
 
 Period = Literal["day", "week"]
 # (conversation id, agent id) -> final review score 0-100; the quality module plugs in here

@@ -11,12 +11,12 @@ from prometheus_client.registry import CollectorRegistry
 
 from router.api.deps import SessionsDep, SettingsDep
 from router.auth import CurrentUser, Forbidden, Principal, metrics_reader, require_role
+from router.clock import aware
 from router.db import session_scope
 from router.reports.agents import AgentPerformance, compute_agent_performance, to_csv
 from router.reports.kpis import KpiReport, compute_kpis
 from router.reports.metrics import build_registry
 from router.supervision.quality import quality_scores
-from router.tickets.sla import aware
 
 router = APIRouter(tags=["reports"])
 CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]

@@ -34,9 +34,10 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from router.gateway.models import Conversation, ConversationEvent, Survey
+from router.clock import aware
+from router.conversations.models import Conversation, ConversationEvent, Survey
 from router.tickets.models import Ticket
-from router.tickets.sla import aware, sla_state
+from router.tickets.sla import sla_state
 
 MAX_FILLED_HOURS = 24 * 31
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.alerts.models import Alert
+from router.conversations.models import Conversation, ConversationEvent
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent
 from router.reports.kpis import KpiValues, compute_kpis
 from router.tickets.models import Ticket
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
+from router.errors import KefuError
 
-class RoutingError(Exception):
-    """Base class; ``status`` is the HTTP status the edge should answer with."""
 
-    status = 400
-    message_zh = "操作未能完成，请稍后再试。"
-
-    def __init__(self, message: str, **context: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.context = context
+class RoutingError(KefuError):
+    """Base class of the routing engine's errors."""
 
 
 class NoAgentOnline(RoutingError):

@@ -15,14 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.clock import aware
+from router.conversations.models import Conversation, ConversationEvent, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent, Message
 from router.routing.engine import RoutingEngine
 from router.routing.errors import RoutingError
 from router.routing.models import ItemState
 from router.routing.tables import User
 from router.supervision.team import audit
-from router.tickets.sla import aware
 
 BOT_ACTIVE_WINDOW = timedelta(minutes=30)  # bot conversations quieter than this are not "live" any more
 

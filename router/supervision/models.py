@@ -3,17 +3,14 @@ agents' status changes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.clock import utcnow
 from router.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class SkillHours(Base):

@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.clock import aware
+from router.conversations.models import Conversation, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, Message, Survey
 from router.routing.errors import RoutingError
 from router.routing.tables import Assignment
 from router.supervision.models import QaReview, QaRubricItem, QaSetting
 from router.supervision.team import audit
-from router.tickets.sla import aware
 
 DEFAULT_RUBRIC: list[tuple[str, str, int, str | None]] = [
     ("greeting", "规范问候", 10, "greeting"),

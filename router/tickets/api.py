@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from router.auth import CurrentAgent, Principal
+from router.clock import aware
 from router.identity.pii import mask_text
 from router.operations_services import ticket_service_for_app
 from router.staff_scope import AgentScope, StaffScope
@@ -35,7 +36,7 @@ from router.tickets.schemas import (
     TranscriptLine,
 )
 from router.tickets.service import TicketService
-from router.tickets.sla import aware, sla_state
+from router.tickets.sla import sla_state
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 SUPERVISING = ("supervisor", "admin")

@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge_base.escalation import Decision, Feeling, decide, known_skill
+from router.clock import aware, utcnow
+from router.conversations.models import Conversation, ConversationEvent, Customer, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent, Customer, Message, utcnow
 from router.tickets.assign import OPEN_STATUSES, SkillAssigner, engine_directory
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
-from router.tickets.sla import AT_RISK_S, SlaPolicy, aware, sla_state
+from router.tickets.sla import AT_RISK_S, SlaPolicy, sla_state
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from router.clock import aware
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -21,12 +23,6 @@ DEFAULT_SLA: dict[str, tuple[float, float]] = {
 
 # an open ticket is "at risk" when a timer runs out within this many seconds (or already has)
 AT_RISK_S = 3600.0
-
-
-def aware(dt: datetime) -> datetime:
-    """The same instant in UTC. SQLite hands back naive datetimes for timezone columns (we store UTC) and stores
-    an aware parameter's wall-clock digits without converting, so every bound value must be UTC as well."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def test_handoff_to_agent_and_back_to_bot(shop: Shop) -> None:
         recv_until(shopper_ws, lambda e: e.get("type") == "survey")
     rated = shop.say(cust, "5 客服很耐心")
     assert rated["conversation_id"] == conv_id and "感谢" in all_texts(rated)
-    from router.gateway.models import Survey
+    from router.conversations.models import Survey
 
     with shop.sessions() as session:
         survey = session.get(Survey, conv_id)
@@ -210,7 +210,7 @@ def test_angry_message_gets_priority_handoff(shop: Shop) -> None:
     assert body["sentiment"]["label"] == "angry", body
     assert body["owner"] in {"queue", "agent"}
     assert "抱歉" in all_texts(body)
-    from router.gateway.models import Conversation
+    from router.conversations.models import Conversation
 
     with shop.sessions() as session:
         conv = session.get(Conversation, body["conversation_id"])
@@ -260,7 +260,7 @@ def test_rasa_down_polite_reply_and_handoff(
         cust = customer()
         alone = down.say(cust, "你好，在吗")
         assert alone["owner"] == "bot" and "抱歉" in all_texts(alone), alone
-        from router.gateway.models import Message
+        from router.conversations.models import Message
 
         with down.sessions() as session:
             stored = session.scalars(select(Message.text).where(Message.customer_id == cust)).all()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from router.gateway.models import Conversation, ConversationEvent
+from router.conversations.models import Conversation, ConversationEvent
 from tests.e2e.helpers import sample_order
 from tests.e2e.test_gateway import Shop, _make_shop, all_texts, customer
 from tests.procs import Proc

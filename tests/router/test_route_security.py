@@ -29,8 +29,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from router.app import create_app
 from router.auth import Principal, create_user, current_user, issue_token
+from router.clock import utcnow
 from router.db import make_engine, make_session_factory
-from router.gateway.models import utcnow
 from router.identity.deps import current_shopper
 from router.identity.models import ChannelKey
 from router.identity.service import IdentityService, digest

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from router.app import create_app
 from router.auth import create_user
+from router.clock import utcnow
+from router.conversations.models import Conversation, Customer, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer, Message, Survey, utcnow
 from router.gateway.service import format_eta, load_texts
 from router.identity import identity_hash
 from router.settings import Settings
@@ -246,7 +247,7 @@ def test_a_stale_leave_a_message_offer_lapses(gateway: Any) -> None:
     """Back after the window (half an hour by default), a message is a new question, not a note."""
     from sqlalchemy import update
 
-    from router.gateway.models import ConversationEvent
+    from router.conversations.models import ConversationEvent
 
     client, sessions = gateway
     offer = say(client, "u-later", UPSET)

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
-from router.gateway.models import Conversation, Customer, Message, utcnow
+from router.clock import utcnow
+from router.conversations.models import Conversation, Customer, Message
 from router.identity.models import ChannelKey, VisitorToken
 from router.identity.service import digest
 from tests.router.identity.conftest import SECRET, Shop, bearer, signed

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from router.auth import decode_token, issue_token
 from router.cli import app as cli
+from router.conversations.models import Conversation, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, Message, Survey
 from router.identity import sockets
 from router.identity.erasure import ERASED_TEXT
 from router.identity.models import PersonalDataAccess

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from router.clock import utcnow
+from router.conversations.models import Conversation, Customer, CustomerIdentity, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer, CustomerIdentity, Message, utcnow
 from router.gateway.schemas import InboundMessage
 from router.tickets.models import Ticket
 from router.tickets.service import TicketService

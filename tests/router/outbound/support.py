@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.conversations.models import Conversation, Customer
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer
 from router.gateway.schemas import Reply
 from router.outbound.models import OutboundMessage
 from router.outbound.outbox import OutboxWriter

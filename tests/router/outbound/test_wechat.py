@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.clock import utcnow
+from router.conversations.models import Conversation, Customer, CustomerIdentity, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer, CustomerIdentity, Message, utcnow
 from router.gateway.schemas import Reply
 from router.outbound.models import DEAD, DELIVERED
 from router.outbound.outbox import OutboxWriter

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from router.conversations.models import Conversation, ConversationEvent, Customer, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent, Customer, Message, Survey
 from router.routing.tables import Assignment, Handoff
 from router.supervision.models import AgentStatusChange
 from router.tickets.service import TicketService

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from router.cli import app as cli_app
+from router.conversations.models import Conversation
 from router.db import session_scope
 from router.demo.traffic import Script, TrafficWriter, make_script
-from router.gateway.models import Conversation
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from router.tickets.service import TicketService

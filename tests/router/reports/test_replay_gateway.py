@@ -16,9 +16,9 @@ from router.alerts.detector import DetectorConfig
 from router.alerts.service import AlertService
 from router.api import ROUTERS as API_ROUTERS
 from router.app import create_app
+from router.conversations.models import ConversationEvent, Message
 from router.db import session_scope
 from router.demo.traffic import generate_scripts, make_script, replay
-from router.gateway.models import ConversationEvent, Message
 from router.gateway.schemas import InboundMessage
 from router.operations import ROUTERS
 from router.reports.kpis import compute_kpis

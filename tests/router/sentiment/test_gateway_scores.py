@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.app import create_app
+from router.clock import utcnow
+from router.conversations.models import Conversation, Customer, Message, Survey
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer, Message, Survey, utcnow
 from tests.router.ops_support import channel_key, migrated, rasa_down_settings, running, web_token
 
 pytestmark = pytest.mark.slow

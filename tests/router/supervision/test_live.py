@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from router.conversations.models import Conversation, ConversationEvent, Customer, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent, Customer, Message
 from router.settings import Settings
 from tests.router.ops_support import add_user, bearer, migrated, ops_app, running
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from router.app import create_app
+from router.conversations.models import ConversationEvent
 from router.db import session_scope
-from router.gateway.models import ConversationEvent
 from router.identity import identity_hash
 from router.settings import Settings
 from tests.router.ops_support import TEST_WEB_SECRET, add_user, bearer, migrated, running

@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from router.clock import utcnow
+from router.conversations.models import Conversation, Customer, Message
 from router.db import session_scope
-from router.gateway.models import Conversation, Customer, Message, utcnow
 from router.settings import Settings
 from router.tickets.models import Ticket
 from tests.router.ops_support import add_user, bearer, migrated, ops_app, running

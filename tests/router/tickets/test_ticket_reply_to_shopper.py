@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from router.app import create_app
+from router.conversations.models import Conversation, ConversationEvent
 from router.db import session_scope
-from router.gateway.models import Conversation, ConversationEvent
 from tests.router.ops_support import add_user, bearer, channel_key, migrated, rasa_down_settings, running, web_token
 from tests.router.sentiment.conftest import model_path  # noqa: F401  (the session's trained sentiment model)
 

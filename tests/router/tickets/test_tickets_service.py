@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from router.clock import aware
+from router.conversations.models import Conversation, ConversationEvent, Customer, Message
 from router.db import session_scope
 from router.demo.traffic import TrafficWriter, make_script
-from router.gateway.models import Conversation, ConversationEvent, Customer, Message
 from router.routing.store import SqlStore
 from router.tickets.assign import SkillAssigner, store_directory
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket
 from router.tickets.service import TicketService
-from router.tickets.sla import SlaPolicy, aware, sla_state
+from router.tickets.sla import SlaPolicy, sla_state
 from tests.router.ops_support import add_user, migrated
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

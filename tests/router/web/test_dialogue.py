@@ -220,8 +220,8 @@ def chat_say(page: Any, text: str) -> None:
 def test_a_typed_rating_closes_the_stars_and_a_second_rating_updates_it(
     web_stack: WebStack, web_dir: Path, new_page: Any
 ) -> None:
+    from router.conversations.models import Survey
     from router.db import make_engine, make_session_factory
-    from router.gateway.models import Survey
 
     customer = new_customer()
     page = chat_page(new_page, web_stack, customer)

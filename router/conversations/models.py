@@ -1,9 +1,9 @@
-"""Gateway tables: customers and their channel identities, conversations, messages, events, satisfaction surveys."""
+"""Conversation tables: customers and their channel identities, conversations, messages, events, surveys."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,11 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.clock import utcnow
 from router.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:
