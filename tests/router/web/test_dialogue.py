@@ -122,11 +122,6 @@ def test_never_mind_ends_every_form_politely(web_stack: WebStack, start: str) ->
     assert "订单号" not in texts(say(web_stack, shopper, "谢谢"))  # the form is gone
 
 
-@pytest.mark.xfail(
-    reason="open (issue 22): in its first run (2026-12-06) the NLU took the second wrong number '88888' for a goodbye "
-    "and the form ended instead of offering help; the rule is right in the Rasa test stories, the NLU is not",
-    strict=False,
-)
 def test_two_wrong_numbers_offer_help_and_a_human(web_stack: WebStack) -> None:
     shopper = new_customer()
     say(web_stack, shopper, "帮我查下订单")
