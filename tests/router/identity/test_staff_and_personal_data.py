@@ -85,12 +85,12 @@ def test_transcript_is_masked_and_reveal_is_audited(shop: Shop) -> None:
     text = "手机13812345678，地址浙江省杭州市西湖区文三路90号"
     conv, agent = _held_conversation(shop, "c-pii", text)
     try:
-        context = shop.client.get(f"/api/v1/agent/conversations/{conv}/context", headers=agent).json()
+        context = shop.client.get(f"/api/v1/agents/conversations/{conv}/context", headers=agent).json()
         [line] = [m for m in context["transcript"] if m["direction"] == "in"]
         assert line["text"] == "手机138****5678，地址浙江省杭州市西湖区****" and context["masked"] is True
-        other = shop.client.post(f"/api/v1/agent/conversations/{conv}/reveal", headers=bearer(shop.login("id-agent2")))
+        other = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=bearer(shop.login("id-agent2")))
         assert other.status_code == 403
-        shown = shop.client.post(f"/api/v1/agent/conversations/{conv}/reveal", headers=agent)
+        shown = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=agent)
         assert shown.status_code == 200
         assert [m["text"] for m in shown.json()["transcript"] if m["direction"] == "in"] == [text]
         with shop.client.app.state.sessions() as session:  # type: ignore[attr-defined]
