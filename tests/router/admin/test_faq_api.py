@@ -68,7 +68,8 @@ def test_edit_answer_goes_live_and_history_diff_rollback(
     # a stale editor (old version) is refused instead of silently overwriting
     stale = client.put(f"{API}/entries/refund_time", headers=editor,
                        json={**_editable(before), "answer": "过期的编辑", "version": before["version"]})
-    assert stale.status_code == 409
+    assert stale.status_code == 409 and stale.json()["code"] == "FaqVersionConflict"
+    assert stale.json()["context"]["expected"] == before["version"] and "刷新" in stale.json()["message"]
 
     history = client.get(f"{API}/entries/refund_time/history", headers=editor).json()
     assert [r["action"] for r in history] == ["baseline", "update"]
