@@ -151,7 +151,7 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
                     stats.agent_received.add(event["message"]["text"])
                     replies[conv] += 1
                     await client.post(
-                        f"/api/v1/agent/conversations/{conv}/messages",
+                        f"/api/v1/agents/conversations/{conv}/messages",
                         json={"text": "好的，我来帮您处理"},
                         headers=auth,
                     )

@@ -1,7 +1,8 @@
 """The router service's FastAPI app, built by :func:`create_app` (tests build real apps the same way).
 
-Heavy objects (DB engine, routing engine, hub) are created in the lifespan, never at import.  Extend the app by
-appending routers to ``router.api.ROUTERS`` or passing ``routers=`` / ``on_startup=`` hooks.
+Heavy objects (DB engine, routing engine, hub) and every domain service are created once in the lifespan, never at
+import or on a first request, into one :class:`router.services.Services` on ``app.state.services``.  Extend the app
+by appending routers to ``router.api.routers.ROUTERS`` or passing ``routers=`` / ``on_startup=`` hooks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -23,10 +24,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from router import migrate
-from router.api import ROUTERS
+from router.admin.faq_service import FaqAdmin
+from router.api.routers import ROUTERS
 from router.db import make_engine, make_session_factory
 from router.errors import install_error_handler
 from router.hub import AgentHub, LocalHub, bridge_engine_to_hub
+from router.operations import start_operations
 from router.presence import (
     LocalPresence,
     PresenceMonitor,
@@ -36,8 +39,12 @@ from router.presence import (
 )
 from router.routing.engine import EngineConfig, RoutingEngine
 from router.routing.store import SqlStore
+from router.services import Services, build_services
 from router.settings import Settings, get_settings
 from router.tasks import Supervised
+
+if TYPE_CHECKING:
+    from knowledge_base.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 Hook = Callable[[FastAPI], Awaitable[None] | None]
@@ -77,8 +84,13 @@ def create_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     with_gateway: bool = False,
+    kb: KnowledgeBase | None = None,
+    faq_admin: FaqAdmin | None = None,
 ) -> FastAPI:
-    """Build the router service. ``app.state`` holds settings, db_engine, sessions, engine (routing) and hub."""
+    """Build the router service. ``app.state.services`` holds everything the lifespan builds (``app.state`` also
+    keeps settings, db_engine, sessions, engine (routing), hub and presence, which the gateway's wiring reads).
+    ``kb`` is the FAQ knowledge base of ticket topics, the learning loop and the FAQ admin (default: the
+    process-wide one, loaded when first asked); ``faq_admin`` an FAQ admin over it."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -117,7 +129,12 @@ def create_app(
             routing, presence, grace_s=settings.presence_grace_s, held_grace_s=settings.presence_held_grace_s
         )
         app.state.presence, app.state.presence_monitor = presence, monitor
-        unrecord = record_presence_changes(routing, app.state.sessions)
+        services = build_services(
+            settings, db_engine=db, sessions=app.state.sessions, engine=routing, hub=agent_hub, presence=presence,
+            presence_monitor=monitor, kb=kb, faq_admin=faq_admin,
+        )
+        app.state.services = services
+        unrecord = record_presence_changes(routing, services.sessions)
         presence_task = Supervised(
             "presence loop",
             lambda: presence_loop(monitor, settings.presence_check_s, settings.presence_ttl_s / 3),
@@ -129,9 +146,11 @@ def create_app(
             gateway_teardown = await install_gateway(app, settings)
         for hook in on_startup:
             await _run_hook(hook, app)
+        operations_teardown = await start_operations(services, background=settings.operations_background)
         try:
             yield
         finally:
+            await operations_teardown()
             for hook in on_shutdown:
                 await _run_hook(hook, app)
             if gateway_teardown is not None:
@@ -182,9 +201,10 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz(request: Request) -> dict[str, Any]:
-        with request.app.state.db_engine.connect() as conn:
+        services: Services = request.app.state.services
+        with services.db_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        routing: RoutingEngine = request.app.state.engine
+        routing = services.engine
         health: dict[str, Any] = {
             "status": "ok",
             "agents_online": routing.agents_online(),

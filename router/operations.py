@@ -1,9 +1,10 @@
-"""Wiring of the operations side (tickets, KPIs and /metrics, learning loop, risk alerts) into the router app.
+"""The operations side of the router app (tickets, KPIs and /metrics, learning loop, risk alerts): its routers and
+its background work.
 
-``router.api.ROUTERS`` mounts :data:`ROUTERS`; the first of them carries a lifespan that FastAPI merges into the
-app's, so once the app has its sessions (and the gateway its ticket sink, :func:`ticket_service_for_app`), the
-services are built and the background work starts: SLA breach sweeps, tickets for unresolved conversations, alert
-evaluation and a periodic learning refresh (``KEFU_ROUTER_OPERATIONS_BACKGROUND=false`` turns them off).
+``router.api.routers.ROUTERS`` mounts :data:`ROUTERS`; the app's lifespan (``router.app``) builds the services
+(:mod:`router.services`) and calls :func:`start_operations`, which starts SLA breach sweeps, tickets for unresolved
+conversations, alert evaluation and a periodic learning refresh (``KEFU_ROUTER_OPERATIONS_BACKGROUND=false`` turns
+them off), each on one replica at a time.
 """
 
 from __future__ import annotations
@@ -11,29 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from router.alerts.api import router as alerts_router
 from router.learning.api import router as learning_router
-from router.operations_services import (
-    alert_service_for_app,
-    job_locks_for_app,
-    learning_service_for_app,
-    ticket_service_for_app,
-)
 from router.reports.api import router as reports_router
-from router.settings import Settings
+from router.services import Services
 from router.singleton import JobLocks
 from router.tasks import TaskSet
 from router.tickets.api import router as tickets_router
 
 log = logging.getLogger(__name__)
 LEARNING_REFRESH_S = 900.0
+ROUTERS: list[APIRouter] = [tickets_router, reports_router, learning_router, alerts_router]
 
 
 async def _every(interval_s: float, name: str, work: Callable[[], Any], locks: JobLocks) -> None:
@@ -46,33 +41,25 @@ async def _every(interval_s: float, name: str, work: Callable[[], Any], locks: J
             log.exception("%s failed; retrying in %.0f s", name, interval_s)
 
 
-async def install_operations(
-    app: FastAPI, settings: Settings | None = None, *, background: bool = True
-) -> Callable[[], Awaitable[None]]:
-    """Build tickets, alerts and learning on ``app.state``; start their background loops; return the teardown."""
-    settings = settings or app.state.settings
-    tickets = ticket_service_for_app(app)
-    alerts = alert_service_for_app(app)
-    learning = learning_service_for_app(app)
+async def start_operations(services: Services, *, background: bool = True) -> Callable[[], Awaitable[None]]:
+    """Push ticket assignments to the agents' consoles and start the background loops; return the teardown."""
+    tickets, hub, locks = services.tickets, services.hub, services.job_locks
     loop = asyncio.get_running_loop()
-    hub = getattr(app.state, "hub", None)
     pushes = TaskSet("ticket push")
-    locks = job_locks_for_app(app)
 
     def push_to_agent(agent_id: int, notice: dict[str, Any]) -> None:
         """Ticket assignments reach the agent console like offers do (called from worker threads)."""
-        if hub is None:
-            return
         pushes.spawn_threadsafe(loop, lambda: hub.send_to_agent(agent_id, notice))
 
     tickets.listeners.append(push_to_agent)
     tasks: list[asyncio.Task[None]] = []
     if background:
+        interval = services.settings.alert_interval_s
         tasks = [
-            asyncio.create_task(_every(settings.alert_interval_s, "alert evaluation", alerts.evaluate, locks)),
+            asyncio.create_task(_every(interval, "alert evaluation", services.alerts.evaluate, locks)),
             asyncio.create_task(_every(60.0, "ticket SLA sweep", tickets.check_breaches, locks)),
             asyncio.create_task(_every(300.0, "unresolved-conversation tickets", tickets.sweep_unresolved, locks)),
-            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", learning.refresh, locks)),
+            asyncio.create_task(_every(LEARNING_REFRESH_S, "learning refresh", services.learning.refresh, locks)),
         ]
 
     async def teardown() -> None:
@@ -86,18 +73,3 @@ async def install_operations(
         await pushes.drain()
 
     return teardown
-
-
-@asynccontextmanager
-async def operations_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Runs inside the app's lifespan (after its startup), so ``app.state`` already has settings and sessions."""
-    settings: Settings = app.state.settings
-    teardown = await install_operations(app, settings, background=settings.operations_background)
-    try:
-        yield
-    finally:
-        await teardown()
-
-
-lifecycle = APIRouter(lifespan=operations_lifespan)
-ROUTERS: list[APIRouter] = [lifecycle, tickets_router, reports_router, learning_router, alerts_router]

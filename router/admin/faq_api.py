@@ -1,35 +1,25 @@
 """FAQ admin REST API (``/api/v1/admin/faq``) for content staff: entries, history, diff, rollback, duplicates,
 import/export, "try a question" and publish. Roles: content and admin; agents get 403.
 
-Domain errors of :mod:`router.admin.faq_service` become HTTP statuses here and nowhere below.
+Domain errors of :mod:`router.admin.faq_service` (router/admin/errors.py) are answered by the app's one error
+handler (router/errors.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from knowledge_base.corpus import CorpusError, FaqEntry
-from knowledge_base.settings import KbSettings, get_kb_settings
-from knowledge_base.sql_store import SqlCorpusStore
-from knowledge_base.stores import open_store
-from router.admin.faq_service import (
-    DuplicateWarning,
-    EntryDraft,
-    EntryExists,
-    EntryNotFound,
-    FaqAdmin,
-    ImportRejected,
-    InvalidEntry,
-    VersionConflict,
-)
-from router.admin.history import FieldDiff, Revision, RevisionNotFound, UnknownEntryId
-from router.admin.transfer import ImportFormatError, export_csv, export_xlsx
+from knowledge_base.corpus import FaqEntry
+from router.admin.errors import UploadTooLarge
+from router.admin.faq_service import DuplicateWarning, EntryDraft, FaqAdmin, make_faq_admin
+from router.admin.history import FieldDiff, Revision
+from router.admin.transfer import export_csv, export_xlsx
+from router.api.deps import ServicesDep
 from router.auth import Principal, require_role
 
 router = APIRouter(prefix="/api/v1/admin/faq", tags=["faq admin"])
@@ -37,37 +27,16 @@ ContentUser = Annotated[Principal, Depends(require_role("content"))]
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
-def make_faq_admin(kb: Any | None = None, *, store: SqlCorpusStore | None = None,
-                   settings: KbSettings | None = None) -> FaqAdmin:
-    """The admin over the live corpus in the database of the knowledge-base settings (seeded from the repository's
-    YAML on first use). Without ``kb`` the process-wide knowledge base is loaded on first use ("try a question",
-    duplicates, publish); listing and editing work before that."""
-    if settings is None:
-        settings = kb.settings if kb is not None and hasattr(kb, "settings") else get_kb_settings()
-    if store is None:
-        kb_store = getattr(kb, "store", None)
-        if isinstance(kb_store, SqlCorpusStore):
-            store = kb_store
-        else:
-            if settings.store != "sql":
-                raise RuntimeError("the FAQ admin edits the corpus in a database: set KEFU_KB_STORE=sql")
-            opened = open_store(settings)
-            assert isinstance(opened, SqlCorpusStore)
-            store = opened
-    provider = None
-    if kb is None:
-        from knowledge_base import get_knowledge_base
-
-        provider = get_knowledge_base
-    return FaqAdmin(store=store, kb=kb, kb_provider=provider)
+@functools.cache
+def _process_faq_admin() -> FaqAdmin:
+    """One admin per process over the process-wide knowledge base (as ``knowledge_base.get_knowledge_base``)."""
+    return make_faq_admin()
 
 
-def get_faq_admin(request: Request) -> FaqAdmin:
-    """``app.state.faq_admin`` if the factory built one, else one over ``app.state.kb`` or the process-wide KB."""
-    admin: FaqAdmin | None = getattr(request.app.state, "faq_admin", None)
-    if admin is None:
-        admin = request.app.state.faq_admin = make_faq_admin(getattr(request.app.state, "kb", None))
-    return admin
+def get_faq_admin(services: ServicesDep) -> FaqAdmin:
+    """The app's admin (built in the lifespan when the app was given a knowledge base), else the process-wide one,
+    which opens the corpus store on first use (it seeds the database: not a cost every app start should pay)."""
+    return services.faq_admin or _process_faq_admin()
 
 
 AdminDep = Annotated[FaqAdmin, Depends(get_faq_admin)]
@@ -149,40 +118,6 @@ class ImportOut(BaseModel):
     unchanged: list[str]
 
 
-@contextmanager
-def _domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except (EntryNotFound, RevisionNotFound, UnknownEntryId) as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-    except EntryExists as exc:
-        raise HTTPException(status_code=409, detail={"message": "该 id 已存在", "entry_id": exc.entry_id}) from exc
-    except VersionConflict as exc:
-        raise HTTPException(
-            status_code=409,
-            detail={
-                "message": "该条目已被他人修改，请刷新后再编辑",
-                "entry_id": exc.entry_id,
-                "expected": exc.expected,
-                "current": exc.current,
-            },
-        ) from exc
-    except InvalidEntry as exc:
-        raise HTTPException(status_code=422, detail=[_error(exc)]) from exc
-    except ImportRejected as exc:
-        raise HTTPException(status_code=422, detail=[_error(e) for e in exc.errors]) from exc
-    except ImportFormatError as exc:
-        raise HTTPException(status_code=422, detail=[{"message": exc.message, "file": exc.filename}]) from exc
-    except CorpusError as exc:
-        raise HTTPException(
-            status_code=500, detail={"message": exc.message, "file": exc.file, "entry": exc.entry, "field": exc.field}
-        ) from exc
-
-
-def _error(exc: InvalidEntry) -> dict[str, Any]:
-    return {"message": exc.message, "field": exc.field, "entry_id": exc.entry_id, "row": exc.row}
-
-
 def _warnings(admin: FaqAdmin, entry: FaqEntry) -> list[DuplicateWarning]:
     return admin.duplicates(entry_id=entry.id, sentences=entry.sentences())
 
@@ -192,9 +127,8 @@ def _warnings(admin: FaqAdmin, entry: FaqEntry) -> list[DuplicateWarning]:
 def list_entries(
     admin: AdminDep, user: ContentUser, q: str | None = None, category: str | None = None, tag: str | None = None
 ) -> EntryList:
-    with _domain_errors():
-        everything = admin.entries()
-        found = admin.find(query=q, category=category, tag=tag)
+    everything = admin.entries()
+    found = admin.find(query=q, category=category, tag=tag)
     return EntryList(
         entries=found,
         total=len(everything),
@@ -205,34 +139,29 @@ def list_entries(
 
 @router.get("/entries/{entry_id}", response_model=FaqEntry)
 def get_entry(entry_id: str, admin: AdminDep, user: ContentUser) -> FaqEntry:
-    with _domain_errors():
-        return admin.get(entry_id)
+    return admin.get(entry_id)
 
 
 @router.post("/entries", response_model=EntryOut, status_code=201, summary="Add an entry")
 def create_entry(body: EntryCreate, admin: AdminDep, user: ContentUser) -> EntryOut:
-    with _domain_errors():
-        entry = admin.create(body.id, body.draft(), user=user.username)
+    entry = admin.create(body.id, body.draft(), user=user.username)
     return EntryOut(entry=entry, warnings=_warnings(admin, entry))
 
 
 @router.put("/entries/{entry_id}", response_model=EntryOut, summary="Edit an entry (answer, paraphrases, ...)")
 def update_entry(entry_id: str, body: EntryUpdate, admin: AdminDep, user: ContentUser) -> EntryOut:
-    with _domain_errors():
-        entry = admin.update(entry_id, body.draft(), user=user.username, expected_version=body.version)
+    entry = admin.update(entry_id, body.draft(), user=user.username, expected_version=body.version)
     return EntryOut(entry=entry, warnings=_warnings(admin, entry))
 
 
 @router.delete("/entries/{entry_id}", status_code=204, summary="Delete an entry (restorable from its history)")
 def delete_entry(entry_id: str, admin: AdminDep, user: ContentUser) -> None:
-    with _domain_errors():
-        admin.delete(entry_id, user=user.username)
+    admin.delete(entry_id, user=user.username)
 
 
 @router.get("/entries/{entry_id}/history", response_model=list[Revision], summary="Revisions, oldest first")
 def history(entry_id: str, admin: AdminDep, user: ContentUser) -> list[Revision]:
-    with _domain_errors():
-        return admin.revisions(entry_id)
+    return admin.revisions(entry_id)
 
 
 @router.get("/entries/{entry_id}/diff", response_model=list[FieldDiff], summary="Diff of two revisions")
@@ -243,14 +172,12 @@ def diff(
     from_rev: Annotated[int, Query(ge=1, le=2**62)],  # larger ints overflow the database's integers
     to_rev: Annotated[int | None, Query(ge=1, le=2**62, description="default: the entry as it is now")] = None,
 ) -> list[FieldDiff]:
-    with _domain_errors():
-        return admin.diff(entry_id, from_rev, to_rev)
+    return admin.diff(entry_id, from_rev, to_rev)
 
 
 @router.post("/entries/{entry_id}/rollback", response_model=EntryOut, summary="Restore a revision as a new version")
 def rollback(entry_id: str, body: RollbackIn, admin: AdminDep, user: ContentUser) -> EntryOut:
-    with _domain_errors():
-        entry = admin.rollback(entry_id, body.rev, user=user.username)
+    entry = admin.rollback(entry_id, body.rev, user=user.username)
     return EntryOut(entry=entry, warnings=_warnings(admin, entry))
 
 
@@ -273,14 +200,12 @@ def try_question(body: TryIn, admin: AdminDep, user: ContentUser) -> TryOut:
 
 @router.post("/publish", response_model=PublishOut, summary="Re-index now (live, no restart)")
 def publish(admin: AdminDep, user: ContentUser) -> PublishOut:
-    with _domain_errors():
-        return PublishOut.model_validate(admin.publish())
+    return PublishOut.model_validate(admin.publish())
 
 
 @router.get("/export", summary="Download the whole FAQ as CSV or XLSX")
 def export(admin: AdminDep, user: ContentUser, format: Literal["csv", "xlsx"] = "csv") -> Response:
-    with _domain_errors():
-        entries = admin.entries()
+    entries = admin.entries()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if format == "xlsx":
         return Response(
@@ -299,7 +224,6 @@ def export(admin: AdminDep, user: ContentUser, format: Literal["csv", "xlsx"] = 
 def import_file(admin: AdminDep, user: ContentUser, file: Annotated[UploadFile, File()]) -> ImportOut:
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(status_code=413, detail="文件过大（上限 5 MB）")
-    with _domain_errors():
-        report = admin.import_file(data, filename=file.filename or "upload.csv", user=user.username)
+        raise UploadTooLarge(MAX_UPLOAD_BYTES)
+    report = admin.import_file(data, filename=file.filename or "upload.csv", user=user.username)
     return ImportOut(created=report.created, updated=report.updated, unchanged=report.unchanged)

@@ -8,23 +8,36 @@ repository's YAML corpus is only the seed and the import/export format: nothing 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from knowledge_base.corpus import FaqEntry
+from knowledge_base.corpus import CorpusError, FaqEntry
+from knowledge_base.settings import KbSettings, get_kb_settings
 from knowledge_base.sql_store import SqlCorpusStore
-from knowledge_base.store import EntryExists, EntryNotFound, VersionConflict
+from knowledge_base.store import EntryExists, EntryNotFound, RevisionNotFound, VersionConflict
+from knowledge_base.stores import open_store
+from router.admin.errors import (
+    BrokenCorpus,
+    FaqEntryExists,
+    FaqEntryNotFound,
+    FaqRevisionNotFound,
+    FaqVersionConflict,
+    ImportRejected,
+    InvalidEntry,
+)
 from router.admin.history import Action, FieldDiff, Revision, diff_entries
 from router.admin.transfer import read_table
 
-__all__ = ["DuplicateWarning", "EntryDraft", "EntryExists", "EntryNotFound", "FaqAdmin", "ImportRejected",
-           "ImportReport", "InvalidEntry", "KnowledgeBaseLike", "VersionConflict"]
+__all__ = ["DuplicateWarning", "EntryDraft", "FaqAdmin", "ImportReport", "KnowledgeBaseLike", "make_faq_admin"]
 DUPLICATE_THRESHOLD = 0.9
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class KnowledgeBaseLike(Protocol):
@@ -43,22 +56,27 @@ class KnowledgeBaseLike(Protocol):
     def marker(self) -> str: ...
 
 
-# ------------------------------------------------------------------ domain errors (mapped to HTTP in faq_api)
-class InvalidEntry(ValueError):
-    def __init__(self, *, message: str, field: str | None, entry_id: str | None, row: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.entry_id = entry_id
-        self.row = row
+# ------------------------------------------------------------------ the library's errors as this domain's
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Raise the knowledge-base library's errors as the FAQ admin's (router.admin.errors): the library may not know
+    the router, and only the domain's errors reach the HTTP edge."""
 
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except EntryNotFound as exc:
+            raise FaqEntryNotFound(exc.entry_id) from exc
+        except RevisionNotFound as exc:
+            raise FaqRevisionNotFound(exc.entry_id, exc.rev) from exc
+        except EntryExists as exc:
+            raise FaqEntryExists(exc.entry_id) from exc
+        except VersionConflict as exc:
+            raise FaqVersionConflict(exc.entry_id, expected=exc.expected, current=exc.current) from exc
+        except CorpusError as exc:
+            raise BrokenCorpus(exc.message, file=exc.file, entry=exc.entry, field=exc.field) from exc
 
-class ImportRejected(ValueError):
-    """Some rows are invalid: nothing was imported."""
-
-    def __init__(self, *, errors: list[InvalidEntry]) -> None:
-        super().__init__(f"{len(errors)} invalid rows")
-        self.errors = errors
+    return call
 
 
 # ------------------------------------------------------------------ value objects
@@ -122,6 +140,7 @@ class FaqAdmin:
         return self._kb
 
     # ------------------------------------------------------------------ reading
+    @_translated
     def entries(self) -> list[FaqEntry]:
         return self.store.entries()
 
@@ -141,10 +160,11 @@ class FaqAdmin:
             out.append(e)
         return out
 
+    @_translated
     def get(self, entry_id: str) -> FaqEntry:
         entry = self.store.get(entry_id)
         if entry is None:
-            raise EntryNotFound(entry_id=entry_id)
+            raise FaqEntryNotFound(entry_id)
         return entry
 
     # ------------------------------------------------------------------ writing
@@ -152,12 +172,14 @@ class FaqAdmin:
         if self._kb is not None:  # a knowledge base not loaded yet will read the new corpus when it loads
             self._kb.reload()  # background; ``publish`` waits for it. Other processes hear of it from the store
 
+    @_translated
     def create(self, entry_id: str, draft: EntryDraft, *, user: str) -> FaqEntry:
         _validate({"id": entry_id, **draft.model_dump()})
         stored = self.store.create({"id": entry_id, **draft.model_dump()}, user=user)
         self._after_write()
         return stored
 
+    @_translated
     def update(self, entry_id: str, draft: EntryDraft, *, user: str, expected_version: int | None = None,
                action: Action = "update", note: str | None = None) -> FaqEntry:
         _validate({"id": entry_id, **draft.model_dump()})
@@ -166,23 +188,27 @@ class FaqAdmin:
         self._after_write()
         return stored
 
+    @_translated
     def delete(self, entry_id: str, *, user: str) -> None:
         self.store.delete(entry_id, user=user)
         self._after_write()
 
     # ------------------------------------------------------------------ history
+    @_translated
     def revisions(self, entry_id: str) -> list[Revision]:
         revs = self.store.history(entry_id)
         if not revs:
             self.get(entry_id)  # unknown ids are a 404
         return revs
 
+    @_translated
     def diff(self, entry_id: str, from_rev: int, to_rev: int | None = None) -> list[FieldDiff]:
         """Changes from revision ``from_rev`` to ``to_rev`` (default: the entry as it is now)."""
         before = self.store.get_revision(entry_id, from_rev).entry
         after = self.store.get(entry_id) if to_rev is None else self.store.get_revision(entry_id, to_rev).entry
         return diff_entries(before, after)
 
+    @_translated
     def rollback(self, entry_id: str, rev: int, *, user: str) -> FaqEntry:
         """Restore the content of revision ``rev`` as a new version (also brings a deleted entry back)."""
         target = self.store.get_revision(entry_id, rev).entry
@@ -194,6 +220,7 @@ class FaqAdmin:
         return stored
 
     # ------------------------------------------------------------------ import
+    @_translated
     def import_file(self, data: bytes, *, filename: str, user: str) -> ImportReport:
         """All or nothing: every row is validated before anything is written (one transaction)."""
         rows = read_table(data, filename=filename)
@@ -222,9 +249,10 @@ class FaqAdmin:
         return ImportReport(created=result.created, updated=result.updated, unchanged=result.unchanged)
 
     # ------------------------------------------------------------------ knowledge base
+    @_translated
     def publish(self) -> dict[str, Any]:
         """Re-index now, tell every other process to check, and report what the live index holds (raises
-        ``CorpusError`` for a broken corpus)."""
+        ``BrokenCorpus`` for a broken corpus)."""
         if self.kb is None:
             raise RuntimeError("no knowledge base attached")
         self.kb.reload(wait=True)
@@ -286,3 +314,28 @@ class FaqAdmin:
                                         other_id=ids[int(owner[j])], other_sentence=idx.sentences[j],
                                         similarity=round(sim, 4)))
         return out
+
+
+def make_faq_admin(kb: Any | None = None, *, store: SqlCorpusStore | None = None,
+                   settings: KbSettings | None = None) -> FaqAdmin:
+    """The admin over the live corpus in the database of the knowledge-base settings (seeded from the repository's
+    YAML on first use). Without ``kb`` the process-wide knowledge base is loaded on first use ("try a question",
+    duplicates, publish); listing and editing work before that."""
+    if settings is None:
+        settings = kb.settings if kb is not None and hasattr(kb, "settings") else get_kb_settings()
+    if store is None:
+        kb_store = getattr(kb, "store", None)
+        if isinstance(kb_store, SqlCorpusStore):
+            store = kb_store
+        else:
+            if settings.store != "sql":
+                raise RuntimeError("the FAQ admin edits the corpus in a database: set KEFU_KB_STORE=sql")
+            opened = open_store(settings)
+            assert isinstance(opened, SqlCorpusStore)
+            store = opened
+    provider = None
+    if kb is None:
+        from knowledge_base import get_knowledge_base
+
+        provider = get_knowledge_base
+    return FaqAdmin(store=store, kb=kb, kb_provider=provider)

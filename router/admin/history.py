@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from knowledge_base.corpus import FaqEntry
 from knowledge_base.store import Action, Revision, RevisionNotFound
 
-__all__ = ["Action", "FieldDiff", "Revision", "RevisionNotFound", "TextChange", "UnknownEntryId", "diff_entries"]
+__all__ = ["Action", "FieldDiff", "Revision", "RevisionNotFound", "TextChange", "diff_entries"]
 TEXT_FIELDS = ("category", "question", "answer")
 LIST_FIELDS = ("paraphrases", "tags")
 
@@ -31,14 +31,6 @@ class FieldDiff(BaseModel):
     changes: list[TextChange] = []
     added: list[str] = []
     removed: list[str] = []
-
-
-class UnknownEntryId(LookupError):
-    """An id that no entry can have: nothing is stored for it."""
-
-    def __init__(self, *, entry_id: str) -> None:
-        super().__init__(f"no FAQ entry has the id {entry_id!r}")
-        self.entry_id = entry_id
 
 
 def _entry_fields(entry: FaqEntry | None) -> dict[str, Any]:

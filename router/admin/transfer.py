@@ -15,21 +15,13 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 
 from knowledge_base.corpus import FaqEntry
+from router.admin.errors import ImportFormatError
 
 COLUMNS = ("id", "category", "question", "paraphrases", "answer", "tags", "version", "updated_at")
 REQUIRED = ("id", "category", "question", "answer")
 TAG_SPLIT = re.compile(r"[,，;；、\n]+")
 # a CSV cell starting with one of these would be run as a formula by spreadsheet programs
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ImportFormatError(ValueError):
-    """The uploaded file cannot be read as an FAQ table at all (wrong type, missing columns)."""
-
-    def __init__(self, message: str, *, filename: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.filename = filename
 
 
 def _row_of(entry: FaqEntry) -> list[str]:

@@ -5,26 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from router.alerts.models import Alert
-from router.alerts.service import AlertNotFound, AlertService
-from router.auth import Principal, require_role
+from router.api.deps import AlertsDep
+from router.auth import CurrentSupervisor
 from router.clock import aware
-from router.operations_services import alert_service_for_app
 
 DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
-
-
-def get_alerts(request: Request) -> AlertService:
-    return alert_service_for_app(request.app)
-
-
-AlertsDep = Annotated[AlertService, Depends(get_alerts)]
 
 
 class AlertOut(BaseModel):
@@ -94,7 +85,4 @@ async def evaluate(service: AlertsDep, _user: CurrentSupervisor) -> list[AlertOu
 
 @router.post("/{alert_id}/status", response_model=AlertOut, summary="Acknowledge or resolve an alert")
 def set_status(alert_id: DbId, body: AlertStatusIn, service: AlertsDep, user: CurrentSupervisor) -> AlertOut:
-    try:
-        return alert_out(service.set_status(alert_id, status=body.status, user_id=user.id))
-    except AlertNotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    return alert_out(service.set_status(alert_id, status=body.status, user_id=user.id))

@@ -16,6 +16,7 @@ from router.alerts.detector import DetectorConfig, Spike, SpikeDetector
 from router.alerts.models import Alert
 from router.clock import aware, utcnow
 from router.db import session_scope
+from router.errors import KefuError
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,12 @@ TOPIC_LABELS = {
 }
 
 
-class AlertNotFound(Exception):
+class AlertNotFound(KefuError):
     status = 404
+    message_zh = "找不到该告警。"
 
     def __init__(self, alert_id: int) -> None:
-        super().__init__(f"alert {alert_id} not found")
+        super().__init__(f"alert {alert_id} not found", alert_id=alert_id)
         self.alert_id = alert_id
 
 

@@ -9,10 +9,10 @@ import logging
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from router.api.deps import EngineDep, SessionsDep, SettingsDep
+from router.api.deps import EngineDep, PresenceDep, SessionsDep, SettingsDep
 from router.api.schemas import (
     AgentOffer,
     AgentOut,
@@ -43,6 +43,7 @@ from router.routing.engine import RoutingEngine
 from router.routing.errors import NotAssigned, RoutingError, UnknownAgent
 from router.routing.models import AgentState, AgentStatus, ItemState
 from router.routing.store import ROUTABLE_ROLES as ROUTABLE
+from router.services import Services
 
 log = logging.getLogger(__name__)
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -53,12 +54,12 @@ API_CONNECTION = "api"  # the presence connection id of an API client that decla
 
 @auth_router.post("/login", response_model=TokenOut, summary="Log in; returns a bearer JWT")
 def login(
-    body: LoginIn, request: Request, sessions: SessionsDep, settings: SettingsDep, engine: EngineDep
+    body: LoginIn, sessions: SessionsDep, settings: SettingsDep, engine: EngineDep, presence: PresenceDep
 ) -> TokenOut:
     principal = authenticate(sessions, body.username, body.password)
     if principal.role in ROUTABLE:
         agent = engine.reload_agent(principal.id)  # pick up profile changes made while the service ran
-        _sync_presence(request, engine, agent)  # her last chosen status counts only with a console connection
+        _sync_presence(presence, engine, agent)  # her last chosen status counts only with a console connection
     return TokenOut(access_token=issue_token(principal, settings), expires_in=settings.token_ttl_s, role=principal.role)
 
 
@@ -69,15 +70,10 @@ def _agent(engine: RoutingEngine, user: Principal) -> AgentState:
         return engine.reload_agent(user.id)
 
 
-def _presence(request: Request) -> PresenceTracker:
-    tracker: PresenceTracker = request.app.state.presence
-    return tracker
-
-
-def _sync_presence(request: Request, engine: RoutingEngine, agent: AgentState) -> AgentState:
+def _sync_presence(tracker: PresenceTracker, engine: RoutingEngine, agent: AgentState) -> AgentState:
     """Mark the agent connected or not as her connections are right now.  No grace here: the grace is for a
     connection that was lost, not for an agent who has none (e.g. her status was left online yesterday)."""
-    connected = is_connected(_presence(request), agent.id)
+    connected = is_connected(tracker, agent.id)
     if connected != agent.connected:
         return engine.set_presence(agent.id, connected, reason="agent_not_connected")
     return agent
@@ -105,20 +101,19 @@ def me(user: CurrentUser, engine: EngineDep) -> AgentOut:
 )
 def set_status(
     body: StatusIn,
-    request: Request,
     user: CurrentAgent,
     engine: EngineDep,
     sessions: SessionsDep,
     settings: SettingsDep,
+    tracker: PresenceDep,
 ) -> AgentOut:
     engine.reload_agent(user.id)  # a supervisor may have changed or disabled the profile (404 when disabled)
-    tracker = _presence(request)
     if body.status is AgentStatus.offline:  # logging off ends an API client's declared connection
         tracker.closed(user.id, API_CONNECTION)
     elif body.connection == "api":  # an API client without a console: a connection that lasts as long as its token
         tracker.opened(user.id, API_CONNECTION, lease_s=float(settings.token_ttl_s))
     agent = engine.set_status(user.id, body.status)
-    agent = _sync_presence(request, engine, agent)
+    agent = _sync_presence(tracker, engine, agent)
     with session_scope(sessions) as session:  # for occupancy (time online) in the per-agent report
         record_status(session, agent_id=user.id, status=body.status.value, at=engine.clock())
     return _me(engine, agent, user)
@@ -174,18 +169,16 @@ async def agent_socket(websocket: WebSocket) -> None:
     are pushed; the agent may send ``{"type": "message", "conversation_id", "text"}``, ``{"type": "accept" |
     "reject", "offer_id"}`` and ``{"type": "ping"}``.  Close codes: 4401 bad or expired token (also when it expires
     while connected, or the user is disabled), 4403 role not allowed."""
-    app = websocket.app
+    services: Services = websocket.app.state.services
     await websocket.accept()
-    user = await authenticate_socket(websocket, lambda token: decode_token(token, app.state.settings))
+    user = await authenticate_socket(websocket, lambda token: decode_token(token, services.settings))
     if user is None:
         return
     if user.role not in WS_ROLES:
         await websocket.close(code=4403, reason="role may not take conversations")
         return
-    engine: RoutingEngine = app.state.engine
-    hub: AgentHub = app.state.hub
-    tracker: PresenceTracker = app.state.presence
-    idle_s: float = app.state.settings.agent_socket_idle_s
+    engine, hub, tracker = services.engine, services.hub, services.presence
+    idle_s = services.settings.agent_socket_idle_s
     connection_id = uuid.uuid4().hex
     queue = hub.connect(user.id)
     try:
@@ -200,7 +193,7 @@ async def agent_socket(websocket: WebSocket) -> None:
         )
         tasks = [
             asyncio.create_task(_pump(websocket, queue)),
-            asyncio.create_task(close_when_invalid(websocket, user, app.state.sessions, app.state.settings)),
+            asyncio.create_task(close_when_invalid(websocket, user, services.sessions, services.settings)),
         ]
         try:
             while True:

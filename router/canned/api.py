@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
-from router.canned.errors import CannedError
+from router.api.deps import CannedDep
 from router.canned.models import CannedReply
 from router.canned.schemas import CannedIn, CannedOut, CannedPatch
-from router.canned.service import CannedService, may_manage
+from router.canned.service import may_manage
 from router.clock import aware
 from router.staff_scope import AgentScope, StaffScope
 
 router = APIRouter(prefix="/api/v1/canned-replies", tags=["canned replies"])
 CannedId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def get_canned(request: Request) -> CannedService:
-    service: CannedService | None = getattr(request.app.state, "canned", None)
-    if service is None:
-        service = request.app.state.canned = CannedService(request.app.state.sessions)
-    return service
-
-
-CannedDep = Annotated[CannedService, Depends(get_canned)]
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    try:
-        yield
-    except CannedError as exc:
-        raise HTTPException(exc.status, {"message": exc.message, "code": type(exc).__name__}) from exc
 
 
 def canned_out(row: CannedReply, who: StaffScope) -> CannedOut:
@@ -58,22 +38,19 @@ def list_canned(service: CannedDep, who: AgentScope) -> list[CannedOut]:
 
 @router.post("", response_model=CannedOut, status_code=201, summary="Add a snippet (team ones: supervisors)")
 def create_canned(body: CannedIn, service: CannedDep, who: AgentScope) -> CannedOut:
-    with http_errors():
-        row = service.create(
-            who, scope=body.scope, skill=body.skill, shortcut=body.shortcut, title=body.title, text=body.text
-        )
+    row = service.create(
+        who, scope=body.scope, skill=body.skill, shortcut=body.shortcut, title=body.title, text=body.text
+    )
     return canned_out(row, who)
 
 
 @router.patch("/{canned_id}", response_model=CannedOut, summary="Change a snippet I may manage")
 def patch_canned(canned_id: CannedId, body: CannedPatch, service: CannedDep, who: AgentScope) -> CannedOut:
-    with http_errors():
-        row = service.update(who, canned_id, shortcut=body.shortcut, title=body.title, text=body.text)
+    row = service.update(who, canned_id, shortcut=body.shortcut, title=body.title, text=body.text)
     return canned_out(row, who)
 
 
 @router.delete("/{canned_id}", status_code=204, summary="Remove a snippet I may manage")
 def delete_canned(canned_id: CannedId, service: CannedDep, who: AgentScope) -> Response:
-    with http_errors():
-        service.delete(who, canned_id)
+    service.delete(who, canned_id)
     return Response(status_code=204)

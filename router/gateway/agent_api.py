@@ -16,7 +16,7 @@ from router.gateway.schemas import MAX_TEXT_CHARS, Reply
 from router.gateway.service import ConversationNotFound, GatewayService, NotConversationOwner
 from router.identity.pii import mask_context
 
-router = APIRouter(prefix="/api/v1/agent", tags=["agents"])
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 
 def get_gateway(request: Request) -> GatewayService:

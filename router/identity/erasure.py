@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from router.conversations.models import Conversation, ConversationEvent, Customer, CustomerIdentity, Message, Survey
 from router.db import session_scope
+from router.errors import KefuError
 from router.identity.models import PersonalDataAccess, VisitorToken
 from router.identity.service import ERASED_PREFIX
 from router.tickets.models import Ticket, TicketEvent
@@ -27,9 +28,12 @@ _TICKET_TEXT_KEYS = ("text", "body", "comment", "note")
 _EVENT_TEXT_KEYS = ("text", "question", "query", "comment", "order_id", "address", "phone")
 
 
-class CustomerNotFound(Exception):
+class CustomerNotFound(KefuError):
+    status = 404
+    message_zh = "没有找到该顾客的数据。"
+
     def __init__(self, customer_id: str) -> None:
-        super().__init__(f"customer {customer_id} not found")
+        super().__init__(f"customer {customer_id} not found", customer_id=customer_id)
         self.customer_id = customer_id
 
 

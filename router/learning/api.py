@@ -6,26 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
+from router.api.deps import LearningDep
 from router.auth import Principal, require_role
 from router.clock import aware
 from router.learning.models import Proposal
-from router.learning.service import LearningError, LearningService, ProposalEdits
-from router.operations_services import learning_service_for_app
+from router.learning.service import ProposalEdits
 
 DbId = Annotated[int, Path(ge=1, le=2**62, description="row id")]  # larger ints cannot name a row
 router = APIRouter(prefix="/api/v1/learning", tags=["learning"])
 CurrentContent = Annotated[Principal, Depends(require_role("content"))]
-
-
-def get_learning(request: Request) -> LearningService:
-    return learning_service_for_app(request.app)
-
-
-LearningDep = Annotated[LearningService, Depends(get_learning)]
 
 
 class ProposalOut(BaseModel):
@@ -84,10 +77,6 @@ def proposal_out(p: Proposal) -> ProposalOut:
     )
 
 
-def _http(exc: LearningError) -> HTTPException:
-    return HTTPException(exc.status, {"message": exc.message, "code": type(exc).__name__})
-
-
 @router.get("/proposals", response_model=list[ProposalOut], summary="Proposed FAQ entries and paraphrases")
 async def list_proposals(
     service: LearningDep,
@@ -108,16 +97,10 @@ async def refresh(service: LearningDep, _user: CurrentContent) -> list[ProposalO
 @router.post("/proposals/{proposal_id}/accept", response_model=AcceptOut, summary="Write to the corpus and reload")
 async def accept(proposal_id: DbId, body: AcceptIn, service: LearningDep, user: CurrentContent) -> AcceptOut:
     edits = ProposalEdits(**body.model_dump())
-    try:
-        p, entry = await run_in_threadpool(service.accept, proposal_id, user_id=user.id, edits=edits)
-    except LearningError as exc:
-        raise _http(exc) from exc
+    p, entry = await run_in_threadpool(service.accept, proposal_id, user_id=user.id, edits=edits)
     return AcceptOut(proposal=proposal_out(p), faq_id=entry.id, version=entry.version)
 
 
 @router.post("/proposals/{proposal_id}/reject", response_model=ProposalOut, summary="Dismiss a proposal")
 def reject(proposal_id: DbId, service: LearningDep, user: CurrentContent) -> ProposalOut:
-    try:
-        return proposal_out(service.reject(proposal_id, user_id=user.id))
-    except LearningError as exc:
-        raise _http(exc) from exc
+    return proposal_out(service.reject(proposal_id, user_id=user.id))

@@ -26,6 +26,7 @@ from knowledge_base.store import EntryExists, VersionConflict
 from router.clock import aware, utcnow
 from router.db import session_scope
 from router.learning.cluster import cluster_vectors, medoid
+from router.learning.errors import InvalidProposalEdit, ProposalDecided, ProposalNotFound
 from router.learning.mining import Candidate, collect_candidates
 from router.learning.models import Proposal
 
@@ -40,27 +41,6 @@ MAX_PARAPHRASES = 12
 
 class Encoder(Protocol):
     def encode(self, sentences: list[str], *, batch_size: int = 256, progress: bool = False) -> np.ndarray: ...
-
-
-class LearningError(Exception):
-    status = 400
-
-    def __init__(self, message: str, **context: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.context = context
-
-
-class ProposalNotFound(LearningError):
-    status = 404
-
-
-class ProposalDecided(LearningError):
-    status = 409
-
-
-class InvalidProposalEdit(LearningError):
-    status = 422
 
 
 @dataclass(frozen=True)

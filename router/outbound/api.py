@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from router.api.deps import SessionsDep
 from router.auth import CurrentAgent, Principal, require_role
-from router.conversations.models import Conversation
+from router.conversations.access import staff_conversation
 from router.db import session_scope
-from router.outbound.errors import OutboundError
+from router.outbound.errors import DeliveryNotFound
 from router.outbound.service import OutboundAdmin
 
 router = APIRouter(prefix="/api/v1/admin/outbound", tags=["outbound"])
-agent_router = APIRouter(prefix="/api/v1/agent", tags=["agents"])
+agent_router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 page_router = APIRouter(include_in_schema=False)
 CurrentAdmin = Annotated[Principal, Depends(require_role())]
 
@@ -29,14 +28,6 @@ def get_admin(request: Request) -> OutboundAdmin:
 
 
 AdminDep = Annotated[OutboundAdmin, Depends(get_admin)]
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    try:
-        yield
-    except OutboundError as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from exc
 
 
 class EndpointIn(BaseModel):
@@ -64,28 +55,24 @@ def list_endpoints(_: CurrentAdmin, admin: AdminDep) -> list[dict[str, Any]]:
     "outside dev mode, and https is required there.",
 )
 async def register_endpoint(channel: ChannelPath, body: EndpointIn, _: CurrentAdmin, admin: AdminDep) -> dict[str, Any]:
-    with http_errors():
-        endpoint, secret = await run_in_threadpool(admin.register, channel=channel, url=body.url)
+    endpoint, secret = await run_in_threadpool(admin.register, channel=channel, url=body.url)
     return {**endpoint, "secret": secret}
 
 
 @router.post("/endpoints/{channel}/rotate-secret", summary="New signing secret (shown once)")
 def rotate_secret(channel: ChannelPath, _: CurrentAdmin, admin: AdminDep) -> dict[str, Any]:
-    with http_errors():
-        endpoint, secret = admin.rotate_secret(channel=channel)
+    endpoint, secret = admin.rotate_secret(channel=channel)
     return {**endpoint, "secret": secret}
 
 
 @router.put("/endpoints/{channel}/enabled", summary="Pause or resume deliveries (resumes after a 410)")
 def set_enabled(channel: ChannelPath, body: EnabledIn, _: CurrentAdmin, admin: AdminDep) -> dict[str, Any]:
-    with http_errors():
-        return admin.set_enabled(channel=channel, enabled=body.enabled)
+    return admin.set_enabled(channel=channel, enabled=body.enabled)
 
 
 @router.delete("/endpoints/{channel}", summary="Remove the callback (undelivered rows are dead-lettered)")
 def remove_endpoint(channel: ChannelPath, _: CurrentAdmin, admin: AdminDep) -> dict[str, int]:
-    with http_errors():
-        return {"dead_lettered": admin.remove(channel=channel)}
+    return {"dead_lettered": admin.remove(channel=channel)}
 
 
 @router.get("/messages", summary="Deliveries, newest first; status=dead is the dead-letter list")
@@ -102,9 +89,8 @@ def list_messages(
 @router.post("/messages/{outbound_id}/retry", summary="Send a dead-lettered delivery again (same idempotency key)")
 def retry_message(outbound_id: int, _: CurrentAdmin, admin: AdminDep) -> dict[str, Any]:
     if not 1 <= outbound_id <= 2**31 - 1:  # beyond what the database holds: unknown, not a 500
-        raise HTTPException(status_code=404, detail="no such delivery")
-    with http_errors():
-        return admin.retry(outbound_id=outbound_id)
+        raise DeliveryNotFound(outbound_id)
+    return admin.retry(outbound_id=outbound_id)
 
 
 @router.post("/dead-letters/retry", summary="Send every dead-lettered delivery again")
@@ -116,14 +102,12 @@ def retry_dead(_: CurrentAdmin, admin: AdminDep) -> dict[str, int]:
     "/conversations/{conversation_id}/deliveries",
     summary="Whether each message reached an app / mini-program shopper (delivered, retrying, failed + reason)",
 )
-def deliveries(conversation_id: str, agent: CurrentAgent, admin: AdminDep, request: Request) -> list[dict[str, Any]]:
+def deliveries(
+    conversation_id: str, agent: CurrentAgent, admin: AdminDep, sessions: SessionsDep
+) -> list[dict[str, Any]]:
     # an agent sees the conversations offered or assigned to them, as for the context panel
-    with session_scope(request.app.state.sessions) as session:
-        conv = session.get(Conversation, conversation_id)
-        if conv is None:
-            raise HTTPException(status_code=404, detail="conversation not found")
-        if agent.role == "agent" and conv.agent_id not in (None, agent.id):
-            raise HTTPException(status_code=403, detail="this conversation is assigned to another agent")
+    with session_scope(sessions) as session:
+        staff_conversation(session, conversation_id, agent, unassigned_too=True)
     return admin.statuses(conversation_id=conversation_id)
 
 

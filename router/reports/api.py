@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import CollectorRegistry
 
-from router.api.deps import SessionsDep, SettingsDep
-from router.auth import CurrentUser, Forbidden, Principal, metrics_reader, require_role
+from router.api.deps import MetricsDep, SessionsDep, SettingsDep
+from router.auth import CurrentSupervisor, CurrentUser, Forbidden, Principal, metrics_reader
 from router.clock import aware
 from router.db import session_scope
 from router.reports.agents import AgentPerformance, compute_agent_performance, to_csv
+from router.reports.errors import InvalidRange
 from router.reports.kpis import KpiReport, compute_kpis
-from router.reports.metrics import build_registry
 from router.supervision.quality import quality_scores
 
 router = APIRouter(tags=["reports"])
-CurrentSupervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 MAX_RANGE = timedelta(days=366)
 
 
@@ -34,10 +32,7 @@ def kpis(
 ) -> KpiReport:
     end = _utc(until) if until else datetime.now(UTC)
     start = _utc(since) if since else end - timedelta(hours=24)
-    if end <= start:
-        raise HTTPException(422, "until must be after since")
-    if end - start > MAX_RANGE:
-        raise HTTPException(422, "the range may cover at most 366 days")
+    _check_range(start, end)
     with session_scope(sessions) as session:
         return compute_kpis(
             session, since=start, until=end, channel=channel, service_level_s=settings.service_level_s,
@@ -65,10 +60,7 @@ def agent_performance(
         agent_id = user.id
     end = _utc(until) if until else datetime.now(UTC)
     start = _utc(since) if since else end - timedelta(days=7)
-    if end <= start:
-        raise HTTPException(422, "until must be after since")
-    if end - start > MAX_RANGE:
-        raise HTTPException(422, "the range may cover at most 366 days")
+    _check_range(start, end)
     with session_scope(sessions) as session:
         report = compute_agent_performance(session, since=start, until=end, period=period, agent_id=agent_id,
                                            timezone=settings.report_timezone, quality=quality_scores)
@@ -83,20 +75,16 @@ def _utc(value: datetime) -> datetime:
     return aware(value)
 
 
-def metrics_registry(request: Request) -> CollectorRegistry:
-    registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
-    if registry is None:
-        settings = request.app.state.settings
-        registry = build_registry(
-            request.app.state.sessions, window_s=settings.metrics_window_s, service_level_s=settings.service_level_s
-        )
-        request.app.state.metrics_registry = registry
-    return registry
+def _check_range(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise InvalidRange("until must be after since", message_zh="结束时间必须晚于开始时间。")
+    if end - start > MAX_RANGE:
+        raise InvalidRange("the range may cover at most 366 days", message_zh="时间范围最长为 366 天。")
 
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(
     _reader: Annotated[Principal | None, Depends(metrics_reader)],
-    registry: Annotated[CollectorRegistry, Depends(metrics_registry)],
+    registry: MetricsDep,
 ) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -5,21 +5,19 @@ Agents see the tickets assigned to them or opened by them and those of their ski
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from router.api.deps import TicketsDep
 from router.auth import CurrentAgent, Principal
 from router.clock import aware
 from router.identity.pii import mask_text
-from router.operations_services import ticket_service_for_app
 from router.staff_scope import AgentScope, StaffScope
 from router.tickets.access import may_see, visible_clause
-from router.tickets.errors import NotAllowed, TicketError, TicketNotFound
+from router.tickets.errors import NotAllowed, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
 from router.tickets.schemas import (
     AssignIn,
@@ -40,22 +38,7 @@ from router.tickets.sla import sla_state
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 SUPERVISING = ("supervisor", "admin")
-
-
-def get_tickets(request: Request) -> TicketService:
-    return ticket_service_for_app(request.app)
-
-
-TicketsDep = Annotated[TicketService, Depends(get_tickets)]
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    """The edge: ticket domain errors become HTTP answers with a reason."""
-    try:
-        yield
-    except TicketError as exc:
-        raise HTTPException(exc.status, {"message": exc.message, "code": type(exc).__name__}) from exc
+HAND_OVER_ZH = "只有主管可以把工单转给其他人。"
 
 
 def ticket_out(ticket: Ticket, now: datetime) -> TicketOut:
@@ -171,24 +154,24 @@ def sla_policy(service: TicketsDep, _user: CurrentAgent) -> SlaPolicyOut:
 
 @router.post("", response_model=TicketDetail, status_code=201, summary="Open a ticket (agent)")
 def create_ticket(body: TicketCreate, service: TicketsDep, user: CurrentAgent) -> TicketDetail:
-    with http_errors():
-        if body.conversation_id is not None and user.role not in SUPERVISING:
-            exists, holder = service.conversation_owner(body.conversation_id)
-            if exists and holder != user.id:
-                raise NotAllowed("only the agent who holds the conversation may open a ticket from it")
-        ticket = service.create(
-            source="agent",
-            subject=body.subject,
-            description=body.description,
-            category=body.category,
-            priority=body.priority,
-            conversation_id=body.conversation_id,
-            customer_id=body.customer_id,
-            channel=body.channel,
-            created_by=user.id,
-            assign=body.assign,
-        )
-        return _detail(service, ticket.id)
+    if body.conversation_id is not None and user.role not in SUPERVISING:
+        exists, holder = service.conversation_owner(body.conversation_id)
+        if exists and holder != user.id:
+            raise NotAllowed("only the agent who holds the conversation may open a ticket from it",
+                             message_zh="只有正在接待该会话的客服可以从会话创建工单。")
+    ticket = service.create(
+        source="agent",
+        subject=body.subject,
+        description=body.description,
+        category=body.category,
+        priority=body.priority,
+        conversation_id=body.conversation_id,
+        customer_id=body.customer_id,
+        channel=body.channel,
+        created_by=user.id,
+        assign=body.assign,
+    )
+    return _detail(service, ticket.id)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, summary="One ticket with its full history")
@@ -197,9 +180,8 @@ def get_ticket(
     service: TicketsDep,
     user: AgentScope,
 ) -> TicketDetail:
-    with http_errors():
-        ticket = _visible(service, user, ticket_id)
-        return _detail(service, ticket.id)
+    ticket = _visible(service, user, ticket_id)
+    return _detail(service, ticket.id)
 
 
 @router.get(
@@ -208,11 +190,10 @@ def get_ticket(
     summary="The conversation a ticket came from (masked transcript)",
 )
 def ticket_conversation(ticket_id: str, service: TicketsDep, user: AgentScope) -> TicketConversation:
-    with http_errors():
-        ticket = _visible(service, user, ticket_id)
-        if not ticket.conversation_id:
-            raise TicketNotFound(ticket_id)
-        lines = service.transcript(ticket.conversation_id)
+    ticket = _visible(service, user, ticket_id)
+    if not ticket.conversation_id:
+        raise TicketNotFound(ticket_id)
+    lines = service.transcript(ticket.conversation_id)
     return TicketConversation(
         conversation_id=ticket.conversation_id,
         transcript=[TranscriptLine(**{**line, "text": mask_text(str(line["text"]))}) for line in lines],
@@ -221,21 +202,20 @@ def ticket_conversation(ticket_id: str, service: TicketsDep, user: AgentScope) -
 
 @router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change status, priority, category or assignee")
 def patch_ticket(ticket_id: str, body: TicketPatch, service: TicketsDep, user: AgentScope) -> TicketDetail:
-    with http_errors():
-        ticket = _visible(service, user, ticket_id)
-        _may_change(user, ticket)
-        if body.assignee_id is not None and body.assignee_id != user.id and not user.supervising:
-            raise NotAllowed("only a supervisor may hand a ticket to someone else")
-        service.update(
-            ticket.id,
-            actor_id=user.id,
-            status=body.status,
-            priority=body.priority,
-            category=body.category,
-            assignee_id=body.assignee_id,
-            note=body.note,
-        )
-        return _detail(service, ticket.id)
+    ticket = _visible(service, user, ticket_id)
+    _may_change(user, ticket)
+    if body.assignee_id is not None and body.assignee_id != user.id and not user.supervising:
+        raise NotAllowed("only a supervisor may hand a ticket to someone else", message_zh=HAND_OVER_ZH)
+    service.update(
+        ticket.id,
+        actor_id=user.id,
+        status=body.status,
+        priority=body.priority,
+        category=body.category,
+        assignee_id=body.assignee_id,
+        note=body.note,
+    )
+    return _detail(service, ticket.id)
 
 
 @router.post(
@@ -250,11 +230,10 @@ async def comment_ticket(
     ticket_id: str, body: CommentIn, service: TicketsDep, user: AgentScope, request: Request
 ) -> TicketDetail:
     def work() -> tuple[TicketDetail, Ticket]:
-        with http_errors():
-            ticket = _visible(service, user, ticket_id)
-            _may_change(user, ticket)
-            service.comment(ticket.id, actor_id=user.id, text=body.text, public=body.public)
-            return _detail(service, ticket.id), ticket
+        ticket = _visible(service, user, ticket_id)
+        _may_change(user, ticket)
+        service.comment(ticket.id, actor_id=user.id, text=body.text, public=body.public)
+        return _detail(service, ticket.id), ticket
 
     detail, ticket = await run_in_threadpool(work)
     gateway = getattr(request.app.state, "gateway", None)
@@ -274,13 +253,12 @@ async def comment_ticket(
     summary="Assign to an agent, or to a skill group (the skill router picks; also when neither is given)",
 )
 def assign_ticket(ticket_id: str, body: AssignIn, service: TicketsDep, user: AgentScope) -> TicketDetail:
-    with http_errors():
-        ticket = _visible(service, user, ticket_id)
-        if not user.supervising and body.agent_id not in (None, user.id):
-            raise NotAllowed("only a supervisor may hand a ticket to someone else")
-        _may_change(user, ticket)
-        if body.skill is not None:
-            service.assign_to_group(ticket.id, actor_id=user.id, skill=body.skill)
-        else:
-            service.assign(ticket.id, actor_id=user.id, agent_id=body.agent_id)
-        return _detail(service, ticket.id)
+    ticket = _visible(service, user, ticket_id)
+    if not user.supervising and body.agent_id not in (None, user.id):
+        raise NotAllowed("only a supervisor may hand a ticket to someone else", message_zh=HAND_OVER_ZH)
+    _may_change(user, ticket)
+    if body.skill is not None:
+        service.assign_to_group(ticket.id, actor_id=user.id, skill=body.skill)
+    else:
+        service.assign(ticket.id, actor_id=user.id, agent_id=body.agent_id)
+    return _detail(service, ticket.id)

@@ -12,9 +12,10 @@ from html import escape
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from router.errors import KefuError
 from router.identity.demo import WIDGET_TAG, demo_signed_widget
 from router.web.persona import bot_name
 
@@ -29,6 +30,14 @@ _CSP = (
 )
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
           ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8"}
+
+
+class StaticFileNotFound(KefuError):
+    status = 404
+    message_zh = "找不到该文件。"
+
+    def __init__(self) -> None:
+        super().__init__("not found")
 
 
 def _headers(*, embeddable: bool = False) -> dict[str, str]:
@@ -124,6 +133,6 @@ def static_file(path: str) -> FileResponse:
     """Files of ``router/web/static`` (only those: no path may leave the directory)."""
     target = (STATIC / path).resolve()
     if not target.is_relative_to(STATIC) or not target.is_file() or target.suffix not in _TYPES:
-        raise HTTPException(status_code=404, detail="not found")
+        raise StaticFileNotFound()
     return FileResponse(target, media_type=_TYPES[target.suffix], headers={"Cache-Control": "no-cache",
                                                                             "X-Content-Type-Options": "nosniff"})

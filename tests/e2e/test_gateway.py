@@ -132,7 +132,7 @@ def test_order_status_flow(shop: Shop, orders_db: str) -> None:
     assert second["conversation_id"] == first["conversation_id"]
     # the agent console's order panel shows the same order: the router process reads it through shop/, not actions/
     staff = {"Authorization": f"Bearer {shop.login('super')}"}
-    panel = shop.http.get(f"/api/v1/agent/conversations/{second['conversation_id']}/context", headers=staff)
+    panel = shop.http.get(f"/api/v1/agents/conversations/{second['conversation_id']}/context", headers=staff)
     assert panel.status_code == 200, panel.text
     order = panel.json()["order"]
     assert order is not None and order["order_id"] == order_id and order["status"] == "派送中", panel.text
@@ -175,10 +175,10 @@ def test_handoff_to_agent_and_back_to_bot(shop: Shop) -> None:
         assert msg["message"]["text"] == "我的快递三天没动了"
 
         # agent -> shopper
-        context = shop.http.get(f"/api/v1/agent/conversations/{conv_id}/context", headers=auth)
+        context = shop.http.get(f"/api/v1/agents/conversations/{conv_id}/context", headers=auth)
         assert context.status_code == 200 and context.json()["transcript"], context.text
         sent = shop.http.post(
-            f"/api/v1/agent/conversations/{conv_id}/messages", json={"text": "您好，我来帮您查一下"}, headers=auth
+            f"/api/v1/agents/conversations/{conv_id}/messages", json={"text": "您好，我来帮您查一下"}, headers=auth
         )
         assert sent.status_code == 200, sent.text
         got = recv_until(shopper_ws, lambda e: e.get("type") == "reply" and e["reply"]["sender"] == "agent")

@@ -107,7 +107,7 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
         wait_for(lambda: any(e["event"] == "queue_update" for e in events_of(receiver, conv_id)), what="queue update")
         accept(shop, agent_ws, auth, conv_id, offer)
         sent = shop.http.post(
-            f"/api/v1/agent/conversations/{conv_id}/messages", json={"text": "您好，我来帮您查一下"}, headers=auth
+            f"/api/v1/agents/conversations/{conv_id}/messages", json={"text": "您好，我来帮您查一下"}, headers=auth
         )
         assert sent.status_code == 200, sent.text
         message_id = sent.json()["id"]
@@ -131,7 +131,7 @@ def test_escalated_app_shopper_gets_queue_agent_reply_and_survey_at_the_callback
     assert by_event["agent_message"]["customer_id"] == user and by_event["agent_message"]["channel"] == "app"
     assert "小王" in by_event["agent_joined"]["message"]["text"]
     assert "1-5" in by_event["survey"]["message"]["text"] and by_event["survey"]["data"]["rating_max"] == 5
-    statuses = shop.http.get(f"/api/v1/agent/conversations/{conv_id}/deliveries", headers=auth).json()
+    statuses = shop.http.get(f"/api/v1/agents/conversations/{conv_id}/deliveries", headers=auth).json()
     assert {"message_id": message_id, "status": "delivered"}.items() <= next(
         s for s in statuses if s["message_id"] == message_id
     ).items()
@@ -192,7 +192,7 @@ def test_callback_down_for_a_minute_then_every_message_arrives_once_in_order(
         for i in range(4):
             for conv_id in convs:
                 resp = shop.http.post(
-                    f"/api/v1/agent/conversations/{conv_id}/messages", json={"text": f"第{i + 1}条回复"}, headers=auth
+                    f"/api/v1/agents/conversations/{conv_id}/messages", json={"text": f"第{i + 1}条回复"}, headers=auth
                 )
                 assert resp.status_code == 200, resp.text  # the agent is never held up by the dead callback
                 sent[conv_id].append(resp.json()["id"])

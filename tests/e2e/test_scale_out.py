@@ -117,7 +117,7 @@ def test_shopper_on_a_agent_on_b(replicas: dict[str, Any]) -> None:
         got = recv_until(agent_ws, lambda e: e.get("type") == "message" and e.get("conversation_id") == conv_id)
         assert got["message"]["text"] == "我想改一下收货地址"
         sent = b.http.post(
-            f"/api/v1/agent/conversations/{conv_id}/messages", json={"text": "好的，请提供新地址"}, headers=auth
+            f"/api/v1/agents/conversations/{conv_id}/messages", json={"text": "好的，请提供新地址"}, headers=auth
         )
         assert sent.status_code == 200, sent.text
         reply = recv_until(shopper_ws, lambda e: e.get("type") == "reply" and e["reply"]["sender"] == "agent")

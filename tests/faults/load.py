@@ -198,7 +198,7 @@ class Load:
                     conv = event["conversation_id"]
                     self.record.agent_received.add(event["message"]["text"])
                     replies[conv] += 1
-                    await client.post(f"{base}/api/v1/agent/conversations/{conv}/messages",
+                    await client.post(f"{base}/api/v1/agents/conversations/{conv}/messages",
                                       json={"text": "好的，我来帮您处理"}, headers=auth)
                     if replies[conv] >= 3:
                         await client.post(f"{base}/api/v1/agents/conversations/{conv}/close", json={}, headers=auth)
@@ -220,7 +220,7 @@ class Load:
     async def _catch_up(self, client: httpx.AsyncClient, base: str, auth: dict[str, str]) -> None:
         held = await client.get(f"{base}/api/v1/agents/me/conversations", headers=auth)
         for conv in held.json():
-            context = await client.get(f"{base}/api/v1/agent/conversations/{conv['conversation_id']}/context",
+            context = await client.get(f"{base}/api/v1/agents/conversations/{conv['conversation_id']}/context",
                                        headers=auth)
             if context.status_code == 200:
                 for m in context.json()["transcript"]:

@@ -13,12 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from router.api import ROUTERS as API_ROUTERS
 from router.app import create_app
 from router.auth import Principal, create_user, issue_token
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
-from router.operations import ROUTERS
 from router.settings import Settings
 
 
@@ -89,19 +87,11 @@ def bearer(settings: Settings, user_id: int, username: str, role: str) -> dict[s
     return {"Authorization": f"Bearer {token}"}
 
 
-def ops_app(settings: Settings, engine: Engine, **state: Any) -> FastAPI:
-    """The real router app without the gateway (no Rasa needed), with the operations routers and services.
-
-    ``state`` is put on ``app.state`` before the services are built (e.g. ``kb=`` a test knowledge base).
-    """
-
-    async def preset(app: FastAPI) -> None:
-        for key, value in state.items():
-            setattr(app.state, key, value)
-
-    extra = [r for r in ROUTERS if r not in API_ROUTERS]  # normally mounted by router.api already
+def ops_app(settings: Settings, engine: Engine, *, kb: Any | None = None) -> FastAPI:
+    """The real router app without the gateway (no Rasa needed), with the operations routers and services (``kb``:
+    a test knowledge base for them), background loops off."""
     settings = settings.model_copy(update={"operations_background": False})
-    return create_app(settings, db_engine=engine, with_gateway=False, routers=extra, on_startup=[preset])
+    return create_app(settings, db_engine=engine, with_gateway=False, kb=kb)
 
 
 @contextmanager

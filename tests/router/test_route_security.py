@@ -70,7 +70,7 @@ SOCKETS = {"/api/v1/agents/ws": "staff", "/api/v1/channels/web/ws": "shopper"}
 # valid bodies, so that the other-owner check reaches the ownership check instead of stopping at validation (422)
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/conversations/{conversation_id}/survey"): {"rating": 5},
-    ("POST", "/api/v1/agent/conversations/{conversation_id}/messages"): {"text": "您好"},
+    ("POST", "/api/v1/agents/conversations/{conversation_id}/messages"): {"text": "您好"},
     ("POST", "/api/v1/agents/conversations/{conversation_id}/transfer"): {"to_skill": "billing"},
     ("POST", "/api/v1/channels/app/messages"): {"user_id": "u-sec", "text": "你好"},
     ("POST", "/api/v1/channels/miniprogram/messages"): {"openid": "o-sec", "content": "你好"},

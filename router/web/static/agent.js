@@ -431,7 +431,7 @@
     if (!c) return;
     let ctx;
     try {
-      ctx = await call(`/api/v1/agent/conversations/${encodeURIComponent(id)}/context`);
+      ctx = await call(`/api/v1/agents/conversations/${encodeURIComponent(id)}/context`);
     } catch (err) {
       toast(`读取会话信息失败：${err.message}`, "error");
       return;
@@ -479,7 +479,7 @@
   async function loadDeliveries(id) {
     let rows;
     try {
-      rows = await call(`/api/v1/agent/conversations/${encodeURIComponent(id)}/deliveries`);
+      rows = await call(`/api/v1/agents/conversations/${encodeURIComponent(id)}/deliveries`);
     } catch (_err) {
       return; // statuses are an extra: the transcript stays usable without them
     }
@@ -595,7 +595,7 @@
     const id = current;
     $("reply-send").disabled = true;
     try {
-      const reply = await call(`/api/v1/agent/conversations/${encodeURIComponent(id)}/messages`, { method: "POST", body: { text } });
+      const reply = await call(`/api/v1/agents/conversations/${encodeURIComponent(id)}/messages`, { method: "POST", body: { text } });
       box.value = "";
       addLine(convs.get(id), { id: reply.id, sender: "agent", text: reply.text, created_at: reply.created_at, conversation_id: id });
     } catch (err) {
@@ -643,7 +643,7 @@
     const c = convs.get(current);
     if (!c) return;
     try {
-      const res = await call(`/api/v1/agent/conversations/${encodeURIComponent(current)}/reveal`, { method: "POST" });
+      const res = await call(`/api/v1/agents/conversations/${encodeURIComponent(current)}/reveal`, { method: "POST" });
       c.revealed = new Map(res.transcript.map((m) => [m.id, m.text]));
       renderTranscript(c);
     } catch (err) {

@@ -35,12 +35,16 @@ const kefu = (() => {
     return node;
   }
 
+  /** A failed call. Domain errors answer {detail: English, code, message: 中文, context}: `message` is the Chinese
+      reason, `code` the error's name and `context` its facts (e.g. the versions of a conflicting edit). */
   class ApiError extends Error {
     constructor(status, detail, body) {
       super(describe(detail) || `HTTP ${status}`);
       this.status = status;
       this.detail = detail;
-      this.body = body;  // the whole JSON answer (e.g. its Chinese `message`)
+      this.body = body;  // the whole JSON answer
+      this.code = body && typeof body === "object" ? body.code || null : null;
+      this.context = (body && typeof body === "object" && body.context) || {};
     }
   }
 

@@ -154,8 +154,7 @@
 
   async function exportPerformance() {
     try {
-      const res = await fetch(`/api/v1/reports/agents?${perfParams("csv")}`, { headers: { Authorization: `Bearer ${token}` } });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const res = await api(`/api/v1/reports/agents?${perfParams("csv")}`, { token, raw: true });  // the reason in 中文 on failure
       kefu.download(await res.blob(), `客服绩效_${$("perf-period").value === "week" ? "按周" : "按天"}.csv`);
     } catch (err) {
       toast(`导出失败：${err.message}`, "error");

@@ -169,7 +169,7 @@
       await loadEntries();
       loadHistory(selected.id);
     } catch (err) {
-      $("editor-error").textContent = err.status === 409 && err.detail && err.detail.current
+      $("editor-error").textContent = err.code === "FaqVersionConflict"
         ? "该条目已被其他同事修改，请重新打开后再编辑。" : `保存失败：${err.message}`;
     }
   });
@@ -348,7 +348,8 @@
       box.append(el("div", { class: "muted", text: `导入完成：新增 ${res.created.length} 条，更新 ${res.updated.length} 条，未变化 ${res.unchanged.length} 条。` }));
       loadEntries();
     } catch (err) {
-      const errors = Array.isArray(err.detail) ? err.detail : [err.detail];
+      // every invalid row (or the unreadable file) is in `errors`; other failures have only the reason
+      const errors = err.body && Array.isArray(err.body.errors) ? err.body.errors : [err.detail];
       box.append(el("div", { class: "error", text: "导入失败，文件中的内容都没有写入。请修正以下问题后重试：" }));
       box.append(el("ul", {}, errors.map((e) => el("li", { text: kefu.describe(e) }))));
     }

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import PACKAGE_DIR, ROOT, KbSettings
-from router.admin.faq_api import make_faq_admin
+from router.admin.faq_service import make_faq_admin
 from router.app import create_app
 from router.auth import create_user
 from router.settings import Settings
@@ -41,9 +41,7 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
 @pytest.fixture(scope="module")
 def client(kb: KnowledgeBase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db = tmp_path_factory.mktemp("db") / "router.db"
-    app = create_app(Settings(database_url=f"sqlite:///{db}"))
-    app.state.kb = kb
-    app.state.faq_admin = make_faq_admin(kb)
+    app = create_app(Settings(database_url=f"sqlite:///{db}"), kb=kb, faq_admin=make_faq_admin(kb))
     with TestClient(app) as test_client:
         sessions = app.state.sessions
         create_user(sessions, username="editor", password=PASSWORD, display_name="内容小王", role="content")

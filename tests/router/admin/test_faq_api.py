@@ -68,7 +68,8 @@ def test_edit_answer_goes_live_and_history_diff_rollback(
     # a stale editor (old version) is refused instead of silently overwriting
     stale = client.put(f"{API}/entries/refund_time", headers=editor,
                        json={**_editable(before), "answer": "过期的编辑", "version": before["version"]})
-    assert stale.status_code == 409
+    assert stale.status_code == 409 and stale.json()["code"] == "FaqVersionConflict"
+    assert stale.json()["context"]["expected"] == before["version"] and "刷新" in stale.json()["message"]
 
     history = client.get(f"{API}/entries/refund_time/history", headers=editor).json()
     assert [r["action"] for r in history] == ["baseline", "update"]
@@ -93,7 +94,7 @@ def test_create_paraphrases_delete_and_restore(client: TestClient, editor: dict[
     assert res.status_code == 201, res.text
     assert client.post(f"{API}/entries", json=body, headers=editor).status_code == 409
     bad = client.post(f"{API}/entries", json={**body, "id": "Bad Id!"}, headers=editor)
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "id"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "id"
 
     entry = _entry(client, editor, "engraving_custom")
     entry["paraphrases"].append("戒指内圈能刻英文名吗")
@@ -173,13 +174,13 @@ def test_import_is_all_or_nothing(client: TestClient, editor: dict[str, str], kb
     wb.save(buf)
     res = client.post(f"{API}/import", headers=editor, files={"file": ("bad.xlsx", buf.getvalue(), "application/x")})
     assert res.status_code == 422
-    errors = res.json()["detail"]
+    errors = res.json()["errors"]
     assert {(e["row"], e["field"]) for e in errors} == {(3, "answer"), (4, "id")}
     assert kb.store.entries() == before
     wrong = client.post(f"{API}/import", headers=editor, files={"file": ("faq.txt", b"hello", "text/plain")})
     assert wrong.status_code == 422
     no_cols = client.post(f"{API}/import", headers=editor, files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
-    assert no_cols.status_code == 422 and "缺少必需的列" in no_cols.json()["detail"][0]["message"]
+    assert no_cols.status_code == 422 and "缺少必需的列" in no_cols.json()["message"]
 
 
 def test_csv_export_neutralises_formulas() -> None:

@@ -52,8 +52,8 @@ def test_admin_edits_and_publish_leave_the_seed_yaml_byte_for_byte(
     settings = kb_settings(tmp_path)
     assert settings.corpus_dir == SEED  # the default: what `make run` reads
     kb = KnowledgeBase(settings, watch=False)
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'router.db'}"))
-    app.state.kb = kb  # the admin is built by the app's own dependency (router.admin.faq_api.get_faq_admin)
+    # the admin is built by the app's lifespan over the knowledge base it is given (router.services)
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'router.db'}"), kb=kb)
     try:
         with TestClient(app) as client:
             create_user(app.state.sessions, username="editor", password=PASSWORD, display_name="内容小王",

@@ -54,7 +54,7 @@ def test_personal_snippets_belong_to_their_agent(api: Any) -> None:
     changed = client.patch(f"{URL}/{row['id']}", headers=h["amy"], json={"text": "已为您联系快递，请稍候。"})
     assert changed.status_code == 200 and changed.json()["text"] == "已为您联系快递，请稍候。"
     dup = client.post(URL, headers=h["amy"], json={"shortcut": "kd", "title": "重复", "text": "重复"})
-    assert dup.status_code == 409 and "/kd" in dup.json()["detail"]["message"]
+    assert dup.status_code == 409 and "/kd" in dup.json()["detail"] and "/kd" in dup.json()["message"]
     # the same shortcut is fine for another agent
     assert client.post(URL, headers=h["bob"], json=body).status_code == 201
     assert client.delete(f"{URL}/{row['id']}", headers=h["amy"]).status_code == 204
@@ -91,7 +91,7 @@ def test_bad_snippets_are_refused_with_a_reason(api: Any) -> None:
                 {**ok, "scope": "team"}, {**ok, "skill": "warehouse"}, {**ok, "extra": 1}):
         res = client.post(URL, headers=h["sue"], json=bad)
         assert res.status_code == 422, (bad, res.text)
-    assert "skill group" in client.post(URL, headers=h["sue"], json={**ok, "scope": "team"}).json()["detail"]["message"]
+    assert "skill group" in client.post(URL, headers=h["sue"], json={**ok, "scope": "team"}).json()["detail"]
     assert client.post(URL, headers=h["amy"], json={**ok, "skill": "general"}).status_code == 422
     assert client.get(URL, headers=h["cat"]).status_code == 403  # content staff hold no conversations
     assert client.get(URL).status_code == 401

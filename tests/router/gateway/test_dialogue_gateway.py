@@ -163,7 +163,7 @@ def test_the_agent_sees_the_options_and_suggestions_from_the_latest_real_questio
         ("in", "2026112400012345", None),
     ])
     token = client.post("/api/v1/auth/login", json={"username": "boss", "password": PASSWORD}).json()["access_token"]
-    res = client.get(f"/api/v1/agent/conversations/{conv_id}/context", headers={"Authorization": f"Bearer {token}"})
+    res = client.get(f"/api/v1/agents/conversations/{conv_id}/context", headers={"Authorization": f"Bearer {token}"})
     assert res.status_code == 200, res.text
     context = res.json()
     clarify = next(m for m in context["transcript"] if m["text"] == "您是不是想问：")

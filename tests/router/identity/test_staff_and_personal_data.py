@@ -85,12 +85,12 @@ def test_transcript_is_masked_and_reveal_is_audited(shop: Shop) -> None:
     text = "手机13812345678，地址浙江省杭州市西湖区文三路90号"
     conv, agent = _held_conversation(shop, "c-pii", text)
     try:
-        context = shop.client.get(f"/api/v1/agent/conversations/{conv}/context", headers=agent).json()
+        context = shop.client.get(f"/api/v1/agents/conversations/{conv}/context", headers=agent).json()
         [line] = [m for m in context["transcript"] if m["direction"] == "in"]
         assert line["text"] == "手机138****5678，地址浙江省杭州市西湖区****" and context["masked"] is True
-        other = shop.client.post(f"/api/v1/agent/conversations/{conv}/reveal", headers=bearer(shop.login("id-agent2")))
-        assert other.status_code == 403
-        shown = shop.client.post(f"/api/v1/agent/conversations/{conv}/reveal", headers=agent)
+        other = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=bearer(shop.login("id-agent2")))
+        assert other.status_code == 403 and other.json()["code"] == "AssignedToAnotherAgent"
+        shown = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=agent)
         assert shown.status_code == 200
         assert [m["text"] for m in shown.json()["transcript"] if m["direction"] == "in"] == [text]
         with shop.client.app.state.sessions() as session:  # type: ignore[attr-defined]
@@ -133,6 +133,8 @@ def test_admin_exports_and_erases_a_customer_and_kpis_stay(shop: Shop) -> None:
     assert erased.status_code == 200 and erased.json()["messages"] >= 1 and erased.json()["tokens"] == 1
     assert before["surveys"] and before["conversations"]
     assert _kpi_counts(shop) == before  # every KPI is the same: counts and ratings are kept, under a pseudonym
+    gone = shop.client.get("/api/v1/admin/customers/no-such-customer/export", headers=admin)
+    assert gone.status_code == 404 and gone.json()["code"] == "CustomerNotFound" and gone.json()["message"]
     with shop.client.app.state.sessions() as session:  # type: ignore[attr-defined]
         assert not session.scalars(select(Message).where(Message.customer_id == "c-erase")).all()
         row = session.get(Conversation, conv)

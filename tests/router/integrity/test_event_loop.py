@@ -49,7 +49,7 @@ def _exercise(client: TestClient, auth: dict[str, str], customer: str, *, contex
     assert client.get(f"/api/v1/conversations/{conv}/history", headers=owner).status_code == 200
     assert client.get(f"/api/v1/customers/{customer}/state", headers=owner).status_code == 200
     if context_panel:
-        context = client.get(f"/api/v1/agent/conversations/{conv}/context", headers=auth)
+        context = client.get(f"/api/v1/agents/conversations/{conv}/context", headers=auth)
         assert context.status_code == 200, context.text
     assert client.get("/api/v1/agents/me/offers", headers=auth).status_code == 200
     assert client.post(f"/api/v1/conversations/{conv}/leave", headers=owner).status_code == 200

@@ -14,13 +14,11 @@ from sqlalchemy import func, select
 
 from router.alerts.detector import DetectorConfig
 from router.alerts.service import AlertService
-from router.api import ROUTERS as API_ROUTERS
 from router.app import create_app
 from router.conversations.models import ConversationEvent, Message
 from router.db import session_scope
 from router.demo.traffic import generate_scripts, make_script, replay
 from router.gateway.schemas import InboundMessage
-from router.operations import ROUTERS
 from router.reports.kpis import compute_kpis
 from router.settings import Settings
 from tests.artifacts import require_built
@@ -49,9 +47,8 @@ def test_replay_through_the_gateway_feeds_kpis_and_alerts(tmp_path: Path) -> Non
     rng = random.Random(8)
     scripts = [make_script(rng, "faq_answered", topic="package_lost") for _ in range(10)]
     scripts += generate_scripts(10, seed=5, mix={"faq_answered": 0.5, "order_status": 0.5})
-    extra = [r for r in ROUTERS if r not in API_ROUTERS]
     app = create_app(settings.model_copy(update={"operations_background": False}), db_engine=engine,
-                     with_gateway=True, routers=extra)
+                     with_gateway=True)
     began = datetime.now(UTC)
     with running(app) as client:
         results = replay("", scripts, client=client, keys=shop_keys(client))

@@ -57,7 +57,7 @@ def test_agent_opens_works_and_closes_a_ticket(api) -> None:
                            json={"status": "waiting_customer", "note": "等顾客提供照片"})
     assert waiting.status_code == 200 and waiting.json()["sla"]["paused"] is True
     bad = client.patch(f"/api/v1/tickets/{t['id']}", headers=h["amy"], json={"status": "new"})
-    assert bad.status_code == 409 and bad.json()["detail"]["code"] == "InvalidTransition"
+    assert bad.status_code == 409 and bad.json()["code"] == "InvalidTransition"
     done = client.patch(f"/api/v1/tickets/{t['id']}", headers=h["amy"], json={"status": "resolved"})
     assert done.status_code == 200 and done.json()["resolved_at"] is not None
     closed = client.patch(f"/api/v1/tickets/{t['id']}", headers=h["sue"], json={"status": "closed"})
@@ -111,7 +111,7 @@ def test_bad_input_is_a_clear_4xx(api) -> None:
                        json={"subject": "退货", "priority": 11}).status_code == 422
     missing = client.post("/api/v1/tickets", headers=h["amy"],
                           json={"subject": "退货问题", "conversation_id": "nope"})
-    assert missing.status_code == 422 and "does not exist" in missing.json()["detail"]["message"]
+    assert missing.status_code == 422 and "does not exist" in missing.json()["detail"]
     t = client.post("/api/v1/tickets", headers=h["amy"], json={"subject": "退货问题", "assign": "me"}).json()
     assert t["assignee_id"] == users["amy"]
     assert client.patch(f"/api/v1/tickets/{t['id']}", headers=h["amy"],

@@ -287,7 +287,7 @@ def test_the_agent_sees_what_the_shopper_saw_and_asked(web_stack: WebStack, new_
         first.wait_for()
         assert first.get_attribute("data-faq-id") == "coupon_invalid"
         screenshot(agent_page, "agent_console_chat")
-        context = web_stack.http.get(f"/api/v1/agent/conversations/{conv_id}/context", headers={
+        context = web_stack.http.get(f"/api/v1/agents/conversations/{conv_id}/context", headers={
             "Authorization": f"Bearer {web_stack.login('xiaowang')}"}).json()
         assert [s["id"] for s in context["faq_suggestions"]][0] == "coupon_invalid"
         assert all(s["question_asked"] != "我要转人工" for s in context["faq_suggestions"])
