@@ -73,7 +73,8 @@ class WebhookTransport:
             SIGNATURE_HEADER: sign(secret, body),
         }
         try:
-            return await asyncio.wait_for(self._post(url, body, headers), timeout=self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):  # not wait_for: it can swallow a cancellation on Python 3.11
+                return await self._post(url, body, headers)
         except TimeoutError:
             return Attempt.retry(f"no answer within {self.timeout_s:g} s")
 

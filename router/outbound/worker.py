@@ -214,6 +214,7 @@ class DeliveryWorker:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run())
@@ -222,10 +223,12 @@ class DeliveryWorker:
         self._wake.set()
 
     async def stop(self) -> None:
+        # Python 3.11's asyncio.wait_for can swallow a cancellation (CPython gh-86296), so the loop also checks a flag;
+        # gather (not a suppressed CancelledError) so that a cancellation of stop() itself still reaches its caller
+        self._stopping = True
         if self._loop_task is not None:
             self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            await asyncio.gather(self._loop_task, return_exceptions=True)
         tasks = list(self._inflight.values())
         for task in tasks:
             task.cancel()
@@ -235,7 +238,7 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         lease_s = self.deadline_s + 30.0
-        while True:
+        while not self._stopping:
             try:
                 free = self.concurrency - len(self._inflight)
                 if free > 0:
@@ -248,12 +251,14 @@ class DeliveryWorker:
                 log.exception("claiming outbound deliveries failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                async with asyncio.timeout(self.poll_s):  # unlike wait_for, never swallows a cancellation
+                    await self._wake.wait()
 
     async def _deliver(self, job: Job) -> None:
         try:
             try:
-                result = await asyncio.wait_for(self._send(job), timeout=self.deadline_s)
+                async with asyncio.timeout(self.deadline_s):
+                    result = await self._send(job)
             except TimeoutError:
                 result = Attempt.retry(f"no answer within {self.deadline_s:g} s")
             except Exception as exc:  # a bug in a transport must not lose the row: it is retried like a failure
