@@ -8,12 +8,12 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from router.hub import AgentHub
-from router.routing.engine import RoutingEngine
+from router.routing.protocol import RoutingEngineProtocol
 from router.settings import Settings
 
 
-def get_engine(request: Request) -> RoutingEngine:
-    engine: RoutingEngine = request.app.state.engine
+def get_engine(request: Request) -> RoutingEngineProtocol:
+    engine: RoutingEngineProtocol = request.app.state.engine
     return engine
 
 
@@ -32,7 +32,7 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-EngineDep = Annotated[RoutingEngine, Depends(get_engine)]
+EngineDep = Annotated[RoutingEngineProtocol, Depends(get_engine)]
 HubDep = Annotated[AgentHub, Depends(get_hub)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

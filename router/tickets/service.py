@@ -23,6 +23,7 @@ from knowledge_base.escalation import Decision, Feeling, decide, known_skill
 from router.clock import aware, utcnow
 from router.conversations.models import Conversation, ConversationEvent, Customer, Message
 from router.db import session_scope
+from router.routing.protocol import RoutingEngineProtocol
 from router.tickets.assign import OPEN_STATUSES, SkillAssigner, engine_directory
 from router.tickets.errors import InvalidTicket, InvalidTransition, NoEligibleAgent, TicketNotFound
 from router.tickets.models import Ticket, TicketEvent
@@ -65,7 +66,7 @@ class TicketService:
         self,
         session_factory: sessionmaker[Session],
         *,
-        engine: object | None = None,
+        engine: RoutingEngineProtocol | None = None,
         sla: SlaPolicy | None = None,
         assigner: SkillAssigner | None = None,
         topic_lookup: TopicLookup | None = None,
