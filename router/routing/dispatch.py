@@ -1,8 +1,9 @@
 """Offers: the engine's transitions that hand a conversation to an agent or take it back.
 
 Selection picks the agent (or the item), reservation books the offer and its deadline; these methods write each
-transition through the store transaction they are given and queue the matching event.  They run inside an engine
-operation (the caller holds the lock and owns the transaction).
+transition through a store transaction and queue the matching event.  They run inside an engine operation (the
+caller holds the lock): ``_offer``, ``_release`` and ``_end`` write through the caller's transaction, the two
+dispatchers open one per offer they make.
 """
 
 from __future__ import annotations
