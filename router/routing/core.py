@@ -120,6 +120,7 @@ class EngineCore:
     def _emit(self, type_: str, item: WorkItem, agent_id: int | None, **data: Any) -> None:
         self._outbox.append(RoutingEvent(type_, item.conversation_id, agent_id, data))
 
+    # ------------------------------------------------------------------ indexes
     def _agent(self, agent_id: int) -> AgentState:
         agent = self.agents.agents.get(agent_id)
         if agent is None:
