@@ -38,6 +38,7 @@ from router.presence import (
     record_presence_changes,
 )
 from router.routing.engine import EngineConfig, RoutingEngine
+from router.routing.protocol import RoutingEngineProtocol
 from router.routing.store import SqlStore
 from router.services import Services, build_services
 from router.settings import Settings, get_settings
@@ -56,7 +57,7 @@ async def _run_hook(hook: Hook, app: FastAPI) -> None:
         await result
 
 
-async def routing_timer_loop(engine: RoutingEngine, max_sleep_s: float) -> None:
+async def routing_timer_loop(engine: RoutingEngineProtocol, max_sleep_s: float) -> None:
     """Fire offer timeouts, relaxation steps and re-offer cool-downs when due (never sleeping past ``max_sleep_s``).
 
     Every step is inside the ``try``: asking for the next timer can fail too (the heap changes under worker threads),
@@ -103,7 +104,7 @@ def create_app(
         if settings.redis_url:  # several replicas: shared routing state and agent push (router.cluster)
             from router.cluster import ClusteredEngine, RedisHub
 
-            routing: Any = ClusteredEngine(
+            routing: RoutingEngineProtocol = ClusteredEngine(
                 SqlStore(db), config=config, redis_url=settings.redis_url, namespace=settings.redis_namespace
             )
             if hub is None:

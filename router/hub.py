@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from router.routing.engine import RoutingEngine
 from router.routing.models import RoutingEvent
+from router.routing.protocol import RoutingEngineProtocol
 
 log = logging.getLogger(__name__)
 AgentMessageHandler = Callable[[int, str, str], Awaitable[Any]]  # (agent id, conversation id, text)
@@ -84,7 +84,9 @@ class LocalHub:
         return result
 
 
-def bridge_engine_to_hub(engine: RoutingEngine, hub: AgentHub, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+def bridge_engine_to_hub(
+    engine: RoutingEngineProtocol, hub: AgentHub, loop: asyncio.AbstractEventLoop
+) -> Callable[[], None]:
     """Forward every engine event addressed to an agent to that agent's sockets (engine threads -> ``loop``)."""
 
     def on_event(event: RoutingEvent) -> None:

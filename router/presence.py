@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from router.routing.errors import RoutingError
 from router.routing.models import RoutingEvent
+from router.routing.protocol import RoutingEngineProtocol
 
 log = logging.getLogger(__name__)
 KEEP_CLOSED_S = 24 * 3600.0  # closed connections are remembered this long (their close time is the "absent since")
@@ -166,7 +167,7 @@ class PresenceMonitor:
 
     def __init__(
         self,
-        engine: Any,
+        engine: RoutingEngineProtocol,
         tracker: PresenceTracker,
         *,
         grace_s: float,
@@ -216,7 +217,7 @@ class PresenceMonitor:
         done.append((action, agent_id))
 
 
-def record_presence_changes(engine: Any, sessions: sessionmaker[Session]) -> Callable[[], None]:
+def record_presence_changes(engine: RoutingEngineProtocol, sessions: sessionmaker[Session]) -> Callable[[], None]:
     """Record in the agents' status history (occupancy in the per-agent report) that an agent who chose "online"
     stopped or started being available because of her connection.  Replicas applying the same change record it
     twice: the report ignores a repeated status."""

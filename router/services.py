@@ -25,7 +25,7 @@ from router.hub import AgentHub
 from router.learning.service import LearningConfig, LearningService
 from router.presence import PresenceMonitor, PresenceTracker
 from router.reports.metrics import build_registry
-from router.routing.engine import RoutingEngine
+from router.routing.protocol import RoutingEngineProtocol
 from router.settings import Settings
 from router.singleton import JobLocks
 from router.tickets.assign import SkillAssigner, engine_directory
@@ -45,7 +45,7 @@ class Services:
     settings: Settings
     db_engine: Engine
     sessions: sessionmaker[Session]
-    engine: RoutingEngine  # the routing engine (a ``ClusteredEngine`` with Redis)
+    engine: RoutingEngineProtocol  # the routing engine (a ``ClusteredEngine`` with Redis)
     hub: AgentHub
     presence: PresenceTracker
     presence_monitor: PresenceMonitor
@@ -64,7 +64,7 @@ def build_services(
     *,
     db_engine: Engine,
     sessions: sessionmaker[Session],
-    engine: RoutingEngine,
+    engine: RoutingEngineProtocol,
     hub: AgentHub,
     presence: PresenceTracker,
     presence_monitor: PresenceMonitor,

@@ -39,9 +39,9 @@ from router.identity.pii import mask_agent_event
 from router.identity.sockets import authenticate_socket, close_when_invalid
 from router.presence import PresenceTracker, is_connected
 from router.reports.agents import record_status
-from router.routing.engine import RoutingEngine
 from router.routing.errors import NotAssigned, RoutingError, UnknownAgent
 from router.routing.models import AgentState, AgentStatus, ItemState
+from router.routing.protocol import RoutingEngineProtocol
 from router.routing.store import ROUTABLE_ROLES as ROUTABLE
 from router.services import Services
 
@@ -63,14 +63,14 @@ def login(
     return TokenOut(access_token=issue_token(principal, settings), expires_in=settings.token_ttl_s, role=principal.role)
 
 
-def _agent(engine: RoutingEngine, user: Principal) -> AgentState:
+def _agent(engine: RoutingEngineProtocol, user: Principal) -> AgentState:
     try:
         return engine.get_agent(user.id)
     except UnknownAgent:
         return engine.reload_agent(user.id)
 
 
-def _sync_presence(tracker: PresenceTracker, engine: RoutingEngine, agent: AgentState) -> AgentState:
+def _sync_presence(tracker: PresenceTracker, engine: RoutingEngineProtocol, agent: AgentState) -> AgentState:
     """Mark the agent connected or not as her connections are right now.  No grace here: the grace is for a
     connection that was lost, not for an agent who has none (e.g. her status was left online yesterday)."""
     connected = is_connected(tracker, agent.id)
@@ -79,7 +79,7 @@ def _sync_presence(tracker: PresenceTracker, engine: RoutingEngine, agent: Agent
     return agent
 
 
-def _me(engine: RoutingEngine, agent: AgentState, user: Principal) -> AgentOut:
+def _me(engine: RoutingEngineProtocol, agent: AgentState, user: Principal) -> AgentOut:
     offered: dict[str, int] = {}
     for _offer, item in engine.offers_with_items(agent.id):
         if item is not None:
@@ -228,7 +228,9 @@ def _log_close_failure(task: asyncio.Future[None]) -> None:
         log.warning("could not record the end of an agent connection", exc_info=task.exception())
 
 
-async def _connected(engine: RoutingEngine, tracker: PresenceTracker, agent_id: int, connection_id: str) -> None:
+async def _connected(
+    engine: RoutingEngineProtocol, tracker: PresenceTracker, agent_id: int, connection_id: str
+) -> None:
     """Record the new connection and make the agent available at once (if her chosen status is online)."""
     try:
         await run_in_threadpool(tracker.opened, agent_id, connection_id)
@@ -252,7 +254,7 @@ async def _pump(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> N
         await websocket.send_json(mask_agent_event(event))  # personal data masked; the console reveals on request
 
 
-async def _handle(data: Any, user: Principal, engine: RoutingEngine, hub: AgentHub) -> dict[str, Any] | None:
+async def _handle(data: Any, user: Principal, engine: RoutingEngineProtocol, hub: AgentHub) -> dict[str, Any] | None:
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         return {"type": "error", "reason": "expected a JSON object with a 'type'"}
     kind = data["type"]

@@ -14,7 +14,7 @@ from router.canned.service import CannedService
 from router.hub import AgentHub
 from router.learning.service import LearningService
 from router.presence import PresenceTracker
-from router.routing.engine import RoutingEngine
+from router.routing.protocol import RoutingEngineProtocol
 from router.services import Services
 from router.settings import Settings
 from router.tickets.service import TicketService
@@ -28,7 +28,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_engine(services: ServicesDep) -> RoutingEngine:
+def get_engine(services: ServicesDep) -> RoutingEngineProtocol:
     return services.engine
 
 
@@ -68,7 +68,7 @@ def get_metrics(services: ServicesDep) -> CollectorRegistry:
     return services.metrics
 
 
-EngineDep = Annotated[RoutingEngine, Depends(get_engine)]
+EngineDep = Annotated[RoutingEngineProtocol, Depends(get_engine)]
 HubDep = Annotated[AgentHub, Depends(get_hub)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from router.gateway.ports import NoAgentsOnline, QueueStatus
-from router.routing.engine import RoutingEngine
 from router.routing.errors import AlreadyQueued, NoAgentOnline, RoutingError, UnknownConversation
 from router.routing.models import ItemState, RoutingEvent
+from router.routing.protocol import RoutingEngineProtocol
 from router.tasks import TaskSet
 
 if TYPE_CHECKING:
@@ -22,7 +22,9 @@ ROUTING_CHANNEL = "chat"  # web, app and mini-program all count against an agent
 
 
 class EngineQueue:
-    def __init__(self, engine: RoutingEngine, *, closed_hours: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self, engine: RoutingEngineProtocol, *, closed_hours: Callable[[str], str | None] | None = None
+    ) -> None:
         self.engine = engine
         # skill -> the group's working hours when it is closed right now (None: open); see router.supervision.team
         self.closed_hours = closed_hours
@@ -77,7 +79,7 @@ class EngineQueue:
 
 
 def bridge_events(
-    engine: RoutingEngine,
+    engine: RoutingEngineProtocol,
     loop: asyncio.AbstractEventLoop,
     gateway: GatewayService,
     agent_name: Callable[[int], str],

@@ -23,8 +23,8 @@ from router.gateway.service import GatewayService
 from router.identity.wiring import build_identity, identity_routers
 from router.outbound.wiring import ROUTERS as OUTBOUND_ROUTERS
 from router.outbound.wiring import install_outbound, outbox_writer
-from router.routing.engine import RoutingEngine
 from router.routing.errors import UnknownAgent
+from router.routing.protocol import RoutingEngineProtocol
 from router.sentiment import SentimentAnalyzer
 from router.settings import Settings
 from router.singleton import JobLocks
@@ -36,7 +36,7 @@ ROUTERS: list[APIRouter] = [api.router, agent_api.router, *OUTBOUND_ROUTERS, *id
 
 async def install_gateway(app: FastAPI, settings: Settings) -> Callable[[], Awaitable[None]]:
     """Build the gateway on ``app.state`` and return the coroutine function that tears it down."""
-    engine: RoutingEngine = app.state.engine
+    engine: RoutingEngineProtocol = app.state.engine
     hub = app.state.hub
     await run_in_threadpool(build_identity, app, settings)
     sentiment = await run_in_threadpool(SentimentAnalyzer.load, settings.sentiment_model_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from router.routing.engine import EngineConfig, QueueStatus, RoutingEngine
 from router.routing.errors import NoAgentOnline, RoutingError
 from router.routing.models import AgentState, AgentStatus, ItemState, Offer, OfferState, RoutingEvent, WorkItem
+from router.routing.protocol import RoutingDecisions, RoutingEngineProtocol, RoutingReads
 
 __all__ = [
     "AgentState",
@@ -15,8 +16,11 @@ __all__ = [
     "Offer",
     "OfferState",
     "QueueStatus",
+    "RoutingDecisions",
     "RoutingEngine",
+    "RoutingEngineProtocol",
     "RoutingError",
     "RoutingEvent",
+    "RoutingReads",
     "WorkItem",
 ]

@@ -10,19 +10,10 @@ back into the engine (schedule work instead, e.g. ``loop.call_soon_threadsafe``)
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import logging
-import random
-import threading
-import time
 import uuid
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 from router.routing.config import Clock, EngineConfig, EventBus
-from router.routing.eligibility import AgentIndex, agent_can_take
 from router.routing.errors import (
     AlreadyQueued,
     InvalidTransfer,
@@ -30,136 +21,24 @@ from router.routing.errors import (
     NotAssigned,
     OfferNotPending,
     UnknownAgent,
-    UnknownConversation,
 )
-from router.routing.feedback import AnswerLog, QueueStatus, overview_by_skill, position
-from router.routing.models import (
-    KNOWN_SKILLS,
-    AgentState,
-    AgentStatus,
-    ItemState,
-    Offer,
-    OfferState,
-    RoutingEvent,
-    WorkItem,
-)
-from router.routing.reservation import OfferBook, Timers
-from router.routing.selection import QueueIndex, choose_agent, sort_key
-from router.routing.store import EphemeralStore, RoutingStore, StoreTx
+from router.routing.feedback import QueueStatus
+from router.routing.models import KNOWN_SKILLS, AgentState, AgentStatus, ItemState, OfferState, RoutingEvent, WorkItem
+from router.routing.queries import EngineQueries
+from router.routing.recovery import Recovery
 
 __all__ = ["Clock", "EngineConfig", "EventBus", "QueueStatus", "RoutingEngine"]
-log = logging.getLogger(__name__)
 TRANSFER_PRIORITY_BONUS = 2
 NEVER_AGAIN_S = 24 * 3600.0
 
 
-class RoutingEngine:
-    """Skill-based routing with priority + aging, relaxation by wait time, capacity and offers."""
+class RoutingEngine(Recovery, EngineQueries):
+    """Skill-based routing with priority + aging, relaxation by wait time, capacity and offers.
 
-    def __init__(
-        self, store: RoutingStore | None = None, *, config: EngineConfig | None = None, clock: Clock = time.time
-    ) -> None:
-        self.store: RoutingStore = store or EphemeralStore()
-        self.config = config or EngineConfig()
-        self.clock = clock
-        self.events = EventBus()
-        self.agents = AgentIndex()
-        self.queue = QueueIndex(self.config.relaxation)
-        self.offers = OfferBook(self.config.offer_timeout_s)
-        self.timers = Timers()
-        self.items: dict[str, WorkItem] = {}  # live items by conversation id
-        self._by_id: dict[str, WorkItem] = {}
-        self._assigned: dict[int, set[str]] = {}
-        self._answers = AnswerLog(self.config.eta_window_s)
-        self._rng = random.Random(self.config.seed)
-        self._lock = threading.RLock()
-        self._publishing = threading.Lock()  # events leave in the order of the operations, after the lock is free
-        self._depth = 0  # nesting of _op in the thread holding the lock
-        self._dirty = False  # a transaction failed after memory changed: reload from the store
-        self._outbox: list[RoutingEvent] = []
-        self._seq = 0
-
-    # ------------------------------------------------------------------ plumbing
-    @contextmanager
-    def _op(self) -> Iterator[float]:
-        """One engine operation under the lock.  Its events go to the subscribers once the lock is released (they
-        write to the database: routing must not wait for that), still in the order of the operations and before the
-        call returns.  Memory that a failed transaction left ahead of the store is reloaded from the store."""
-        self._lock.acquire()
-        self._depth += 1
-        try:
-            if self._dirty and self._depth == 1:
-                self._resync()
-            yield self.clock()
-        finally:
-            if self._dirty and self._depth == 1:
-                self._resync()
-            self._depth -= 1
-            if self._depth:
-                self._lock.release()
-            else:
-                events, self._outbox = self._outbox, []
-                self._publishing.acquire()
-                self._lock.release()
-                try:
-                    for event in events:
-                        self.events.publish(event)
-                finally:
-                    self._publishing.release()
-
-    @contextmanager
-    def _tx(self) -> Iterator[StoreTx]:
-        """A store transaction; if it fails, its events are dropped and memory is reloaded from the store at the end
-        of the operation (memory may already hold what the database refused)."""
-        mark = len(self._outbox)
-        try:
-            with self.store.transaction() as tx:
-                yield tx
-        except Exception:
-            del self._outbox[mark:]
-            self._dirty = not isinstance(self.store, EphemeralStore)  # without a store, memory is the truth
-            raise
-
-    def _resync(self) -> None:
-        """Rebuild the indexes from the store (after a failed commit); if the store is unreachable, try later."""
-        try:
-            agents = self.store.load_agents()
-            items, offers = self.store.load_live()
-        except Exception:
-            log.warning("routing state reload failed; retrying at the next operation", exc_info=True)
-            return
-        now = self.clock()
-        self.agents = AgentIndex()
-        self.queue = QueueIndex(self.config.relaxation)
-        self.offers = OfferBook(self.config.offer_timeout_s)
-        self.timers = Timers()
-        self.items, self._by_id, self._assigned = {}, {}, {}
-        for agent in agents:
-            self.agents.upsert(agent)
-        pending = {o.item_id: o for o in offers}
-        for item in items:
-            self._restore(item, pending.get(item.id), now)
-        self._dirty = False
-        log.warning("routing state reloaded from the store after a failed transaction")
-
-    def _emit(self, type_: str, item: WorkItem, agent_id: int | None, **data: Any) -> None:
-        self._outbox.append(RoutingEvent(type_, item.conversation_id, agent_id, data))
-
-    def _agent(self, agent_id: int) -> AgentState:
-        agent = self.agents.agents.get(agent_id)
-        if agent is None:
-            raise UnknownAgent(agent_id)
-        return agent
-
-    def _live(self, conversation_id: str) -> WorkItem:
-        item = self.items.get(conversation_id)
-        if item is None:
-            raise UnknownConversation(conversation_id)
-        return item
-
-    def _add_load(self, agent: AgentState, channel: str, delta: int) -> None:
-        agent.load[channel] = max(0, agent.load.get(channel, 0) + delta)
-        self.agents.refresh(agent)
+    The state and the lock come from :class:`~router.routing.core.EngineCore`, offers from
+    :class:`~router.routing.dispatch.Dispatcher`, the rebuild from the store from
+    :class:`~router.routing.recovery.Recovery`, the read-only views from :class:`~router.routing.queries.EngineQueries`;
+    the decisions below are the rest of the engine's API."""
 
     # ------------------------------------------------------------------ agents
     def upsert_agent(self, agent: AgentState) -> AgentState:
@@ -178,8 +57,6 @@ class RoutingEngine:
             raise UnknownAgent(agent_id)
         return self.upsert_agent(rows[0])
 
-    def get_agent(self, agent_id: int) -> AgentState:
-        return self._agent(agent_id)
 
     def set_status(self, agent_id: int, status: AgentStatus) -> AgentState:
         """Online agents get offers; going away or offline rescinds their pending offers (they go to others)."""
@@ -262,15 +139,6 @@ class RoutingEngine:
                 self._dispatch_item(new, now)
             return fresh
 
-    def agents_online(self, skill: str | None = None) -> int:
-        """Online agents having ``skill`` (any proficiency), or all online agents."""
-        return self.agents.online_count(skill)
-
-    def _could_serve(self, skill: str) -> bool:
-        if self.config.ignore_skills or self.config.relaxation.any_agent_after_s is not None:
-            return self.agents.online_count() > 0
-        floor = self.config.relaxation.steps[-1][1]
-        return any(a.proficiency(skill) >= floor for a in self.agents.online(skill))
 
     # ------------------------------------------------------------------ conversations
     def enqueue(
@@ -316,119 +184,8 @@ class RoutingEngine:
             self._dispatch_item(item, now)
             return item
 
-    def _track(self, item: WorkItem) -> None:
-        self._seq += 1
-        item.seq = self._seq
-        self.items[item.conversation_id] = item
-        self._by_id[item.id] = item
 
-    def _untrack(self, item: WorkItem) -> None:
-        self.items.pop(item.conversation_id, None)
-        self._by_id.pop(item.id, None)
-
-    def _queue(self, item: WorkItem, now: float) -> None:
-        """Put a waiting item in the heap of its current relaxation tier and arm the next relaxation timer."""
-        policy = self.config.relaxation
-        item.state = ItemState.waiting
-        item.sort_key = (
-            item.enqueued_at if self.config.ignore_priority else sort_key(item, self.config.priority_weight_s)
-        )
-        waited = now - item.enqueued_at + 1e-6  # a relaxation timer firing at t0 + 60 must not see 59.99999
-        item.tier = policy.any_tier if self.config.ignore_skills else policy.tier_for_wait(waited)
-        self.queue.push(item)
-        nxt = None if self.config.ignore_skills else policy.next_tier_after(item.tier)
-        if nxt is not None:
-            self.timers.add(item.enqueued_at + nxt, "relax", item.id, item.version)
-
-    def _skill_floor(self, item: WorkItem) -> int | None:
-        if self.config.ignore_skills:
-            return None
-        return self.config.relaxation.min_proficiency(item.tier)
-
-    def _dispatch_item(self, item: WorkItem, now: float) -> bool:
-        """Offer a waiting item to the best free eligible agent, if any."""
-        if item.state is not ItemState.waiting:
-            return False
-        floor = self._skill_floor(item)
-        pool = self.agents.free_agents(item.channel, None if floor is None else item.skill)
-        candidates = (a for a in pool if agent_can_take(a, item, now, skill_floor=floor))
-        agent = choose_agent(candidates, item, self.config.agent_choice, self._rng)
-        if agent is None:
-            return False
-        with self._tx() as tx:
-            self._offer(tx, item, agent, now)
-        return True
-
-    def _dispatch_agent(self, agent: AgentState, now: float) -> None:
-        """Fill an agent's free capacity with the best waiting items they may take."""
-        while agent.available:
-            channels = [c for c in agent.capacity if agent.free(c) > 0]
-            if not channels:
-                return
-            item = self.queue.best_for_agent(
-                agent,
-                channels,
-                lambda it: agent_can_take(agent, it, now, skill_floor=None),
-                ignore_skills=self.config.ignore_skills,
-                proficiency_weight_s=0.0 if self.config.ignore_skills else self.config.proficiency_weight_s,
-            )
-            if item is None:
-                return
-            with self._tx() as tx:
-                self._offer(tx, item, agent, now)
-
-    def _offer(self, tx: StoreTx, item: WorkItem, agent: AgentState, now: float) -> Offer:
-        offer = self.offers.create(item, agent, now)
-        item.state = ItemState.offered
-        tx.insert_offer(offer)
-        tx.update_item(item)
-        self._add_load(agent, item.channel, +1)
-        self.timers.add(offer.deadline, "offer_deadline", offer.id)
-        self._emit(
-            "offer",
-            item,
-            agent.id,
-            offer_id=offer.id,
-            deadline=offer.deadline,
-            skill=item.skill,
-            priority=item.priority,
-            customer_id=item.customer_id,
-            channel=item.channel,
-            note=item.note,
-            reason=item.reason,
-            waited_s=round(now - item.enqueued_at, 3),
-            enqueued_at=item.enqueued_at,
-            context=item.context,
-        )
-        return offer
-
-    def _release(
-        self, tx: StoreTx, offer: Offer, state: OfferState, now: float, *, reason: str | None = None
-    ) -> WorkItem:
-        """A pending offer ends without acceptance: its item goes back to the queue (in its old place)."""
-        if not tx.finish_offer(offer.id, state, now):
-            raise OfferNotPending(offer.id, "decided elsewhere")
-        self.offers.decide(offer, state, now)
-        item = self._by_id[offer.item_id]
-        agent = self.agents.agents.get(offer.agent_id)
-        if agent is not None:
-            self._add_load(agent, item.channel, -1)
-        if state is not OfferState.rescinded:
-            until = now + self.config.reoffer_cooldown_s
-            item.excluded[offer.agent_id] = until
-            self.timers.add(until, "retry", item.id)
-        item.target_agent_id = None
-        self._queue(item, now)
-        tx.update_item(item)
-        kind = {OfferState.rejected: "offer_rejected", OfferState.timed_out: "offer_timed_out"}.get(
-            state, "offer_rescinded"
-        )
-        if reason is None:
-            self._emit(kind, item, offer.agent_id, offer_id=offer.id)
-        else:
-            self._emit(kind, item, offer.agent_id, offer_id=offer.id, reason=reason)
-        return item
-
+    # ------------------------------------------------------------------ offers
     def accept(self, offer_id: str, agent_id: int) -> WorkItem:
         """The agent takes the conversation. Exactly one caller can win a pending offer."""
         with self._op() as now:
@@ -478,28 +235,6 @@ class RoutingEngine:
             self._dispatch_agent(self._agent(offer.agent_id), now)
             return item
 
-    def _end(self, tx: StoreTx, item: WorkItem, state: ItemState, reason: str, now: float) -> AgentState | None:
-        """Finish a live item (closed, abandoned or transferred); returns the agent whose capacity it freed."""
-        agent_id = item.agent_id
-        if item.state is ItemState.offered:
-            offer = self.offers.for_item(item.id)
-            if offer is not None:
-                tx.finish_offer(offer.id, OfferState.rescinded, now)
-                self.offers.decide(offer, OfferState.rescinded, now)
-                agent_id = offer.agent_id
-                self._emit("offer_rescinded", item, agent_id, offer_id=offer.id, reason=reason)
-        elif item.state is ItemState.assigned:
-            tx.close_assignment(item.conversation_id, reason, now)
-        freed: AgentState | None = None
-        if item.state in (ItemState.offered, ItemState.assigned) and agent_id is not None:
-            self._assigned.get(agent_id, set()).discard(item.conversation_id)
-            freed = self.agents.agents.get(agent_id)
-            if freed is not None:
-                self._add_load(freed, item.channel, -1)
-        item.state = state
-        tx.update_item(item, ended_at=now)
-        self._untrack(item)
-        return freed
 
     def close(self, conversation_id: str, agent_id: int, reason: str = "resolved") -> WorkItem:
         with self._op() as now:
@@ -581,10 +316,8 @@ class RoutingEngine:
             self._dispatch_agent(self._agent(agent_id), now)
             return new
 
-    # ------------------------------------------------------------------ time
-    def next_due(self) -> float | None:
-        return self.timers.next_due()
 
+    # ------------------------------------------------------------------ time
     def tick(self) -> int:
         """Fire every timer that is due: offer timeouts, relaxation steps, re-offer cool-downs. Returns how many."""
         fired = 0
@@ -611,153 +344,3 @@ class RoutingEngine:
             if self.queue.entries() > 2 * len(self.items) + 1000:
                 self.queue.compact()
         return fired
-
-    # ------------------------------------------------------------------ recovery
-    def recover(self, *, decide: bool = True) -> None:
-        """Rebuild the in-memory state from the store after a (re)start: agents, queue, pending offers, timers.
-
-        Offers whose deadline passed while the process was down time out now and their items are offered again;
-        the others keep their remaining time.  With ``decide=False`` the state is only loaded (a replica that may
-        not decide right now): nothing is offered, and expired offers time out at the next :meth:`tick`.
-        """
-        with self._op() as now:
-            for agent in self.store.load_agents():
-                self.agents.upsert(agent)
-            items, offers = self.store.load_live()
-            pending = {o.item_id: o for o in offers}
-            for item in items:
-                self._restore(item, pending.get(item.id), now)
-            if not decide:
-                return
-            for offer in [o for o in self.offers.pending.values() if o.deadline <= now]:
-                with self._tx() as tx:
-                    self._release(tx, offer, OfferState.timed_out, now)
-            for item in sorted(self.items.values(), key=lambda i: i.sort_key):
-                self._dispatch_item(item, now)
-
-    def _restore(self, item: WorkItem, offer: Offer | None, now: float) -> None:
-        """Index one live item as the store has it (with its pending offer, if offered)."""
-        self._track(item)
-        if item.state is ItemState.assigned and item.agent_id is not None:
-            self._assigned.setdefault(item.agent_id, set()).add(item.conversation_id)
-            holder = self.agents.agents.get(item.agent_id)
-            if holder is not None:
-                self._add_load(holder, item.channel, +1)
-            return
-        if item.state is ItemState.offered and offer is not None:
-            self.offers.restore(offer)
-            owner = self.agents.agents.get(offer.agent_id)
-            if owner is not None:
-                self._add_load(owner, item.channel, +1)
-            self.timers.add(offer.deadline, "offer_deadline", offer.id)
-            return
-        item.target_agent_id = None
-        self._queue(item, now)
-        for until in item.excluded.values():
-            if until > now:
-                self.timers.add(until, "retry", item.id)
-
-    def _forget(self, conversation_id: str, decided: Mapping[str, OfferState], now: float) -> WorkItem | None:
-        """Drop a live item from every index, giving back the load it held; returns the dropped item."""
-        item = self.items.get(conversation_id)
-        if item is None:
-            return None
-        holder_id: int | None = None
-        if item.state is ItemState.offered:
-            offer = self.offers.for_item(item.id)
-            if offer is not None:
-                holder_id = offer.agent_id
-                final = decided.get(offer.id)
-                if final is not None:  # a late accept here learns what became of it
-                    self.offers.decide(offer, final, now)
-                else:
-                    self.offers.drop(offer)
-        elif item.state is ItemState.assigned and item.agent_id is not None:
-            holder_id = item.agent_id
-            self._assigned.get(item.agent_id, set()).discard(conversation_id)
-        holder = self.agents.agents.get(holder_id) if holder_id is not None else None
-        if holder is not None:
-            self._add_load(holder, item.channel, -1)
-        item.version += 1  # its queue entries go stale
-        self._untrack(item)
-        return item
-
-    def refresh(
-        self,
-        *,
-        conversation_ids: Collection[str] = (),
-        agent_ids: Collection[int] = (),
-        decided: Mapping[str, OfferState] | None = None,
-    ) -> None:
-        """Bring some conversations and agents in line with the store, after another replica changed them.
-
-        Only loads: no decision, no event (the replica that made the change decided and published).  Reloading what
-        the store already shows changes nothing, so replaying a change twice is harmless.  ``decided`` names the final
-        state of offers decided elsewhere, so that a late accept here is told "timed out" rather than "unknown".
-        """
-        with self._lock:
-            now = self.clock()
-            for agent_id in agent_ids:
-                for agent in self.store.load_agents(agent_id):
-                    old = self.agents.agents.get(agent.id)
-                    if old is not None:
-                        agent.load, agent.connected = old.load, old.connected
-                    self.agents.upsert(agent)
-            if not conversation_ids:
-                return
-            items, offers = self.store.load_live(conversation_ids)
-            before = {c: self._forget(c, decided or {}, now) for c in conversation_ids}
-            pending = {o.item_id: o for o in offers}
-            for item in items:
-                self._restore(item, pending.get(item.id), now)
-                was = before.get(item.conversation_id)
-                if item.state is ItemState.assigned and was is not None and was.state is not ItemState.assigned:
-                    self._answers.record(now, item.skill, now - item.enqueued_at)  # keeps this replica's ETA honest
-
-    # ------------------------------------------------------------------ queries
-    def status_of(self, conversation_id: str) -> QueueStatus:
-        """Queue feedback for the shopper: position among items competing for the same skill, and an ETA."""
-        with self._lock:
-            item = self._live(conversation_id)
-            online = self.agents_online()
-            if item.state is not ItemState.waiting:
-                return QueueStatus(item.state, 0, 0.0, online)
-            place = position(item, self.items.values())
-            return QueueStatus(item.state, place, self._answers.eta(self.clock(), item.skill, place), online)
-
-    def offers_for(self, agent_id: int) -> list[Offer]:
-        with self._lock:
-            return sorted(self.offers.for_agent(agent_id), key=lambda o: o.created_at)
-
-    def offers_with_items(self, agent_id: int | None = None) -> list[tuple[Offer, WorkItem | None]]:
-        """Pending offers (of one agent, or all) with their conversations, copied under the lock: request threads
-        must not iterate the engine's dicts while a decision changes them."""
-        with self._lock:
-            offers = self.offers.for_agent(agent_id) if agent_id is not None else list(self.offers.pending.values())
-            pairs = [(copy.copy(o), self.items.get(o.conversation_id)) for o in offers]
-            return sorted(((o, copy.copy(i) if i else None) for o, i in pairs), key=lambda p: p[0].created_at)
-
-    def agents_snapshot(self) -> list[AgentState]:
-        """Every known agent as of now (copies taken under the lock)."""
-        with self._lock:
-            return [dataclasses.replace(a, load=dict(a.load)) for a in self.agents.agents.values()]
-
-    def held_by(self) -> dict[int, int]:
-        """How many conversations each agent holds (accepted), by agent id."""
-        with self._lock:
-            return {a: len(convs) for a, convs in self._assigned.items() if convs}
-
-    def conversations_for(self, agent_id: int) -> list[WorkItem]:
-        with self._lock:
-            return [self.items[c] for c in sorted(self._assigned.get(agent_id, ())) if c in self.items]
-
-    def overview(self) -> dict[str, Any]:
-        """Queue overview for supervisors: per skill waiting / offered / assigned, oldest wait, agents online."""
-        with self._lock:
-            now = self.clock()
-            return {
-                "skills": overview_by_skill(self.items.values(), now, self.agents_online),
-                "agents_online": self.agents_online(),
-                "pending_offers": len(self.offers.pending),
-                "asa_recent_s": self._answers.recent_asa(now),
-            }

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.clock import aware
 from router.conversations.models import Conversation, ConversationEvent, Message
 from router.db import session_scope
-from router.routing.engine import RoutingEngine
 from router.routing.errors import RoutingError
 from router.routing.models import ItemState
+from router.routing.protocol import RoutingEngineProtocol
 from router.routing.tables import User
 from router.supervision.team import audit
 
@@ -93,7 +93,7 @@ class RerouteIn(BaseModel):
 
 
 def live_conversations(
-    *, sessions: sessionmaker[Session], engine: RoutingEngine, queue_sla_s: float, reply_sla_s: float,
+    *, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, queue_sla_s: float, reply_sla_s: float,
     now: datetime | None = None,
 ) -> list[LiveConversation]:
     """Open conversations owned by the queue or an agent, and bot conversations active in the last 30 minutes;
@@ -160,7 +160,7 @@ def transcript(*, sessions: sessionmaker[Session], conversation_id: str) -> list
     return sorted(lines, key=lambda x: x.created_at)
 
 
-def _holder(engine: RoutingEngine, conversation_id: str) -> int:
+def _holder(engine: RoutingEngineProtocol, conversation_id: str) -> int:
     item = engine.items.get(conversation_id)
     if item is None or item.state is not ItemState.assigned or item.agent_id is None:
         raise NoAgentHolds(conversation_id)
@@ -168,7 +168,7 @@ def _holder(engine: RoutingEngine, conversation_id: str) -> int:
 
 
 def whisper(
-    *, sessions: sessionmaker[Session], engine: RoutingEngine, supervisor_id: int, supervisor_name: str,
+    *, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, supervisor_id: int, supervisor_name: str,
     conversation_id: str, text: str,
 ) -> dict[str, Any]:
     """Store a whisper for the agent holding the conversation; returns the event to push to that agent only."""
@@ -190,7 +190,7 @@ def whisper(
 
 
 def barge_in(
-    *, sessions: sessionmaker[Session], engine: RoutingEngine, supervisor_id: int, conversation_id: str,
+    *, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, supervisor_id: int, conversation_id: str,
 ) -> int:
     """The supervisor takes the conversation over from its agent (transfer to them, accepted at once).
 
@@ -216,7 +216,7 @@ def barge_in(
 
 
 def reroute(
-    *, sessions: sessionmaker[Session], engine: RoutingEngine, supervisor_id: int, conversation_id: str,
+    *, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, supervisor_id: int, conversation_id: str,
     body: RerouteIn,
 ) -> str:
     """Move a conversation: an agent's goes to another skill group or agent (transfer with a note); a pending offer

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.auth import UserExists, create_user, hash_password
 from router.db import session_scope
 from router.reports.agents import record_status
-from router.routing.engine import RoutingEngine
 from router.routing.errors import RoutingError, UnknownAgent
 from router.routing.models import KNOWN_SKILLS, AgentStatus
+from router.routing.protocol import RoutingEngineProtocol
 from router.routing.store import ROUTABLE_ROLES
 from router.routing.tables import User
 from router.supervision.models import AuditEntry, SkillHours
@@ -156,7 +156,7 @@ def audit(session: Session, *, actor_id: int, action: str, target: str, **data: 
     session.add(AuditEntry(actor_id=actor_id, action=action, target=target, data=data))
 
 
-def _member(row: User, engine: RoutingEngine) -> Member:
+def _member(row: User, engine: RoutingEngineProtocol) -> Member:
     status, load = row.status, {}
     if row.is_active and row.role in ROUTABLE_ROLES:
         try:
@@ -171,7 +171,7 @@ def _member(row: User, engine: RoutingEngine) -> Member:
     )
 
 
-def list_members(*, sessions: sessionmaker[Session], engine: RoutingEngine) -> list[Member]:
+def list_members(*, sessions: sessionmaker[Session], engine: RoutingEngineProtocol) -> list[Member]:
     with sessions() as s:
         rows = list(s.scalars(select(User).order_by(User.is_active.desc(), User.role, User.username)))
     return [_member(r, engine) for r in rows]
@@ -183,7 +183,7 @@ def _check_role_change(actor_role: str, *roles: str | None) -> None:
 
 
 def create_member(
-    *, sessions: sessionmaker[Session], engine: RoutingEngine, actor_id: int, actor_role: str, body: MemberIn
+    *, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, actor_id: int, actor_role: str, body: MemberIn
 ) -> Member:
     """Create an account; an agent (or supervisor) is in the routing engine at once, offline until they go online."""
     _check_role_change(actor_role, body.role)
@@ -202,7 +202,7 @@ def create_member(
     return get_member(sessions=sessions, engine=engine, user_id=user_id)
 
 
-def get_member(*, sessions: sessionmaker[Session], engine: RoutingEngine, user_id: int) -> Member:
+def get_member(*, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, user_id: int) -> Member:
     with sessions() as s:
         row = s.get(User, user_id)
         if row is None:
@@ -211,7 +211,7 @@ def get_member(*, sessions: sessionmaker[Session], engine: RoutingEngine, user_i
 
 
 def update_member(
-    *, sessions: sessionmaker[Session], engine: RoutingEngine, actor_id: int, actor_role: str, user_id: int,
+    *, sessions: sessionmaker[Session], engine: RoutingEngineProtocol, actor_id: int, actor_role: str, user_id: int,
     body: MemberPatch,
 ) -> Member:
     """Change a profile; routing uses the new skills / capacity / languages for the next decision."""
@@ -241,7 +241,7 @@ def update_member(
     return get_member(sessions=sessions, engine=engine, user_id=user_id)
 
 
-def _take_offline(engine: RoutingEngine, user_id: int) -> None:
+def _take_offline(engine: RoutingEngineProtocol, user_id: int) -> None:
     """Offline in the engine: pending offers go to others; conversations already held stay until closed."""
     try:
         engine.get_agent(user_id)

@@ -8,18 +8,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.routing.models import AgentState, AgentStatus
+from router.routing.protocol import RoutingEngineProtocol
 from router.tickets.models import Ticket
 
 AgentDirectory = Callable[[], list[AgentState]]
 OPEN_STATUSES = ("new", "assigned", "waiting_customer")
 
 
-def engine_directory(engine: object) -> AgentDirectory:
+def engine_directory(engine: RoutingEngineProtocol) -> AgentDirectory:
     """Agents as the live routing engine knows them (status and skills current to the second)."""
 
     def agents() -> list[AgentState]:
-        snapshot: list[AgentState] = engine.agents_snapshot()  # type: ignore[attr-defined]  # copies, under the lock
-        return snapshot
+        return engine.agents_snapshot()  # copies, under the lock
 
     return agents
 

@@ -1,113 +1,31 @@
-"""Several router replicas on one PostgreSQL + Redis: a shared routing state and agent push across processes.
+"""The plumbing of a clustered routing engine: the cluster lock, the change log, the hand-over of events.
 
-Each replica keeps the routing engine's in-memory indexes; the database is the source of truth, and a change log in
-Redis (a stream of numbered entries) tells every replica which part of it changed:
-
-* a *decision* (an engine call that may change routing state) runs under one Redis lock, so two replicas never decide
-  at the same time.  Before deciding, the replica replays the log entries it has not seen; afterwards it appends what
-  its call committed (the conversations and agents it wrote, recorded by :class:`RecordingStore`), if anything.
-* replaying an entry reloads only those conversations and agents from the database (``RoutingEngine.refresh``), so
-  an entry applied twice does no harm; a gap in the numbering (log trimmed, Redis restarted) means a full reload.
-* *reads* (queue position, an agent's offers, agents online) take no Redis lock: they replay the log and answer from
-  memory; ``next_due`` answers from memory alone (the timer loop asks on the event loop).  A timer tick takes the
-  lock only when one of this replica's timers is due.
-* the engine's events (offers, assignments, ...) go to their subscribers (agent push, gateway) once the Redis lock is
-  released, in order and before the call returns: the gateway's database writes do not hold up the other replicas.
-* claims stay atomic in SQL (conditional UPDATE of the offer row), so even a lock lost to a timeout cannot let two
-  agents hold one conversation; when the database refuses what memory allowed (offer "decided elsewhere", a unique
-  index violated) the replica reloads everything.
-* a replica that (re)starts recovers under the lock and appends a "reload everything" entry: a replica killed in the
-  middle of a call may have committed a change it never logged.
-
-Agent events go through Redis pub/sub (:class:`RedisHub`), so an offer made on replica A reaches the agent whose
-WebSocket is on replica B.
+See :mod:`router.cluster` for how replicas stay consistent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from router.hub import LocalHub
-from router.redis_fanout import RedisSubscription
+from router.cluster.scripts import ACQUIRE, APPEND, CLEAR_MARK, RELEASE, WAITING_MS
 from router.routing.changes import Change, RecordingStore
-from router.routing.engine import EngineConfig, EventBus, RoutingEngine
+from router.routing.config import EngineConfig, EventBus
+from router.routing.engine import RoutingEngine
 from router.routing.errors import OfferNotPending
 from router.routing.models import RoutingEvent
 from router.routing.store import RoutingStore
 
 log = logging.getLogger(__name__)
-
-# engine methods that may change routing state: they run under the Redis lock (the others only read memory)
-DECISIONS = frozenset(
-    {
-        "enqueue",
-        "accept",
-        "reject",
-        "rescind",
-        "close",
-        "abandon",
-        "transfer",
-        "set_status",
-        "set_presence",
-        "requeue_held",
-        "upsert_agent",
-        "reload_agent",
-        "tick",
-    }
-)
-# numbering and appending in one step, so entries are numbered without gaps in the order they were appended
-# (and clearing this decision's in-flight mark, if it is still this decision's)
-APPEND = """
-local seq = redis.call('INCR', KEYS[1])
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'seq', seq, 'change', ARGV[2])
-if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
-return {seq, id}
-"""
-# The routing lock, taken in turns: a replica that held it last does not take it again while another replica has
-# been waiting for it (within the last WAITING_MS), so a busy replica deciding back to back cannot starve the other
-# one (with plain SET NX polling it could: its next decision is ready the instant it releases, while the other
-# replica's poll comes up to one interval later -- the multi-second lock waits of the two-replica load bench).
-ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[3], ARGV[3], now)
-  redis.call('PEXPIRE', KEYS[3], 60000)
-  return 0
-end
-if redis.call('GET', KEYS[2]) == ARGV[3] then
-  local waiting = redis.call('HGETALL', KEYS[3])
-  for i = 1, #waiting, 2 do
-    if waiting[i] ~= ARGV[3] and tonumber(waiting[i + 1]) > now - tonumber(ARGV[4]) then
-      redis.call('HSET', KEYS[3], ARGV[3], now)
-      return 0
-    end
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3])
-redis.call('HDEL', KEYS[3], ARGV[3])
-return 1
-"""
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-WAITING_MS = 50
-CLEAR_MARK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+T = TypeVar("T")
 
 
 class RoutingLockTimeout(TimeoutError):
@@ -144,8 +62,10 @@ class ClusterStats:
         self.lock_hold_max_s = max(self.lock_hold_max_s, held)
 
 
-class ClusteredEngine:
-    """A :class:`RoutingEngine` stand-in that stays consistent with the other replicas (see the module doc)."""
+class Replica:
+    """One replica's routing engine kept consistent with the other replicas: the cluster lock, the change log and the
+    hand-over of events (see :mod:`router.cluster`).  :class:`~router.cluster.engine.ClusteredEngine` puts the
+    engine's API on top, each method either a read (:meth:`_read`) or a decision (:meth:`_decide`)."""
 
     def __init__(
         self,
@@ -196,17 +116,8 @@ class ClusteredEngine:
 
     @property
     def engine(self) -> RoutingEngine:
+        """This replica's engine (memory as of the last replay; tests compare replicas through it)."""
         return self._engine
-
-    def clock(self) -> float:
-        return self._engine.clock()
-
-    def next_due(self) -> float | None:
-        """When this replica's next timer is due, from memory without waiting for anything: the timer loop asks from
-        the event loop.  (Replicas learn each other's timers when :meth:`tick` replays the log.)"""
-        with contextlib.suppress(IndexError):  # the heap emptied under us: nothing due
-            return self._engine.next_due()
-        return None
 
     # ------------------------------------------------------------------ change log
     def _reload(self, *, decide: bool) -> None:
@@ -269,10 +180,11 @@ class ClusteredEngine:
         # reloads our own entry as well, harmlessly
 
     # ------------------------------------------------------------------ calls
-    def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _read(self, call: Callable[[RoutingEngine], T]) -> T:
+        """Answer from memory, after replaying the log (no cluster lock)."""
         with self._local:
             self._catch_up()
-            return getattr(self._engine, name)(*args, **kwargs)
+            return call(self._engine)
 
     def _timer_due(self) -> bool:
         with self._local:
@@ -280,9 +192,12 @@ class ClusteredEngine:
             due = self._engine.next_due()
             return due is not None and due <= self._engine.clock()
 
-    def _decide(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "tick" and not self._timer_due():
-            return 0  # nothing due here: don't take the cluster lock just to find that out
+    def _decide(self, call: Callable[[RoutingEngine], T], *, agents: Collection[int] = (), full: bool = False) -> T:
+        """Run ``call`` on the engine under the cluster lock and log what it committed.
+
+        ``agents`` names agent profiles the call reads from the database outside a store transaction (the log must
+        name them explicitly); ``full`` rebuilds the engine from the database instead of replaying the log, and has
+        every other replica reload everything as well (start-up)."""
         waiting_since = time.monotonic()
         if not self._decider.acquire(timeout=self._wait_s):
             raise RoutingLockTimeout(f"routing lock not acquired within {self._wait_s:.0f}s")
@@ -291,7 +206,7 @@ class ClusteredEngine:
             token = self._acquire_lock(waiting_since + self._wait_s)
             held_since = time.monotonic()
             try:
-                return self._decide_locked(name, *args, **kwargs)
+                return self._decide_locked(call, agents=agents, full=full)
             finally:
                 with contextlib.suppress(Exception):  # lock expired: the SQL claims still guard correctness
                     self._release_script(keys=[self.lock_name], args=[token])
@@ -320,7 +235,7 @@ class ClusteredEngine:
                 raise RoutingLockTimeout(f"routing lock not acquired within {self._wait_s:.0f}s")
             time.sleep(0.005)
 
-    def _decide_locked(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _decide_locked(self, call: Callable[[RoutingEngine], T], *, agents: Collection[int], full: bool) -> T:
         with self._local:
             mark = uuid.uuid4().hex
             left_behind = self._redis.set(self.mark_key, mark, get=True)
@@ -330,11 +245,11 @@ class ClusteredEngine:
                 self.stats.marks_found += 1
                 self._cursor = None
             try:
-                if name == "recover":
+                if full:
                     self._reload(decide=True)
-                    return None
-                self._catch_up()
-                return getattr(self._engine, name)(*args, **kwargs)
+                else:
+                    self._catch_up()
+                return call(self._engine)
             except (OfferNotPending, IntegrityError) as exc:
                 # the database refused what memory allowed (a change committed but never logged, e.g. by a replica
                 # killed in between): reload everything before the next call
@@ -344,56 +259,6 @@ class ClusteredEngine:
                 raise
             finally:
                 change = self._store.take()  # what committed, even when the call failed half-way
-                change.agents |= _profile_changes(name, args, kwargs)
-                change.full = name == "recover" or left_behind is not None
+                change.agents |= set(agents)
+                change.full = full or left_behind is not None
                 self._append(change, mark)
-
-    def recover(self) -> None:
-        """Start-up: rebuild from the database under the lock and have every other replica reload as well."""
-        self._decide("recover")
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._engine, name)
-        if not callable(attr) or name.startswith("_"):
-            return attr
-        call = self._decide if name in DECISIONS else self._read
-        return lambda *args, **kwargs: call(name, *args, **kwargs)
-
-
-def _profile_changes(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> set[int]:
-    """Agent profiles are read from the database outside a store transaction: name them on the log explicitly."""
-    if name == "reload_agent":
-        return {int(args[0] if args else kwargs["agent_id"])}
-    if name == "upsert_agent":
-        return {int((args[0] if args else kwargs["agent"]).id)}
-    return set()
-
-
-class RedisHub(LocalHub):
-    """Agent push across replicas: ``send_to_agent`` publishes; every replica delivers to the sockets it holds."""
-
-    def __init__(self, redis_url: str, namespace: str = "kefu") -> None:
-        import redis.asyncio as aioredis
-
-        super().__init__()
-        self.CHANNEL = f"{namespace}:push:agent"
-        self._redis = aioredis.from_url(redis_url)
-        self._subscription = RedisSubscription(
-            self._redis, self.CHANNEL, lambda env: self.deliver_nowait(int(env["agent_id"]), env["event"]),
-            on_gap=self.resync_all,
-        )
-
-    async def start(self) -> None:
-        await self._subscription.start()
-
-    async def stop(self) -> None:
-        await self._subscription.stop()
-        await self._redis.aclose()
-
-    async def send_to_agent(self, agent_id: int, event: dict[str, Any]) -> None:
-        payload = json.dumps({"agent_id": agent_id, "event": event}, ensure_ascii=False, default=str)
-        try:
-            await self._redis.publish(self.CHANNEL, payload)
-        except Exception as exc:  # Redis briefly down: at least the sockets on this replica get it
-            log.warning("redis publish to agent failed (%s); delivering locally", exc)
-            self.deliver_nowait(agent_id, event)
