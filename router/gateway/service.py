@@ -29,8 +29,9 @@ from router.conversations.models import Conversation, ConversationEvent, Custome
 from router.db import session_scope
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
 from router.gateway.context import substantive_questions
+from router.gateway.errors import ConversationNotFound, NoAgentsOnline, NotConversationOwner
 from router.gateway.limits import LocalRateLimiter, RateLimiter
-from router.gateway.ports import HandoffQueue, NoAgentsOnline, OutboundSink, Push, QueueStatus, TicketSink
+from router.gateway.ports import HandoffQueue, OutboundSink, Push, QueueStatus, TicketSink
 from router.gateway.rasa_client import RasaClient, RasaMessage, RasaUnavailable
 from router.gateway.schemas import Button, InboundMessage, MessageResponse, QueueInfo, Reply
 from router.identity.pii import mask_text
@@ -1051,15 +1052,3 @@ class _CustomerLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
 
-
-class ConversationNotFound(Exception):
-    def __init__(self, *, conversation_id: str) -> None:
-        super().__init__(f"conversation {conversation_id} not found")
-        self.conversation_id = conversation_id
-
-
-class NotConversationOwner(Exception):
-    def __init__(self, *, conversation_id: str, agent_id: int) -> None:
-        super().__init__(f"agent {agent_id} does not own conversation {conversation_id}")
-        self.conversation_id = conversation_id
-        self.agent_id = agent_id
