@@ -249,7 +249,7 @@ def test_gateway_handoff(case: Case, sessions: sessionmaker[Session]) -> None:
 
     with session_scope(sessions) as s:
         offered = gateway.anger.offered_before(s, conv_id)  # as the gateway asks before relaying a bot handoff
-    asyncio.run(gateway._handoff(conv_id, reason=case.reason, text=case.text, skill=case.given_skill,
+    asyncio.run(gateway.handoffs.request(conv_id, reason=case.reason, text=case.text, skill=case.given_skill,
                                  intent=case.intent, floor=case.floor, offer_taken=offered, lead=None))
     [enqueued] = queue.enqueued
     assert (enqueued["skill"], enqueued["priority"], enqueued["reason"]) == (case.skill, case.priority, case.reason)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from router.gateway.limits import RateLimited
+from router.gateway.deps import GatewayDep
+from router.gateway.errors import NewVisitorsLimited, RateLimited
 from router.gateway.schemas import MAX_TEXT_CHARS, HistoryMessage, InboundMessage, MessageResponse, Reply, SurveyIn
 from router.gateway.service import GatewayService
 from router.identity import shopper as shopper_api
@@ -22,24 +23,6 @@ from router.identity.sockets import first_frame_shopper
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["shoppers"])
-
-
-def get_gateway(request: Request) -> GatewayService:
-    gateway: GatewayService = request.app.state.gateway
-    return gateway
-
-
-GatewayDep = Annotated[GatewayService, Depends(get_gateway)]
-
-
-async def _handle(gateway: GatewayService, inbound: InboundMessage) -> MessageResponse:
-    try:
-        return await gateway.handle(inbound)
-    except RateLimited as exc:
-        retry = max(1, round(exc.retry_after_s))
-        raise HTTPException(
-            status_code=429, detail=f"too many messages; retry in {retry} s", headers={"Retry-After": str(retry)}
-        ) from exc
 
 
 @router.post("/messages", response_model=ShopperMessageResponse, summary="Send a shopper message from any channel")
@@ -58,7 +41,7 @@ async def post_message(
     if body.customer_id is None:
         raise HTTPException(status_code=422, detail=f"customer_id is required on the {body.channel} channel")
     inbound = _inbound(channel=body.channel, customer_id=_claimable(body.customer_id), **values)
-    return ShopperMessageResponse(**(await _handle(gateway, inbound)).model_dump(), customer_id=inbound.customer_id)
+    return ShopperMessageResponse(**(await gateway.handle(inbound)).model_dump(), customer_id=inbound.customer_id)
 
 
 async def _web(
@@ -76,7 +59,7 @@ async def _web(
     admitted = await run_in_threadpool(
         identity.admit_web, bearer=bearer, customer_id=customer_id, given_hash=given_hash
     )
-    response = await _handle(gateway, inbound.model_copy(update={"customer_id": admitted.customer_id}))
+    response = await gateway.handle(inbound.model_copy(update={"customer_id": admitted.customer_id}))
     return ShopperMessageResponse(
         **response.model_dump(),
         customer_id=admitted.customer_id,
@@ -93,13 +76,8 @@ async def _admit_new_visitor(request: Request) -> None:
     address = request.client.host if request.client is not None else "unknown"
     try:
         await limiter.check(f"new-visitor:{address}")
-    except RateLimited as exc:
-        retry = max(1, round(exc.retry_after_s))
-        raise HTTPException(
-            status_code=429,
-            detail=f"too many new visitors from this address; retry in {retry} s (a returning visitor sends its token)",
-            headers={"Retry-After": str(retry)},
-        ) from exc
+    except RateLimited as exc:  # the visitor limiter counts addresses: say so (also a 429 with Retry-After)
+        raise NewVisitorsLimited(customer_id=f"new-visitor:{address}", retry_after_s=exc.retry_after_s) from exc
 
 
 def _claimable(customer_id: str) -> str:
@@ -138,7 +116,7 @@ async def app_message(
     inbound = _inbound(
         channel="app", customer_id=_claimable(body.user_id), text=body.text, client_msg_id=body.client_msg_id
     )
-    return await _handle(gateway, inbound)
+    return await gateway.handle(inbound)
 
 
 @router.post("/channels/miniprogram/messages", response_model=MessageResponse, summary="Mini-program channel (REST)")
@@ -147,8 +125,8 @@ async def miniprogram_message(
     gateway: GatewayDep,
     _backend: Annotated[Shopper, Depends(channel_backend("miniprogram"))],
 ) -> MessageResponse:
-    return await _handle(
-        gateway, _inbound(channel="miniprogram", customer_id=body.openid, text=body.content, client_msg_id=body.msgid)
+    return await gateway.handle(
+        _inbound(channel="miniprogram", customer_id=body.openid, text=body.content, client_msg_id=body.msgid)
     )
 
 
@@ -246,8 +224,9 @@ async def web_socket(websocket: WebSocket) -> None:
             try:
                 response = await gateway.handle(inbound)
             except RateLimited as exc:
+                # no HTTP answer on a socket: the shopper reads the Chinese wording in an error frame
                 await websocket.send_json(
-                    {"type": "error", "detail": "发送太频繁了，请稍后再试", "retry_after_s": exc.retry_after_s}
+                    {"type": "error", "detail": exc.message_zh, "retry_after_s": exc.retry_after_s}
                 )
                 continue
             # replies were pushed to every socket of this customer already; this ack carries the routing state

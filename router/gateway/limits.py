@@ -8,12 +8,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-class RateLimited(Exception):
-    def __init__(self, *, customer_id: str, retry_after_s: float) -> None:
-        super().__init__(f"customer {customer_id} is sending too fast")
-        self.customer_id = customer_id
-        self.retry_after_s = retry_after_s
+from router.gateway.errors import RateLimited
 
 
 class RateLimiter(Protocol):

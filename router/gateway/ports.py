@@ -6,15 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
-class NoAgentsOnline(Exception):
-    """Nobody who could take the conversation is online: the shopper is offered to leave a message."""
-
-    def __init__(self, *, skill: str | None = None, off_hours: str | None = None) -> None:
-        super().__init__(f"no agent online for skill {skill or 'any'}")
-        self.skill = skill
-        self.off_hours = off_hours  # the group's working hours when it is closed now (said to the shopper)
-
-
 @dataclass(frozen=True)
 class QueueStatus:
     position: int  # 1 = next to be offered

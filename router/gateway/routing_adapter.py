@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from router.gateway.ports import NoAgentsOnline, QueueStatus
+from router.gateway.errors import NoAgentsOnline
+from router.gateway.ports import QueueStatus
 from router.routing.errors import AlreadyQueued, NoAgentOnline, RoutingError, UnknownConversation
 from router.routing.models import ItemState, RoutingEvent
 from router.routing.protocol import RoutingEngineProtocol

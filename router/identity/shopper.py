@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from router.conversations.models import Conversation, Message
 from router.db import session_scope
+from router.gateway.errors import ConversationNotFound
 from router.gateway.schemas import Button, HistoryMessage, Reply
-from router.gateway.service import ConversationNotFound, GatewayService
+from router.gateway.service import GatewayService
 from router.identity.errors import NotYours
 from router.identity.service import Shopper
 

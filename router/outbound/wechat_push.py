@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from router.conversations.models import Conversation
 from router.db import session_scope
-from router.gateway.limits import RateLimited
+from router.gateway.errors import RateLimited
 from router.gateway.schemas import InboundMessage
 from router.outbound.outbox import OutboxWriter
 

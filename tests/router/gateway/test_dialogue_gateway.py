@@ -21,7 +21,7 @@ from router.auth import create_user
 from router.clock import utcnow
 from router.conversations.models import Conversation, Customer, Message, Survey
 from router.db import session_scope
-from router.gateway.service import format_eta, load_texts
+from router.gateway.texts import format_eta, load_texts
 from router.identity import identity_hash
 from router.settings import Settings
 from router.web.persona import bot_name
