@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from router.conversations.access import staff_conversation
 from router.conversations.models import Conversation, Message
 from router.db import session_scope
-from router.gateway import repository
 from router.gateway.rasa_client import RasaClient, RasaUnavailable, nlu_summary
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,9 @@ class ContextBuilder:
         self, sessions: sessionmaker[Session], *, conversation_id: str, agent_id: int, role: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """:meth:`load` for a member of staff who may look into the conversation: an agent sees unassigned ones and
-        hers (else :class:`~router.gateway.errors.AssignedToAnotherAgent`), supervisors and admins every one."""
+        hers (else :class:`~router.conversations.access.AssignedToAnotherAgent`), supervisors and admins every one."""
         with session_scope(sessions) as session:
-            conv = repository.conversation_for_agent(
-                session, conversation_id=conversation_id, agent_id=agent_id, role=role
-            )
+            conv = staff_conversation(session, conversation_id, staff_id=agent_id, role=role, unassigned_too=True)
             return self.load(session, conv)
 
     async def build(self, conv: dict[str, Any], transcript: list[dict[str, Any]]) -> dict[str, Any]:

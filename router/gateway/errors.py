@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
+from router.conversations.access import AssignedToAnotherAgent, ConversationNotFound
 from router.errors import KefuError
+from router.routing.errors import NoAgentOnline
+
+# defined once for every domain (router.conversations.access, router.routing.errors); the gateway's modules import
+# them from here
+__all__ = [
+    "AssignedToAnotherAgent",
+    "ConversationNotFound",
+    "GatewayError",
+    "NewVisitorsLimited",
+    "NoAgentOnline",
+    "NotConversationOwner",
+    "RateLimited",
+]
 
 
 class GatewayError(KefuError):
     """Base of the gateway's errors."""
-
-
-class ConversationNotFound(GatewayError):
-    """No conversation with this id (or, for a shopper's own calls, none of hers)."""
-
-    status = 404
-    message_zh = "没有找到这个会话。"
-
-    def __init__(self, *, conversation_id: str) -> None:
-        super().__init__("conversation not found", conversation_id=conversation_id)
-        self.conversation_id = conversation_id
 
 
 class NotConversationOwner(GatewayError):
@@ -29,20 +32,6 @@ class NotConversationOwner(GatewayError):
 
     def __init__(self, *, conversation_id: str, agent_id: int) -> None:
         super().__init__("this conversation is not assigned to you", conversation_id=conversation_id, agent_id=agent_id)
-        self.conversation_id = conversation_id
-        self.agent_id = agent_id
-
-
-class AssignedToAnotherAgent(GatewayError):
-    """An agent (not a supervisor) asked for the context of a conversation another agent serves."""
-
-    status = 403
-    message_zh = "该会话已分配给其他客服。"
-
-    def __init__(self, *, conversation_id: str, agent_id: int) -> None:
-        super().__init__(
-            "this conversation is assigned to another agent", conversation_id=conversation_id, agent_id=agent_id
-        )
         self.conversation_id = conversation_id
         self.agent_id = agent_id
 
@@ -75,16 +64,3 @@ class NewVisitorsLimited(RateLimited):
     @staticmethod
     def _reason(retry: int) -> str:
         return f"too many new visitors from this address; retry in {retry} s (a returning visitor sends its token)"
-
-
-class NoAgentsOnline(GatewayError):
-    """Nobody who could take the conversation is online: the shopper is offered to leave a message."""
-
-    status = 409
-    message_zh = "暂时没有在线客服。"
-
-    def __init__(self, *, skill: str | None = None, off_hours: str | None = None) -> None:
-        super().__init__(f"no agent online for skill {skill or 'any'}", skill=skill, off_hours=off_hours)
-        self.skill = skill
-        self.off_hours = off_hours  # the group's working hours when it is closed now (said to the shopper)
-

@@ -15,11 +15,11 @@ from router.gateway import repository
 from router.gateway.anger import AngerPolicy
 from router.gateway.context import substantive_questions
 from router.gateway.delivery import Delivery
-from router.gateway.errors import NoAgentsOnline
+from router.gateway.errors import NoAgentOnline
 from router.gateway.left_messages import NO_AGENT_EVENT
 from router.gateway.messages import record_event, system_replies
 from router.gateway.outcome import Outcome
-from router.gateway.ports import HandoffQueue, QueueStatus
+from router.gateway.ports import HandoffQueue, QueuePlace
 from router.gateway.schemas import Reply
 from router.gateway.texts import Texts, format_eta
 from router.gateway.transactions import Transactions
@@ -29,7 +29,7 @@ OFFER_CARD_LOOKBACK = 20  # the shopper's messages searched for her last substan
 OFFER_CARD_CHARS = 200
 
 
-def queue_text(texts: Texts, status: QueueStatus | None) -> str:
+def queue_text(texts: Texts, status: QueuePlace | None) -> str:
     """What a newly queued shopper is told: her place and the estimated wait."""
     eta = format_eta(status.eta_s if status else None)
     if status is None or status.position <= 1:
@@ -103,7 +103,7 @@ class Handoffs:
                 card=card,
             )
             queued = True
-        except NoAgentsOnline as exc:
+        except NoAgentOnline as exc:
             queued, off_hours = False, exc.off_hours
         status = await run_in_threadpool(self.queue.queue_status, conv_id) if queued else None
 
@@ -129,7 +129,7 @@ class Handoffs:
         await self.delivery.replies(customer_id, conv_id, owner, replies)
         return Outcome(conv_id, owner, replies, status if owner == "queue" else None)
 
-    async def still_queued(self, conv_id: str, customer_id: str) -> tuple[list[Reply], QueueStatus | None]:
+    async def still_queued(self, conv_id: str, customer_id: str) -> tuple[list[Reply], QueuePlace | None]:
         """A queued shopper wrote again: her message is seen, and she is told her place (stored and pushed)."""
         status = await run_in_threadpool(self.queue.queue_status, conv_id)
         text = self.texts(

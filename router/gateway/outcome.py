@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.gateway.ports import QueueStatus
+from router.gateway.ports import QueuePlace
 from router.gateway.schemas import MessageResponse, QueueInfo, Reply
 
 
@@ -14,7 +14,7 @@ class Outcome:
     conversation_id: str
     owner: str
     replies: list[Reply] = field(default_factory=list)
-    queue: QueueStatus | None = None
+    queue: QueuePlace | None = None
     message_id: int | None = None
     sentiment: dict[str, Any] | None = None
     pending: bool = False  # a duplicate of a message whose answer another request is still producing

@@ -7,7 +7,9 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
-class QueueStatus:
+class QueuePlace:
+    """The gateway's view of a queued conversation (routing's ``QueueStatus`` has more than the shopper is told)."""
+
     position: int  # 1 = next to be offered
     eta_s: float | None
 
@@ -27,7 +29,7 @@ class HandoffQueue(Protocol):
         card: dict[str, Any] | None = None,
     ) -> None: ...
 
-    def queue_status(self, conversation_id: str) -> QueueStatus | None: ...
+    def queue_status(self, conversation_id: str) -> QueuePlace | None: ...
 
     def agents_online(self, skill: str | None = None) -> int: ...
 

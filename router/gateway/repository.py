@@ -11,7 +11,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from router.conversations.models import Conversation, ConversationEvent, CustomerIdentity, Message
-from router.gateway.errors import AssignedToAnotherAgent, ConversationNotFound
+from router.gateway.errors import ConversationNotFound
 
 
 def conversation(session: Session, conversation_id: str) -> Conversation:
@@ -19,16 +19,6 @@ def conversation(session: Session, conversation_id: str) -> Conversation:
     conv = session.get(Conversation, conversation_id)
     if conv is None:
         raise ConversationNotFound(conversation_id=conversation_id)
-    return conv
-
-
-def conversation_for_agent(session: Session, *, conversation_id: str, agent_id: int, role: str) -> Conversation:
-    """A conversation an agent may look into: unassigned or hers; supervisors and admins see every one."""
-    conv = session.get(Conversation, conversation_id)
-    if conv is None:
-        raise ConversationNotFound(conversation_id=conversation_id)
-    if role == "agent" and conv.agent_id not in (None, agent_id):
-        raise AssignedToAnotherAgent(conversation_id=conversation_id, agent_id=agent_id)
     return conv
 
 

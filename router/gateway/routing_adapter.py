@@ -8,8 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from router.gateway.errors import NoAgentsOnline
-from router.gateway.ports import QueueStatus
+from router.gateway.ports import QueuePlace
 from router.routing.errors import AlreadyQueued, NoAgentOnline, RoutingError, UnknownConversation
 from router.routing.models import ItemState, RoutingEvent
 from router.routing.protocol import RoutingEngineProtocol
@@ -44,7 +43,7 @@ class EngineQueue:
         """``card``: what the agent's offer card shows besides the routing fields (last message, VIP, mood)."""
         off_hours = self.closed_hours(skill) if self.closed_hours is not None else None
         if off_hours is not None:
-            raise NoAgentsOnline(skill=skill, off_hours=off_hours)
+            raise NoAgentOnline(skill=skill, off_hours=off_hours)
         try:
             self.engine.enqueue(
                 conversation_id=conversation_id,
@@ -55,19 +54,17 @@ class EngineQueue:
                 reason=reason,
                 context={**(card or {}), "channel": channel},
             )
-        except NoAgentOnline as exc:
-            raise NoAgentsOnline(skill=skill) from exc
         except AlreadyQueued:  # a second trigger for a conversation already waiting: one queue entry is enough
             pass
 
-    def queue_status(self, conversation_id: str) -> QueueStatus | None:
+    def queue_status(self, conversation_id: str) -> QueuePlace | None:
         try:
             status = self.engine.status_of(conversation_id)
         except UnknownConversation:
             return None
         if status.state is not ItemState.waiting and status.state is not ItemState.offered:
             return None
-        return QueueStatus(position=max(status.position, 1), eta_s=status.eta_s)
+        return QueuePlace(position=max(status.position, 1), eta_s=status.eta_s)
 
     def agents_online(self, skill: str | None = None) -> int:
         return self.engine.agents_online(skill)

@@ -27,7 +27,7 @@ CurrentAdmin = Annotated[Principal, Depends(require_role("admin"))]
 def reveal(conversation_id: str, agent: CurrentAgent, request: Request, sessions: SessionsDep) -> dict[str, Any]:
     builder: ContextBuilder = request.app.state.context_builder
     with session_scope(sessions) as session:
-        conv = staff_conversation(session, conversation_id, agent, unassigned_too=False)
+        conv = staff_conversation(session, conversation_id, staff_id=agent.id, role=agent.role, unassigned_too=False)
         session.add(PersonalDataAccess(action="reveal", user_id=agent.id, conversation_id=conversation_id))
         return {"conversation_id": conversation_id, "transcript": builder.transcript(session, conv)}
 

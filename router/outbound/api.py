@@ -107,7 +107,7 @@ def deliveries(
 ) -> list[dict[str, Any]]:
     # an agent sees the conversations offered or assigned to them, as for the context panel
     with session_scope(sessions) as session:
-        staff_conversation(session, conversation_id, agent, unassigned_too=True)
+        staff_conversation(session, conversation_id, staff_id=agent.id, role=agent.role, unassigned_too=True)
     return admin.statuses(conversation_id=conversation_id)
 
 

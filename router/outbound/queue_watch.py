@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from router.clock import utcnow
 from router.conversations.models import Conversation
 from router.db import session_scope
-from router.gateway.ports import HandoffQueue, QueueStatus
+from router.gateway.ports import HandoffQueue, QueuePlace
 from router.outbound.models import OutboundEndpoint, QueueNotice
 from router.outbound.outbox import OutboxWriter
 
@@ -28,7 +28,7 @@ def eta_minutes(eta_s: float | None) -> int:
 
 
 def announce(
-    sessions: sessionmaker[Session], writer: OutboxWriter, conversation_id: str, status: QueueStatus
+    sessions: sessionmaker[Session], writer: OutboxWriter, conversation_id: str, status: QueuePlace
 ) -> bool:
     """Write a ``queue_update`` delivery if the place or the ETA (in minutes) changed since the last one."""
     eta = eta_minutes(status.eta_s)

@@ -10,14 +10,17 @@ class RoutingError(KefuError):
 
 
 class NoAgentOnline(RoutingError):
-    """Nobody who could ever take this conversation is online: offer the shopper to leave a message."""
+    """Nobody who could ever take this conversation is online: offer the shopper to leave a message.
+
+    ``off_hours``: the skill group's working hours when it is closed now (said to the shopper)."""
 
     status = 409
     message_zh = "当前没有在线的客服，您可以先留言，我们会尽快联系您。"
 
-    def __init__(self, skill: str | None = None) -> None:
-        super().__init__(f"no agent online for skill {skill or 'any'}", skill=skill)
+    def __init__(self, skill: str | None = None, *, off_hours: str | None = None) -> None:
+        super().__init__(f"no agent online for skill {skill or 'any'}", skill=skill, off_hours=off_hours)
         self.skill = skill
+        self.off_hours = off_hours
 
 
 class UnknownAgent(RoutingError):

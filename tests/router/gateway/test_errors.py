@@ -13,7 +13,7 @@ from router.gateway.errors import (
     AssignedToAnotherAgent,
     ConversationNotFound,
     NewVisitorsLimited,
-    NoAgentsOnline,
+    NoAgentOnline,
     NotConversationOwner,
     RateLimited,
 )
@@ -25,7 +25,7 @@ CASES: list[tuple[KefuError, int, str]] = [
     (RateLimited(customer_id="u1", retry_after_s=12.4), 429, "too many messages; retry in 12 s"),
     (NewVisitorsLimited(customer_id="new-visitor:1.2.3.4", retry_after_s=0.2), 429,
      "too many new visitors from this address; retry in 1 s (a returning visitor sends its token)"),
-    (NoAgentsOnline(skill="billing", off_hours="9:00-18:00"), 409, "no agent online for skill billing"),
+    (NoAgentOnline(skill="billing", off_hours="9:00-18:00"), 409, "no agent online for skill billing"),
 ]
 
 

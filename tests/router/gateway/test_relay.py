@@ -14,9 +14,9 @@ from router.conversations.models import Conversation, ConversationEvent, Message
 from router.db import session_scope
 from router.gateway.anger import AngerPolicy
 from router.gateway.delivery import Delivery
-from router.gateway.errors import NoAgentsOnline
+from router.gateway.errors import NoAgentOnline
 from router.gateway.handoff import Handoffs
-from router.gateway.ports import QueueStatus
+from router.gateway.ports import QueuePlace
 from router.gateway.rasa_client import RasaClient
 from router.gateway.relay import BotRelay, read_bot_turn
 from router.gateway.texts import Texts, format_eta
@@ -33,11 +33,11 @@ class Queue:
 
     def enqueue(self, **entry: Any) -> None:
         if not self.online:
-            raise NoAgentsOnline(skill=entry["skill"])
+            raise NoAgentOnline(skill=entry["skill"])
         self.enqueued.append(entry)
 
-    def queue_status(self, conversation_id: str) -> QueueStatus | None:
-        return QueueStatus(position=self.position, eta_s=150.0)
+    def queue_status(self, conversation_id: str) -> QueuePlace | None:
+        return QueuePlace(position=self.position, eta_s=150.0)
 
     def agents_online(self, skill: str | None = None) -> int:
         return 1 if self.online else 0
@@ -102,7 +102,7 @@ def test_a_handoff_the_bot_asked_for_goes_to_the_queue_with_its_skill_and_floor(
     [entry] = queue.enqueued
     assert (entry["skill"], entry["reason"], entry["customer_id"]) == ("billing", "request_human", "r-2")
     assert entry["priority"] >= 6  # the bot's priority is a floor
-    assert outcome.owner == "queue" and outcome.queue == QueueStatus(position=3, eta_s=150.0)
+    assert outcome.owner == "queue" and outcome.queue == QueuePlace(position=3, eta_s=150.0)
     assert [r.text for r in outcome.replies] == [
         "好的，正在为您转接人工客服。", texts("queued", position=2, eta=format_eta(150.0))
     ]

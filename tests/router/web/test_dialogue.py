@@ -139,6 +139,17 @@ def test_an_order_number_outside_a_form_looks_the_order_up(web_stack: WebStack, 
     assert order_id in texts(body) and "运输中" in texts(body), body
 
 
+@pytest.mark.parametrize("digits", ["20261101123456", "12345"])
+def test_digits_alone_outside_a_form_start_the_order_look_up(web_stack: WebStack, digits: str) -> None:
+    """Found through `make run` (2026-12-06): a 14-digit number after an FAQ answer got "我没有完全理解"."""
+    shopper = new_customer()
+    say(web_stack, shopper, "退款多久能到账")
+    body = say(web_stack, shopper, digits)
+    # the look-up asks for the number, or says at once that this one is not a 16-digit order number
+    assert texts(body) in response_texts("utter_ask_order_id") + response_texts("utter_invalid_order_id"), body
+    assert texts(say(web_stack, shopper, "算了")) in response_texts("utter_form_cancelled")  # and ends politely
+
+
 def test_a_topic_published_today_is_reachable_for_an_unseen_phrasing(web_stack: WebStack) -> None:
     """Content staff add an entry with 4 paraphrases and publish; Rasa was never trained on it."""
     token = web_stack.login("editor")
