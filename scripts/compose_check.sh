@@ -50,11 +50,16 @@ if [ "${KEFU_COMPOSE_PUBLIC:-0}" != 1 ]; then
 fi
 phase "images postgres/redis/nginx"
 compose up -d --no-build >/dev/null 2>&1 || { compose ps; compose logs --tail=40; exit 1; }
-if [ "${KEFU_COMPOSE_BAD_REDIS:-0}" = 1 ]; then
-  # a replica pointed at a Redis that is not there: the scale-out checks must catch it
+case ${KEFU_COMPOSE_BAD_REDIS:-0} in
+  0) ;;
+  db) bad_redis=redis://redis:6379/5 ;;  # a Redis that answers, but not the one the others share
+  *) bad_redis=redis://redis:6390/0 ;;  # no Redis there
+esac
+if [ -n "${bad_redis:-}" ]; then  # router-b with a wrong Redis URL: this run must fail (shows that it can)
+  echo "[compose-check] router-b gets KEFU_ROUTER_REDIS_URL=$bad_redis"
   compose stop router-b >/dev/null 2>&1
   compose rm -f router-b >/dev/null 2>&1
-  KEFU_ROUTER_REDIS_URL_OVERRIDE=redis://redis:6390/0 compose up -d --no-build --no-deps router-b >/dev/null 2>&1
+  KEFU_ROUTER_REDIS_URL_OVERRIDE=$bad_redis compose up -d --no-build --no-deps router-b >/dev/null 2>&1
 fi
 network="${PROJECT}_default"
 echo "[compose-check] waiting for every service to be healthy"
@@ -64,15 +69,18 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   states=$(compose ps -q | xargs "$DOCKER" inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} restarts={{.RestartCount}}')
   waiting=$(grep -v -E ' (healthy|running) ' <<<"$states" || true)
   if [ -z "$waiting" ]; then ok=1; break; fi
+  # a crash on the way up (a start-up race, a service it cannot reach) fails at once, not after the deadline
+  if grep -q -v ' restarts=0$' <<<"$states"; then break; fi
   sleep 5
 done
+restarted=$(grep -v ' restarts=0$' <<<"$states" || true)
+if [ -n "$restarted" ]; then
+  echo "[compose-check] crashed while starting:" >&2; sed 's/^/  /' <<<"$restarted" >&2
+  for name in $(awk '{print $1}' <<<"$restarted"); do "$DOCKER" logs --tail=25 "${name#/}" 2>&1 | sed "s|^|  ${name#/}: |"; done
+  exit 1
+fi
 if [ $ok != 1 ]; then
   echo "[compose-check] not healthy after ${KEFU_COMPOSE_HEALTH_S:-600} s:" >&2; sed 's/^/  /' <<<"$waiting" >&2
-  compose logs --tail=30; exit 1
-fi
-restarted=$(grep -v ' restarts=0$' <<<"$states" || true)
-if [ -n "$restarted" ]; then  # healthy in the end, but something crashed on the way up (e.g. a start-up race)
-  echo "[compose-check] restarted while starting:" >&2; sed 's/^/  /' <<<"$restarted" >&2
   compose logs --tail=30; exit 1
 fi
 phase "up and healthy"
