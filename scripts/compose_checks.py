@@ -457,6 +457,11 @@ def check_kill(conv: Conversation) -> str:
     )
     expect(direct.status_code == 200, f"history on restarted {victim}: {direct.status_code} {direct.text[:200]}")
     expect([m["text"] for m in direct.json() if m["direction"] == "in"] == conv.texts, "restarted replica's history")
+
+    def nginx_uses_it_again() -> bool:  # nginx resolved the names at its start: the restarted replica kept its address
+        return replica_of(request("GET", "/healthz").headers) == victim
+
+    within(30, nginx_uses_it_again, f"nginx sending requests to the restarted {victim} again")
     closed = request(
         "POST", f"/api/v1/agents/conversations/{conv.conversation_id}/close", json={}, headers=conv.agent_auth
     )
@@ -465,8 +470,8 @@ def check_kill(conv: Conversation) -> str:
     return (
         f"docker kill {victim} mid-conversation: {len(after)} messages after the kill answered by {survivor} "
         f"(slowest {max(failover):.1f} s), all {len(conv.texts)} delivered and stored once, shopper reconnected, "
-        f"{victim} back ({how}) and healthy {time.monotonic() - killed_at:.0f} s after the kill, reading the same "
-        f"history"
+        f"{victim} back ({how}), healthy and served by nginx {time.monotonic() - killed_at:.0f} s after the kill, "
+        f"reading the same history"
     )
 
 
