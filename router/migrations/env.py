@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib
 
 from alembic import context
+from sqlalchemy import text
 
 from router.db import Base, make_engine
 from router.migrate import MODEL_MODULES
+from router.singleton import lock_key
 
 for _module in MODEL_MODULES:
     importlib.import_module(_module)
@@ -44,6 +46,10 @@ def run_migrations_online() -> None:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                           include_name=include_name)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # replicas starting together on a new database: one migrates, the others wait here and then find
+                # the schema at head (without it the second failed creating alembic_version and had to restart)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("migrations")})
             context.run_migrations()
     if "engine" not in config.attributes:
         engine.dispose()
