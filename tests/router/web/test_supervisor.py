@@ -63,6 +63,31 @@ def pct(v: float) -> str:
     return f"{v * 100:.1f}%"
 
 
+REPORT_TZ = ZoneInfo("Asia/Shanghai")  # the router's default report_timezone
+SEEDED_SPAN = timedelta(hours=2, minutes=10)  # the seeded day's events and the agent's hour online, from t0
+
+
+def seeded_day_start(now: datetime) -> datetime:
+    """Three hours ago, or earlier so that the whole seeded block falls on one local day of the report timezone
+    (the per-agent table has a row per local day: a block across local midnight would be split over two rows)."""
+    t0 = now - timedelta(hours=3)
+    local = t0.astimezone(REPORT_TZ)
+    next_midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), REPORT_TZ)
+    if t0 + SEEDED_SPAN > next_midnight:
+        t0 = next_midnight - SEEDED_SPAN - timedelta(minutes=5)
+    return t0.astimezone(UTC)  # SQLite stores an aware value's wall-clock digits: everything written is UTC
+
+
+def test_seeded_day_start_keeps_the_block_on_one_local_day() -> None:
+    for hour in range(24):
+        for minute in (0, 17, 45):
+            now = datetime(2026, 12, 6, hour, minute, tzinfo=UTC)
+            t0 = seeded_day_start(now)
+            assert t0.astimezone(REPORT_TZ).date() == (t0 + SEEDED_SPAN).astimezone(REPORT_TZ).date()
+            assert now - timedelta(hours=6) < t0 <= now - timedelta(hours=3)  # inside the dashboard's 24 h
+            assert t0.utcoffset() == timedelta(0)
+
+
 def test_dashboard_cards_equal_the_hand_computed_day(sup_stack: tuple[WebStack, Path], new_page: Any) -> None:
     """First in the module, so the stack holds only the seeded day."""
     web_stack, web_dir = sup_stack
@@ -70,8 +95,8 @@ def test_dashboard_cards_equal_the_hand_computed_day(sup_stack: tuple[WebStack, 
     sessions = make_session_factory(engine)
     with sessions() as s:
         ids = dict(s.execute(select(User.username, User.id)).all())
-    write_day(sessions, datetime.now(UTC) - timedelta(hours=3), {"a": ids["xiaowang"], "b": ids["xiaoli"]},
-              tickets=TicketService(session_factory=sessions))
+    t0 = seeded_day_start(datetime.now(UTC))
+    write_day(sessions, t0, {"a": ids["xiaowang"], "b": ids["xiaoli"]}, tickets=TicketService(session_factory=sessions))
     engine.dispose()
     page = new_page(1400, 1000)
     login(page, f"{web_stack.url}/dashboard", "boss")
@@ -96,7 +121,9 @@ def test_dashboard_cards_equal_the_hand_computed_day(sup_stack: tuple[WebStack, 
     assert card("满意度") == (f"{e['csat_avg']:.2f} / 5", f"好评率 {pct(e['csat_share'])} · {e['surveys']} 份评价")
     assert card("工单")[0] == str(e["tickets"])
     # per-agent performance of the same day: 小王 handled c5 and c6 (AHT 170 s = 2 分 50 秒)
-    row = page.locator(f"#perf-table tr[data-agent-id='{ids['xiaowang']}']")
+    # one row per agent and local day of the range: the seeded day's row (her login today may add a row of 0)
+    seeded_date = t0.astimezone(REPORT_TZ).date().isoformat()
+    row = page.locator(f"#perf-table tr[data-agent-id='{ids['xiaowang']}'][data-period='{seeded_date}']")
     row.wait_for()
     assert row.locator(".perf-handled").text_content() == str(EXPECTED_AGENTS["a"]["handled"])
     assert row.locator(".perf-aht").text_content() == "2 分 50 秒"
