@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from knowledge_base.escalation import Feeling, decide
 from router.clock import utcnow
 from router.conversations.models import Customer
+from router.conversations.queries import recent_scored_feelings
 from router.gateway import repository
 from router.gateway.anger import AngerPolicy
 from router.gateway.context import substantive_questions
@@ -153,5 +154,5 @@ class Handoffs:
 
     def recent_feelings(self, session: Session, conv_id: str) -> list[Feeling]:
         """The sentiment of the shopper's recent messages, oldest first (the policy reads anger now and the trend)."""
-        rows = repository.recent_scored_feelings(session, conversation_id=conv_id, limit=self.history_for_sentiment)
+        rows = recent_scored_feelings(session, conversation_id=conv_id, limit=self.history_for_sentiment)
         return [Feeling.stored(label, score, anger) for label, score, anger in rows]

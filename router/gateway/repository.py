@@ -111,21 +111,6 @@ def recent_inbound_moods(
     ).all()
 
 
-def recent_scored_feelings(
-    session: Session, *, conversation_id: str, limit: int
-) -> list[Row[str | None, float | None, float | None]]:
-    """Sentiment (label, score, anger) of the shopper's last ``limit`` scored messages, oldest first."""
-    rows = session.execute(
-        select(Message.sentiment_label, Message.sentiment_score, Message.anger)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == "in",
-            Message.sentiment_label.is_not(None),
-        )
-        .order_by(Message.id.desc())
-        .limit(limit)
-    ).all()
-    return list(reversed(rows))
 
 
 def recent_button_sets(session: Session, *, conversation_id: str, limit: int = 5) -> Sequence[Any]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from knowledge_base.escalation import Decision, Feeling, decide, known_skill
 from router.clock import aware
 from router.conversations.models import Conversation, ConversationEvent, Customer, Message
+from router.conversations.queries import recent_scored_feelings
 from router.tickets.assignment import TicketAssignment
 from router.tickets.errors import InvalidTicket
 from router.tickets.models import Ticket
@@ -109,17 +110,8 @@ class TicketIntake(TicketAssignment):
         if conv is None:
             raise InvalidTicket(f"conversation {conversation_id} does not exist", conversation_id=conversation_id)
         customer = s.get(Customer, conv.customer_id)
-        rows = s.execute(
-            select(Message.sentiment_label, Message.sentiment_score, Message.anger)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == "in",
-                Message.sentiment_label.is_not(None),
-            )
-            .order_by(Message.id.desc())
-            .limit(RECENT_FEELINGS)
-        ).all()
-        feelings = tuple(Feeling.stored(label, score, anger) for label, score, anger in reversed(rows))
+        rows = recent_scored_feelings(s, conversation_id=conversation_id, limit=RECENT_FEELINGS)
+        feelings = tuple(Feeling.stored(label, score, anger) for label, score, anger in rows)
         faq_events = s.scalars(
             select(ConversationEvent)
             .where(ConversationEvent.conversation_id == conversation_id, ConversationEvent.type == "faq")
