@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.api.deps import MetricsDep, SessionsDep, SettingsDep
 from router.auth import CurrentSupervisor, CurrentUser, Forbidden, Principal, metrics_reader
-from router.clock import aware
+from router.clock import aware, utcnow
 from router.db import session_scope
 from router.reports.agents import AgentPerformance, compute_agent_performance, to_csv
 from router.reports.errors import InvalidRange
@@ -30,8 +30,8 @@ def kpis(
     until: Annotated[datetime | None, Query(description="ISO date-time, exclusive; default: now")] = None,
     channel: Annotated[Literal["web", "app", "miniprogram"] | None, Query()] = None,
 ) -> KpiReport:
-    end = _utc(until) if until else datetime.now(UTC)
-    start = _utc(since) if since else end - timedelta(hours=24)
+    end = aware(until) if until else utcnow()
+    start = aware(since) if since else end - timedelta(hours=24)
     _check_range(start, end)
     with session_scope(sessions) as session:
         return compute_kpis(
@@ -58,8 +58,8 @@ def agent_performance(
         if agent_id not in (None, user.id):
             raise Forbidden("agents see their own performance only")
         agent_id = user.id
-    end = _utc(until) if until else datetime.now(UTC)
-    start = _utc(since) if since else end - timedelta(days=7)
+    end = aware(until) if until else utcnow()
+    start = aware(since) if since else end - timedelta(days=7)
     _check_range(start, end)
     with session_scope(sessions) as session:
         report = compute_agent_performance(session, since=start, until=end, period=period, agent_id=agent_id,
@@ -69,10 +69,6 @@ def agent_performance(
         return Response("\ufeff" + to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return report
-
-
-def _utc(value: datetime) -> datetime:
-    return aware(value)
 
 
 def _check_range(start: datetime, end: datetime) -> None:
