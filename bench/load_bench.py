@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from router.auth import create_user  # noqa: E402
 from router.db import make_engine, make_session_factory  # noqa: E402
 from router.migrate import upgrade  # noqa: E402
+from router.timing import parse as parse_server_timing  # noqa: E402
 from tests.e2e.helpers import auth_frame, credentials_env, shop_credentials, shopper_message  # noqa: E402
 from tests.procs import RASA_TOKEN, start_action_server, start_rasa, start_router  # noqa: E402
 
@@ -54,6 +55,7 @@ PASSWORD = "load-agent-pass"
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
+    timings: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)  # (sent at, ms, stages)
     sent: dict[str, str] = field(default_factory=dict)  # client_msg_id -> owner at answer time
     errors: Counter[str] = field(default_factory=Counter)
     to_agents: set[str] = field(default_factory=set)  # texts that went to an agent
@@ -100,6 +102,8 @@ async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats, crede
                 stats.errors["transport error after 3 attempts"] += 1
                 continue
             stats.latencies.append((time.perf_counter() - start) * 1000)
+            stages = parse_server_timing(resp.headers.get("server-timing", ""))
+            stats.timings.append((start, stats.latencies[-1], stages))
             if resp.status_code != 200:
                 stats.errors[f"HTTP {resp.status_code}"] += 1
             else:
@@ -157,6 +161,40 @@ async def agent(idx: int, urls: list[str], until: dict[str, float], stats: Stats
                     )
                     if replies[conv] >= 3:
                         await client.post(f"/api/v1/agents/conversations/{conv}/close", json={}, headers=auth)
+
+
+STAGES = ("lock", "db", "pool", "sentiment", "bot", "app")
+
+
+def stage_breakdown(stats: Stats) -> dict[str, Any]:
+    """Where the time went (the router's ``Server-Timing`` stages): p50/p99 of each stage over all requests, the mean
+    of each stage over the requests slower than the p99 (the tail), ``client`` being the time outside the router
+    (loopback, the bench's own event loop), and the slowest requests' share per 10 s of the run."""
+    if not stats.timings:
+        return {}
+    cut = pct(stats.latencies, 0.99)
+    out: dict[str, Any] = {}
+    for name in (*STAGES, "client"):
+        values = [_stage(t, name) for t in stats.timings]
+        out[f"{name}_p50_ms"] = round(statistics.median(values), 1)
+        out[f"{name}_p99_ms"] = round(pct(values, 0.99), 1)
+    tail = [t for t in stats.timings if t[1] >= cut]
+    out["tail_requests"] = len(tail)
+    out["tail_mean_ms"] = {name: round(statistics.fmean(_stage(t, name) for t in tail), 1) for name in
+                           ("total", *STAGES, "client")}
+    first = min(t[0] for t in stats.timings)
+    windows = Counter(int((t[0] - first) // 10) * 10 for t in tail)
+    out["tail_by_10s_window"] = {f"{w}s": n for w, n in sorted(windows.items())}
+    return out
+
+
+def _stage(entry: tuple[float, float, dict[str, float]], name: str) -> float:
+    _, total, stages = entry
+    if name == "total":
+        return total
+    if name == "client":
+        return max(0.0, total - stages.get("app", 0.0))
+    return stages.get(name, 0.0)
 
 
 def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
@@ -277,6 +315,7 @@ def main() -> int:
         "errors": dict(stats.errors),
         "retried_requests": stats.retries,
         **checks,
+        "stages": stage_breakdown(stats),
     }
     if args.scale:
         summary["replicas"] = cluster

@@ -43,6 +43,7 @@ from router.routing.store import SqlStore
 from router.services import Services, build_services
 from router.settings import Settings, get_settings
 from router.tasks import Supervised
+from router.timing import ServerTiming
 
 if TYPE_CHECKING:
     from knowledge_base.service import KnowledgeBase
@@ -174,6 +175,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(ServerTiming)  # where each request's time went (router/timing.py)
 
     install_error_handler(app)
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from router import timing
 from router.clock import aware, utcnow
 from router.conversations.models import Conversation
 from router.gateway import repository
@@ -91,10 +92,11 @@ class InboundStore:
         previous = repository.recent_inbound_texts(
             session, conversation_id=conv.id, limit=self.history_for_sentiment
         )
-        result = self.sentiment.score(
-            inbound.text,
-            signals=ConversationSignals(previous_texts=previous, consecutive_fallbacks=conv.consecutive_fallbacks),
-        )
+        with timing.stage("sentiment"):
+            result = self.sentiment.score(
+                inbound.text,
+                signals=ConversationSignals(previous_texts=previous, consecutive_fallbacks=conv.consecutive_fallbacks),
+            )
         msg = self.shopper_messages.store(session, conv.id, customer_id, inbound, result)
         conv.updated_at = utcnow()
         if result.label == "angry":

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from router import timing
 from router.gateway import bot_payloads, repository
 from router.gateway.anger import OFFER_EVENT, AngerPolicy, Grade
 from router.gateway.delivery import Delivery
@@ -142,7 +143,8 @@ class BotRelay:
             **{k: v for k, v in inbound.metadata.items() if k not in reserved},
         }
         try:
-            bot_messages = await self.rasa.send(sender=conv_id, text=inbound.text, metadata=metadata)
+            with timing.stage("bot"):
+                bot_messages = await self.rasa.send(sender=conv_id, text=inbound.text, metadata=metadata)
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for %s: %s", conv_id, exc.reason)
             outcome = await self._bot_down(conv_id, inbound.text)

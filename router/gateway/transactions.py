@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from router import timing
 from router.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -32,13 +34,18 @@ class Transactions:
     async def run(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in one transaction off the event loop; a dropped database connection is retried briefly."""
 
+        submitted = 0.0
+
         def run() -> T:
+            timing.add("pool", (time.perf_counter() - submitted) * 1000)  # waiting for a worker thread
             with session_scope(self.sessions) as session:
                 return fn(session)
 
         for attempt in range(DB_RETRIES):
             try:
-                return await run_in_threadpool(run)
+                with timing.stage("db"):
+                    submitted = time.perf_counter()
+                    return await run_in_threadpool(run)
             except OperationalError:
                 if attempt == DB_RETRIES - 1:
                     raise
@@ -83,8 +90,12 @@ class CustomerLocks:
             entry = self._locks[customer_id] = _CustomerLock()
         entry.users += 1
         try:
-            async with entry.lock:
+            with timing.stage("lock"):
+                await entry.lock.acquire()
+            try:
                 yield
+            finally:
+                entry.lock.release()
         finally:
             entry.users -= 1
             if entry.users == 0:
