@@ -3,9 +3,12 @@
 Every shopper message carries a client id; at the end the database must hold each exactly once, every request must
 have been answered, and every message sent while an agent owned the conversation must have reached that agent.
 
-    .venv/bin/python bench/load_bench.py [--shoppers 200] [--agents 20] [--duration 180] [--scale]
+    .venv/bin/python bench/load_bench.py [--shoppers 200] [--agents 20] [--duration 180] [--scale] [--ramp 8]
 
-``--scale`` runs two router replicas on PostgreSQL + Redis (loopback) instead of one on SQLite.
+``--scale`` runs two router replicas on PostgreSQL + Redis (loopback) instead of one on SQLite. Shoppers arrive over
+the first ``--ramp`` seconds; ``--ramp 0`` sends every first message in the same instant (a burst). The router's
+``Server-Timing`` header splits each reply's time into stages (router/timing.py); the summary gives each stage's p50
+and p99, the slowest 1 %'s breakdown and when they were sent, and (``--scale``) the routing-lock waits per 5 s.
 """
 
 from __future__ import annotations
@@ -71,8 +74,13 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-async def shopper(idx: int, urls: list[str], stop_at: float, stats: Stats, credentials: dict[str, str]) -> None:
+async def shopper(
+    idx: int, urls: list[str], stop_at: float, stats: Stats, credentials: dict[str, str], ramp_s: float
+) -> None:
     rng = random.Random(idx)
+    # shoppers arrive over the first ``ramp_s`` seconds, as if the run began while each was reading or typing
+    # (``--ramp 0``: all 200 send their first message in the same instant, a burst of first messages)
+    await asyncio.sleep(rng.uniform(0, ramp_s))
     customer = f"load-{idx}-{uuid.uuid4().hex[:6]}"
     base = urls[idx % len(urls)]
     wants_human = rng.random() < 0.15
@@ -185,6 +193,11 @@ def stage_breakdown(stats: Stats) -> dict[str, Any]:
     first = min(t[0] for t in stats.timings)
     windows = Counter(int((t[0] - first) // 10) * 10 for t in tail)
     out["tail_by_10s_window"] = {f"{w}s": n for w, n in sorted(windows.items())}
+    by_window: dict[int, list[float]] = {}
+    for sent, total, _ in stats.timings:
+        by_window.setdefault(int((sent - first) // 10) * 10, []).append(total)
+    out["by_10s_window"] = {f"{w}s": {"n": len(v), "p50_ms": round(statistics.median(v)), "p99_ms": round(pct(v, 0.99))}
+                            for w, v in sorted(by_window.items())}
     return out
 
 
@@ -224,17 +237,55 @@ def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
     }
 
 
+async def sample_cluster(urls: list[str], every_s: float, samples: list[dict[str, Any]]) -> None:
+    """Each replica's routing-lock counters every ``every_s`` (``/healthz``), to see when lock waits happen."""
+    start = time.monotonic()
+    async with httpx.AsyncClient(timeout=30) as client:
+        while True:
+            await asyncio.sleep(every_s)
+            row: dict[str, Any] = {"t": round(time.monotonic() - start, 1)}
+            for i, url in enumerate(urls):
+                try:
+                    row[f"r{i}"] = (await client.get(f"{url}/healthz")).json().get("cluster")
+                except (httpx.HTTPError, ValueError):
+                    row[f"r{i}"] = None
+            samples.append(row)
+
+
+def lock_waits_by_window(samples: list[dict[str, Any]], replicas: int) -> list[dict[str, Any]]:
+    """Per sampling window and replica: decisions, their mean lock wait, and whether the run's max wait grew."""
+    out = []
+    for before, after in zip(samples, samples[1:], strict=False):
+        row: dict[str, Any] = {"t": after["t"]}
+        for i in range(replicas):
+            a, b = before.get(f"r{i}"), after.get(f"r{i}")
+            if not a or not b:
+                continue
+            n = b["decisions"] - a["decisions"]
+            wait = b["lock_wait_total_s"] - a["lock_wait_total_s"]
+            row[f"r{i}"] = {
+                "decisions": n,
+                "mean_wait_ms": round(1000 * wait / n, 1) if n else 0.0,
+                "max_so_far_ms": round(1000 * b["lock_wait_max_s"], 1),
+            }
+        out.append(row)
+    return out
+
+
 async def run_load(
-    urls: list[str], shoppers: int, agents: int, duration: float, credentials: dict[str, str]
+    urls: list[str], shoppers: int, agents: int, duration: float, credentials: dict[str, str], ramp_s: float,
+    samples: list[dict[str, Any]],
 ) -> Stats:
     stats = Stats()
-    stop_at = time.monotonic() + duration
     until = {"agents": float("inf")}
     agent_tasks = [asyncio.create_task(agent(i, urls, until, stats)) for i in range(agents)]
+    sampler = asyncio.create_task(sample_cluster(urls, 5.0, samples))
     await asyncio.sleep(2)
-    await asyncio.gather(*(shopper(i, urls, stop_at, stats, credentials) for i in range(shoppers)))
+    stop_at = time.monotonic() + duration
+    await asyncio.gather(*(shopper(i, urls, stop_at, stats, credentials, ramp_s) for i in range(shoppers)))
     until["agents"] = time.monotonic() + 10  # pushes still in flight reach the agents
     await asyncio.gather(*agent_tasks)
+    sampler.cancel()
     return stats
 
 
@@ -244,6 +295,10 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--duration", type=float, default=180)
     parser.add_argument("--scale", action="store_true", help="two replicas on PostgreSQL + Redis")
+    parser.add_argument(
+        "--ramp", type=float, default=8.0,
+        help="shoppers arrive uniformly over this many seconds (0: all at once, a burst of first messages)",
+    )
     args = parser.parse_args()
     orders_db = ROOT / "var" / "demo" / "orders.db"
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -283,8 +338,10 @@ def main() -> int:
         routers = [start_router(log_dir=tmp, env=env, name=f"router-{i}") for i in range(2 if args.scale else 1)]
         try:
             start = time.monotonic()
+            samples: list[dict[str, Any]] = []
             stats = asyncio.run(
-                run_load([r.url for r in routers], args.shoppers, args.agents, args.duration, credentials)
+                run_load([r.url for r in routers], args.shoppers, args.agents, args.duration, credentials, args.ramp,
+                         samples)
             )
             wall = time.monotonic() - start
             checks = check_database(db_url, stats)
@@ -303,6 +360,7 @@ def main() -> int:
         "shoppers": args.shoppers,
         "agents": args.agents,
         "duration_s": args.duration,
+        "ramp_s": args.ramp,
         "requests": len(stats.latencies),
         "throughput_rps": round(len(stats.latencies) / wall, 1),
         "p50_ms": round(statistics.median(stats.latencies), 1) if stats.latencies else None,
@@ -319,6 +377,7 @@ def main() -> int:
     }
     if args.scale:
         summary["replicas"] = cluster
+        summary["lock_waits_by_5s"] = lock_waits_by_window(samples, len(routers))
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     ok = checks["missing"] == 0 and checks["duplicated"] == 0 and checks["not_delivered_to_agent"] == 0
     return 0 if ok and not stats.errors else 1

@@ -78,3 +78,100 @@ def test_cached_validate_matches_jsonschema_and_checks_each_schema_once() -> Non
     assert outcomes[5] == "bad schema"
     # 100 validations after the first pass: the schema was already checked, never again
     assert result["checks_in_loop"] == 0
+
+
+EVENTS_PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import rasa_server
+import rasa.shared.utils.common as common
+from rasa.shared.core.events import Event, UserUttered
+
+original = Event.resolve_by_type
+names = sorted({cls.type_name for cls in common.all_subclasses(Event)})
+
+def outcome(fn, *args):
+    try:
+        cls = fn(*args)
+        return None if cls is None else cls.__name__
+    except ValueError as e:
+        return "ValueError: " + str(e)
+
+before = [[outcome(original, n) for n in names], outcome(original, "no_such_event"),
+          outcome(original, "no_such_event", UserUttered), outcome(original, "topic")]
+rasa_server.cache_event_types()
+walks = 0
+_walk = common.all_subclasses
+def counting(cls):
+    global walks
+    walks += 1
+    return _walk(cls)
+common.all_subclasses = counting
+after = [[outcome(Event.resolve_by_type, n) for n in names], outcome(Event.resolve_by_type, "no_such_event"),
+         outcome(Event.resolve_by_type, "no_such_event", UserUttered), outcome(Event.resolve_by_type, "topic")]
+first_pass = walks
+for _ in range(50):
+    for n in names:
+        Event.resolve_by_type(n)
+events = [{"event": "user", "text": "运费谁出", "parse_data": {"intent": {"name": "ask_faq"}}},
+          {"event": "slot", "name": "order_id", "value": "KF1"}, {"event": "action", "name": "action_listen"}]
+restored = [type(Event.from_parameters(e)).__name__ for e in events]
+print(json.dumps({"names": len(names), "same": before == after, "before": before, "after": after,
+                  "walks_after_first_pass": walks - first_pass, "restored": restored}))
+"""
+
+
+def test_event_types_resolve_as_before_and_the_subclass_walk_happens_once_per_name() -> None:
+    require_built(RASA_PY, "the Rasa venv")
+    out = subprocess.run(
+        [str(RASA_PY), "-c", EVENTS_PROBE, str(RASA_SERVER.parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["names"] > 20
+    assert result["same"], (result["before"], result["after"])
+    assert result["after"][1].startswith("ValueError: Unknown event name")  # unknown: the original error
+    assert result["after"][2] == "UserUttered"  # unknown with a default: the default
+    assert result["walks_after_first_pass"] == 0  # each known name walked the subclasses once, at most
+    assert result["restored"] == ["UserUttered", "SlotSet", "ActionExecuted"]
+
+
+FREEZE_PROBE = r"""
+import asyncio, gc, json, sys
+sys.path.insert(0, sys.argv[1])
+import rasa_server
+from rasa.core import run
+
+calls = []
+
+async def fake_load(model_path, endpoints, remote_storage, app, loop):
+    calls.append((model_path, app))
+    return "the agent"
+
+run.load_agent_on_start = fake_load
+before = gc.get_freeze_count()
+rasa_server.freeze_after_model_load()
+agent = asyncio.run(run.load_agent_on_start("m.tar.gz", None, None, "app", None))
+print(json.dumps({"agent": agent, "calls": calls, "frozen_before": before, "frozen_after": gc.get_freeze_count(),
+                  "name": run.load_agent_on_start.__name__}))
+"""
+
+
+def test_the_loaded_model_is_frozen_out_of_full_collections() -> None:
+    require_built(RASA_PY, "the Rasa venv")
+    out = subprocess.run(
+        [str(RASA_PY), "-c", FREEZE_PROBE, str(RASA_SERVER.parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["agent"] == "the agent" and result["calls"] == [["m.tar.gz", "app"]]
+    assert result["frozen_before"] == 0 and result["frozen_after"] > 100_000  # Rasa's imports alone are many
+    assert result["name"] == "fake_load"

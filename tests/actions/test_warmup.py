@@ -36,3 +36,18 @@ def test_warm_up_starts_only_in_server_workers(monkeypatch: pytest.MonkeyPatch) 
     assert not in_server_worker()
     monkeypatch.setenv("SANIC_WORKER_NAME", "Sanic-Server-0-0")
     assert in_server_worker()
+
+
+def test_after_the_warm_up_the_loaded_objects_are_frozen_out_of_full_collections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from actions import warmup
+
+    calls: list[str] = []
+    monkeypatch.setattr(warmup, "warm_up", lambda: calls.append("warm_up") or {})
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(calls)))
+    warmup.warm_up_and_freeze()
+    assert calls == ["warm_up"] and frozen == [1]  # frozen once, after everything was loaded
