@@ -289,6 +289,20 @@ async def run_load(
     return stats
 
 
+def shared_rasa_endpoints(tmp: Path, action_url: str, database: str, prefix: str) -> Path:
+    """Rasa's endpoints as in docker-compose (bot/endpoints.docker.yml): trackers in PostgreSQL, locks in Redis, so
+    several Rasa processes serve the same conversations."""
+    path = tmp / "endpoints-shared.yml"
+    path.write_text(
+        f'action_endpoint:\n  url: "{action_url}/webhook"\n'
+        f'tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n'
+        f'  db: "{database}"\n  username: postgres\n'
+        f'lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: "{prefix}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shoppers", type=int, default=200)
@@ -296,10 +310,17 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=180)
     parser.add_argument("--scale", action="store_true", help="two replicas on PostgreSQL + Redis")
     parser.add_argument(
+        "--rasa-workers", type=int, default=1,
+        help="Rasa server processes (SANIC_WORKERS); above 1 (needs --scale) Rasa keeps its trackers in the run's "
+        "PostgreSQL database and its conversation locks in Redis, as docker-compose does",
+    )
+    parser.add_argument(
         "--ramp", type=float, default=8.0,
         help="shoppers arrive uniformly over this many seconds (0: all at once, a burst of first messages)",
     )
     args = parser.parse_args()
+    if args.rasa_workers > 1 and not args.scale:
+        parser.error("--rasa-workers above 1 needs --scale (the shared tracker and lock stores)")
     orders_db = ROOT / "var" / "demo" / "orders.db"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -321,7 +342,12 @@ def main() -> int:
             )
         credentials = shop_credentials(db_url)
         actions = start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{orders_db}")
-        rasa = start_rasa(log_dir=tmp, action_url=actions.url)
+        rasa_env, endpoints = {}, None
+        if args.rasa_workers > 1:
+            prefix = "load" + (pg_name or "").rsplit("_", 1)[-1]  # Rasa takes an alphanumeric key prefix only
+            endpoints = shared_rasa_endpoints(tmp, actions.url, pg_name or "", prefix)
+            rasa_env = {"SANIC_WORKERS": str(args.rasa_workers)}
+        rasa = start_rasa(log_dir=tmp, action_url=actions.url, endpoints=endpoints, env=rasa_env)
         env = {
             "KEFU_ROUTER_DATABASE_URL": db_url,
             "KEFU_ROUTER_RASA_URL": rasa.url,
@@ -361,6 +387,7 @@ def main() -> int:
         "agents": args.agents,
         "duration_s": args.duration,
         "ramp_s": args.ramp,
+        "rasa_workers": args.rasa_workers,
         "requests": len(stats.latencies),
         "throughput_rps": round(len(stats.latencies) / wall, 1),
         "p50_ms": round(statistics.median(stats.latencies), 1) if stats.latencies else None,

@@ -1,4 +1,5 @@
-"""scripts/rasa_server.py: the cached ``jsonschema.validate`` means exactly what the original means, checked once.
+"""scripts/rasa_server.py: the cached ``jsonschema.validate`` means exactly what the original means, checked once;
+event types resolve as before; the loaded model is frozen out of full collections.
 
 Runs in the Rasa venv (it has jsonschema and Rasa; the app venv has neither).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 from tests.artifacts import require_built
 from tests.procs import RASA_PY, RASA_SERVER
@@ -58,17 +60,22 @@ print(json.dumps({"pairs": same, "checks_in_loop": in_loop}))
 """
 
 
-def test_cached_validate_matches_jsonschema_and_checks_each_schema_once() -> None:
+def run_probe(code: str) -> Any:
+    """Run ``code`` in the Rasa venv with scripts/ importable; its last line of output is JSON."""
     require_built(RASA_PY, "the Rasa venv")
     out = subprocess.run(
-        [str(RASA_PY), "-c", PROBE, str(RASA_SERVER.parent)],
+        [str(RASA_PY), "-c", code, str(RASA_SERVER.parent)],
         capture_output=True,
         text=True,
         timeout=300,
         env={"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_cached_validate_matches_jsonschema_and_checks_each_schema_once() -> None:
+    result = run_probe(PROBE)
     pairs = result["pairs"]
     for original, cached in pairs:
         assert cached == original
@@ -122,16 +129,7 @@ print(json.dumps({"names": len(names), "same": before == after, "before": before
 
 
 def test_event_types_resolve_as_before_and_the_subclass_walk_happens_once_per_name() -> None:
-    require_built(RASA_PY, "the Rasa venv")
-    out = subprocess.run(
-        [str(RASA_PY), "-c", EVENTS_PROBE, str(RASA_SERVER.parent)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_probe(EVENTS_PROBE)
     assert result["names"] > 20
     assert result["same"], (result["before"], result["after"])
     assert result["after"][1].startswith("ValueError: Unknown event name")  # unknown: the original error
@@ -162,16 +160,7 @@ print(json.dumps({"agent": agent, "calls": calls, "frozen_before": before, "froz
 
 
 def test_the_loaded_model_is_frozen_out_of_full_collections() -> None:
-    require_built(RASA_PY, "the Rasa venv")
-    out = subprocess.run(
-        [str(RASA_PY), "-c", FREEZE_PROBE, str(RASA_SERVER.parent)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_probe(FREEZE_PROBE)
     assert result["agent"] == "the agent" and result["calls"] == [["m.tar.gz", "app"]]
     assert result["frozen_before"] == 0 and result["frozen_after"] > 100_000  # Rasa's imports alone are many
     assert result["name"] == "fake_load"
