@@ -289,14 +289,17 @@ async def run_load(
     return stats
 
 
-def shared_rasa_endpoints(tmp: Path, action_url: str, database: str, prefix: str) -> Path:
-    """Rasa's endpoints as in docker-compose (bot/endpoints.docker.yml): trackers in PostgreSQL, locks in Redis, so
-    several Rasa processes serve the same conversations."""
+def shared_rasa_endpoints(tmp: Path, action_url: str, database: str, prefix: str, trackers: str) -> Path:
+    """Rasa's endpoints with shared stores, so several Rasa processes serve the same conversations: locks in Redis,
+    trackers in PostgreSQL as in docker-compose (bot/endpoints.docker.yml) or in Redis."""
+    if trackers == "sql":
+        store = f'  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n  db: "{database}"\n'
+        store += "  username: postgres\n"
+    else:
+        store = f'  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: "{prefix}"\n'
     path = tmp / "endpoints-shared.yml"
     path.write_text(
-        f'action_endpoint:\n  url: "{action_url}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n'
-        f'  db: "{database}"\n  username: postgres\n'
+        f'action_endpoint:\n  url: "{action_url}/webhook"\ntracker_store:\n{store}'
         f'lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: "{prefix}"\n',
         encoding="utf-8",
     )
@@ -313,6 +316,10 @@ def main() -> int:
         "--rasa-workers", type=int, default=1,
         help="Rasa server processes (SANIC_WORKERS); above 1 (needs --scale) Rasa keeps its trackers in the run's "
         "PostgreSQL database and its conversation locks in Redis, as docker-compose does",
+    )
+    parser.add_argument(
+        "--rasa-trackers", choices=("sql", "redis"), default="sql",
+        help="with --rasa-workers above 1: Rasa's shared tracker store (sql: PostgreSQL as docker-compose; redis)",
     )
     parser.add_argument(
         "--ramp", type=float, default=8.0,
@@ -345,7 +352,7 @@ def main() -> int:
         rasa_env, endpoints = {}, None
         if args.rasa_workers > 1:
             prefix = "load" + (pg_name or "").rsplit("_", 1)[-1]  # Rasa takes an alphanumeric key prefix only
-            endpoints = shared_rasa_endpoints(tmp, actions.url, pg_name or "", prefix)
+            endpoints = shared_rasa_endpoints(tmp, actions.url, pg_name or "", prefix, args.rasa_trackers)
             rasa_env = {"SANIC_WORKERS": str(args.rasa_workers)}
         rasa = start_rasa(log_dir=tmp, action_url=actions.url, endpoints=endpoints, env=rasa_env)
         env = {
@@ -388,6 +395,7 @@ def main() -> int:
         "duration_s": args.duration,
         "ramp_s": args.ramp,
         "rasa_workers": args.rasa_workers,
+        "rasa_trackers": args.rasa_trackers if args.rasa_workers > 1 else "memory",
         "requests": len(stats.latencies),
         "throughput_rps": round(len(stats.latencies) / wall, 1),
         "p50_ms": round(statistics.median(stats.latencies), 1) if stats.latencies else None,
