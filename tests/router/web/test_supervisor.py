@@ -23,6 +23,7 @@ from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
 from router.routing.tables import User
+from router.settings import Settings
 from router.tickets.service import TicketService
 from tests.e2e.helpers import credentials_env, shop_credentials, signed
 from tests.procs import free_port, start_router
@@ -63,7 +64,7 @@ def pct(v: float) -> str:
     return f"{v * 100:.1f}%"
 
 
-REPORT_TZ = ZoneInfo("Asia/Shanghai")  # the router's default report_timezone
+REPORT_TZ = ZoneInfo(Settings().report_timezone)  # the stack's router reads the same settings
 SEEDED_SPAN = timedelta(hours=2, minutes=10)  # the seeded day's events and the agent's hour online, from t0
 
 
