@@ -18,8 +18,29 @@ model's graph and TensorFlow's objects). Python's full (generation 2) collection
 under load: 330-470 ms with the whole server stopped (measured with ``gc.callbacks`` under the load bench). With
 shoppers arriving at 90 % of the server's capacity, each stop left a queue that took seconds to drain: the slowest
 replies of the load bench came in bursts at those moments. After the model is loaded, everything alive is collected
-once and moved to the permanent generation (``gc.freeze()``); later collections walk only what came after. Run it
-with the Rasa venv's Python::
+once and moved to the permanent generation (``gc.freeze()``); later collections walk only what came after.
+
+Rasa's cost per message grows with the conversation: the in-memory tracker store keeps the whole conversation as
+JSON and rebuilds it on every message (twice: once to read it, once to split it into sessions), and each policy
+replays every event again to featurise the dialogue, though none looks further back than a few turns
+(``max_history: 4``). Measured with one shopper at a time: about 27 ms of Rasa CPU for the 2nd to 10th message,
+41 ms for the 30th, 48 ms for the 40th. Here the stored conversation is bounded (``bound_in_memory_trackers``): once
+it holds more than ``KEFU_RASA_MAX_TURNS`` user messages (default 12), it is stored as Rasa stores a new session
+that carries its slots over (``action_session_start``, ``session_started``, one ``slot`` event per slot that is
+set, ``action_listen``), followed by the last ``KEFU_RASA_KEEP_TURNS`` user messages (default 6) with every event
+after them, unchanged. The cut is made only before a user message at which no form is active and nothing is queued
+(otherwise at an earlier message, or not this time), so what the policies see in their window, what the action
+server reads (the slots, the last two user turns, the events of an active form) and what the agents' context panel
+lists (the slots, the recent intents) stay the same. ``KEFU_RASA_MAX_TURNS=0`` keeps whole conversations.
+
+Rasa asks every policy for every prediction (two or three per shopper message), then keeps the most confident one,
+the higher priority winning a tie. When a rule applies, RulePolicy is certain (1.0) and outranks TEDPolicy, which
+cannot be more than certain: TED's answer (a quarter of the Rasa server's CPU, py-spy under load) is thrown away.
+Here TED's prediction is computed when it is first needed (``defer_outranked_ted``): the ensemble reads it only if
+no prediction of a higher-priority policy is already at 1.0; the winner, its events and every tie are what Rasa
+picks. Not for a TED that reads the user's text (end-to-end stories), whose answer can overrule intent-based ones.
+
+Run it with the Rasa venv's Python::
 
     .venv-rasa/bin/python scripts/rasa_server.py run --enable-api ...
 
@@ -32,6 +53,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import os
 import sys
 from typing import Any
 
@@ -100,10 +122,158 @@ def freeze_after_model_load() -> None:
     run.load_agent_on_start = load_then_freeze
 
 
+def compact_tracker(tracker: Any, keep_turns: int, max_turns: int) -> Any:
+    """``tracker`` itself when it holds at most ``max_turns`` user messages, else a new tracker: a session start that
+    carries the slots over, then the events from one of the last ``keep_turns``..``max_turns`` user messages on (the
+    latest at which no form is active, nothing is queued and Rasa waits for the user); ``tracker`` unchanged when
+    there is no such message."""
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet, UserUttered
+
+    events = list(tracker.events)
+    users = [i for i, event in enumerate(events) if isinstance(event, UserUttered)]
+    if max_turns <= 0 or len(users) <= max_turns:
+        return tracker
+    candidates = set(users[-max_turns : len(users) - keep_turns + 1])
+    replay = tracker.init_copy()  # the conversation's state just before each candidate cut
+    cut, state = None, None
+    for i, event in enumerate(events):
+        if i in candidates and replay.active_loop_name is None and replay.followup_action is None:
+            cut, state = i, ({n: (s.value, s.initial_value) for n, s in replay.slots.items()}, replay.is_paused())
+        if i >= users[-keep_turns]:
+            break
+        replay.update(event)
+    if cut is None or state is None:
+        return tracker
+    slots, paused = state
+    stamp = events[cut].timestamp
+    prefix = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=stamp), SessionStarted(timestamp=stamp)]
+    prefix += [
+        SlotSet(name, value, timestamp=stamp) for name, (value, initial) in slots.items() if value != initial
+    ]
+    if paused:
+        prefix.append(ConversationPaused(timestamp=stamp))
+    prefix.append(ActionExecuted(ACTION_LISTEN_NAME, timestamp=stamp))
+    compact = tracker.init_copy()
+    compact.sender_source = tracker.sender_source
+    compact.model_id, compact.assistant_id = tracker.model_id, tracker.assistant_id
+    for event in prefix + events[cut:]:
+        compact.update(event)
+    return compact
+
+
+def bound_in_memory_trackers(keep_turns: int, max_turns: int) -> None:
+    """The in-memory tracker store saves conversations bounded by ``compact_tracker`` (see the module's text); not
+    with an event broker, whose new-event count compares the stored conversation with the saved one."""
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    if max_turns <= 0:
+        return
+    save = InMemoryTrackerStore.save
+
+    @functools.wraps(save)
+    async def bounded_save(self: InMemoryTrackerStore, tracker: Any) -> None:
+        if self.event_broker is None:
+            tracker = compact_tracker(tracker, keep_turns, max_turns)
+        await save(self, tracker)
+
+    InMemoryTrackerStore.save = bounded_save  # type: ignore[method-assign]
+
+
+TED_PREDICTIONS = {"deferred": 0, "computed": 0}  # how often TED was asked, and how often its answer was needed
+
+
+def defer_outranked_ted() -> None:
+    """TEDPolicy answers on first use, and the ensemble skips it when a higher-priority policy is certain."""
+    from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+    from rasa.core.policies.policy import PolicyPrediction
+    from rasa.core.policies.ted_policy import TEDPolicy
+    from rasa.shared.nlu.constants import TEXT
+
+    predict = TEDPolicy.predict_action_probabilities
+    pick_best = DefaultPolicyPredictionEnsemble._pick_best_policy
+
+    class DeferredPrediction(PolicyPrediction):
+        """TED's prediction, computed when something reads more than what every intent-based TED answer has."""
+
+        def __init__(self, policy: TEDPolicy, compute: Any) -> None:  # no super(): nothing is computed yet
+            self.policy_name = type(policy).__name__
+            self.policy_priority = policy.priority
+            self.events = []  # TED never adds events, never predicts without the user's input
+            self.is_no_user_prediction = False
+            self.is_end_to_end_prediction = False  # it reads intents, not text (see defer_outranked_ted)
+            self._compute: Any = compute
+            self._real: PolicyPrediction | None = None
+
+        @property
+        def resolved(self) -> PolicyPrediction:
+            if self._real is None:
+                TED_PREDICTIONS["computed"] += 1
+                self._real, self._compute = self._compute(), None
+            return self._real
+
+        probabilities = property(lambda self: self.resolved.probabilities)
+        optional_events = property(lambda self: self.resolved.optional_events)
+        diagnostic_data = property(lambda self: self.resolved.diagnostic_data)
+        hide_rule_turn = property(lambda self: self.resolved.hide_rule_turn)
+        action_metadata = property(lambda self: self.resolved.action_metadata)
+
+    @functools.wraps(predict)
+    def deferred_predict(
+        self: TEDPolicy, tracker: Any, domain: Any, rule_only_data: Any = None, precomputations: Any = None, **kw: Any
+    ) -> PolicyPrediction:
+        if self.model is None or self.only_e2e or TEXT in self.fake_features:
+            return predict(self, tracker, domain, rule_only_data, precomputations, **kw)
+        TED_PREDICTIONS["deferred"] += 1
+        return DeferredPrediction(
+            self, functools.partial(predict, self, tracker, domain, rule_only_data, precomputations, **kw)
+        )
+
+    def pick_best_policy(predictions: list[PolicyPrediction]) -> PolicyPrediction:
+        pending = [p for p in predictions if isinstance(p, DeferredPrediction) and p._real is None]
+        if pending:
+            pending_ids = {id(p) for p in pending}
+            settled = [p for p in predictions if id(p) not in pending_ids]
+            # the same eligibility as Rasa's: no-user predictions first, then end-to-end ones
+            no_user = any(p.is_no_user_prediction for p in predictions)
+            e2e = any(p.is_end_to_end_prediction for p in predictions)
+
+            def eligible(p: PolicyPrediction) -> bool:
+                return p.is_no_user_prediction == no_user and (no_user or p.is_end_to_end_prediction == e2e)
+
+            best = max(((p.max_confidence, p.policy_priority) for p in settled if eligible(p)), default=None)
+            if best is not None and all(
+                not eligible(p) or (best[0] >= 1.0 and best[1] > p.policy_priority) for p in pending
+            ):
+                return pick_best(settled)  # no pending prediction can win; they add no events
+        return pick_best(predictions)
+
+    TEDPolicy.predict_action_probabilities = deferred_predict  # type: ignore[method-assign]
+    DefaultPolicyPredictionEnsemble._pick_best_policy = staticmethod(pick_best_policy)  # type: ignore[method-assign]
+
+
+def turn_bounds(environ: dict[str, str]) -> tuple[int, int]:
+    """(keep, max) user messages per stored conversation from ``KEFU_RASA_KEEP_TURNS`` / ``KEFU_RASA_MAX_TURNS``."""
+    try:
+        keep = int(environ.get("KEFU_RASA_KEEP_TURNS", "6"))
+        most = int(environ.get("KEFU_RASA_MAX_TURNS", "12"))
+    except ValueError as exc:
+        raise SystemExit(f"KEFU_RASA_KEEP_TURNS / KEFU_RASA_MAX_TURNS must be whole numbers: {exc}") from None
+    if most > 0 and not 3 <= keep <= most:
+        raise SystemExit(
+            f"KEFU_RASA_KEEP_TURNS ({keep}) must be at least 3 (what the actions and the policies look back at) "
+            f"and at most KEFU_RASA_MAX_TURNS ({most}); KEFU_RASA_MAX_TURNS=0 keeps whole conversations"
+        )
+    return keep, most
+
+
 def main() -> None:
+    keep_turns, max_turns = turn_bounds(dict(os.environ))
     jsonschema.validate = validate  # before Rasa imports it (it imports the name inside its functions, too)
     cache_event_types()
     freeze_after_model_load()
+    bound_in_memory_trackers(keep_turns, max_turns)
+    defer_outranked_ted()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

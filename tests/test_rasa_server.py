@@ -6,12 +6,17 @@ Runs in the Rasa venv (it has jsonschema and Rasa; the app venv has neither).
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from tests.artifacts import require_built
-from tests.procs import RASA_PY, RASA_SERVER
+from tests.procs import RASA_MODEL, RASA_PY, RASA_SERVER, ROOT, start_action_server
+
+DEMO_ORDERS = ROOT / "var" / "demo" / "orders.db"
 
 PROBE = r"""
 import json, sys
@@ -60,11 +65,12 @@ print(json.dumps({"pairs": same, "checks_in_loop": in_loop}))
 """
 
 
-def run_probe(code: str) -> Any:
-    """Run ``code`` in the Rasa venv with scripts/ importable; its last line of output is JSON."""
+def run_probe(code: str, *args: str) -> Any:
+    """Run ``code`` in the Rasa venv with scripts/ importable (``sys.argv[1]``, then ``args``); its last line of
+    output is JSON."""
     require_built(RASA_PY, "the Rasa venv")
     out = subprocess.run(
-        [str(RASA_PY), "-c", code, str(RASA_SERVER.parent)],
+        [str(RASA_PY), "-c", code, str(RASA_SERVER.parent), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -164,3 +170,122 @@ def test_the_loaded_model_is_frozen_out_of_full_collections() -> None:
     assert result["agent"] == "the agent" and result["calls"] == [["m.tar.gz", "app"]]
     assert result["frozen_before"] == 0 and result["frozen_after"] > 100_000  # Rasa's imports alone are many
     assert result["name"] == "fake_load"
+
+
+BOUND_PROBE = r"""
+import asyncio, json, random, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import rasa_server
+from rasa.core.agent import Agent
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.utils.endpoints import EndpointConfig
+
+model, action_url, keep, most = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+texts = json.loads(sys.argv[6])
+agent = Agent.load(model, action_endpoint=EndpointConfig(url=action_url + "/webhook"))
+
+async def converse(sender):
+    np.random.seed(7)  # the same variant of each response, where a response has several
+    random.seed(7)
+    store = InMemoryTrackerStore(agent.domain)
+    agent.tracker_store = agent.processor.tracker_store = store
+    replies, sizes, decisions = [], [], []
+    for text in texts:
+        out = await agent.handle_text(text, sender_id=sender)
+        replies.append([m.get("text") or m.get("custom") for m in out or []])
+        tracker = await store.retrieve(sender)
+        events = list(tracker.events)
+        sizes.append(sum(isinstance(e, UserUttered) for e in events))
+        last_user = max(i for i, e in enumerate(events) if isinstance(e, UserUttered))
+        # what each prediction of this turn chose, which policy won and how sure it was
+        decisions.append([[e.action_name, e.policy, e.confidence] for e in events[last_user:]
+                          if isinstance(e, ActionExecuted)])
+    tracker = await store.retrieve(sender)
+    return replies, sizes, decisions, tracker.current_slot_values(), tracker.latest_message.text
+
+whole = asyncio.run(converse("whole"))
+rasa_server.bound_in_memory_trackers(keep, most)
+rasa_server.defer_outranked_ted()
+agent = Agent.load(model, action_endpoint=EndpointConfig(url=action_url + "/webhook"))  # the graph with the patch
+bounded = asyncio.run(converse("bounded"))
+print(json.dumps({"whole": whole, "bounded": bounded, "ted": rasa_server.TED_PREDICTIONS}, ensure_ascii=False,
+                 default=str))
+"""
+
+# a conversation with two forms (one finished, one given up), FAQ questions, small talk and a digression inside a
+# form: with at most 5 user messages stored, the cut falls inside and outside the forms
+CONVERSATION = [
+    "你好",
+    "退款多久能到账",
+    "我想查一下订单",
+    "2026120400113034",
+    "运费谁出",
+    "我要退货",
+    "怎么开发票",
+    "算了",
+    "积分怎么用",
+    "我的订单到哪了",
+    "20261201999999",
+    "算了",
+    "谢谢",
+    "支持货到付款吗",
+    "怎么修改收货地址",
+    "再见",
+]
+
+
+def test_bounded_conversations_and_deferred_ted_answer_exactly_as_rasa_does() -> None:
+    """The same conversation through the real model and action server, once as Rasa runs it and once bounded to 3..5
+    user messages with TED's prediction deferred: every reply, every predicted action, the policy that won it and
+    its confidence the same, the same slots at the end; the bounded store never holds more than 5; TED computed
+    only where its answer was read."""
+    require_built(RASA_MODEL, "the trained Rasa model")
+    with tempfile.TemporaryDirectory() as tmp:
+        actions = start_action_server(log_dir=Path(tmp), orders_db_url=f"sqlite:///{DEMO_ORDERS}")
+        try:
+            result = run_probe(
+                BOUND_PROBE, str(RASA_MODEL), actions.url, "3", "5", json.dumps(CONVERSATION, ensure_ascii=False)
+            )
+        finally:
+            actions.stop()
+    whole_replies, whole_sizes, whole_decisions, whole_slots, whole_latest = result["whole"]
+    replies, sizes, decisions, slots, latest = result["bounded"]
+    assert whole_sizes == list(range(1, len(CONVERSATION) + 1))  # stored whole
+    # bounded (beyond 5 only while a form stays active: no cut inside a form), never below what is kept
+    assert sizes[-1] <= 5 and max(sizes) < len(CONVERSATION) and min(sizes[5:]) >= 3, sizes
+    assert sum(b < a for a, b in itertools.pairwise(sizes)) >= 2, sizes  # cut more than once
+    for text, expected, got in zip(CONVERSATION, whole_replies, replies, strict=True):
+        assert got == expected, text
+    for text, expected, got in zip(CONVERSATION, whole_decisions, decisions, strict=True):
+        assert got == expected, text
+    policies = {policy for turn in decisions for _action, policy, _confidence in turn}
+    assert "RulePolicy" in policies  # rules outranked TED here ...
+    ted = result["ted"]
+    assert 0 < ted["computed"] < ted["deferred"], ted  # ... and TED was asked, computed only where it was read
+    assert slots == whole_slots and latest == whole_latest == CONVERSATION[-1]
+
+
+BOUNDS_PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import rasa_server
+
+out = []
+for env in ({}, {"KEFU_RASA_MAX_TURNS": "0"}, {"KEFU_RASA_KEEP_TURNS": "4", "KEFU_RASA_MAX_TURNS": "8"},
+            {"KEFU_RASA_KEEP_TURNS": "2"}, {"KEFU_RASA_KEEP_TURNS": "9", "KEFU_RASA_MAX_TURNS": "8"},
+            {"KEFU_RASA_MAX_TURNS": "many"}):
+    try:
+        out.append(list(rasa_server.turn_bounds(env)))
+    except SystemExit as exc:
+        out.append(str(exc))
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def test_turn_bounds_come_from_the_environment_and_nonsense_is_refused_with_a_reason() -> None:
+    default, off, chosen, too_few, upside_down, not_a_number = run_probe(BOUNDS_PROBE)
+    assert default == [6, 12] and off[1] == 0 and chosen == [4, 8]
+    assert "at least 3" in too_few and "at most KEFU_RASA_MAX_TURNS" in upside_down
+    assert "whole numbers" in not_a_number
