@@ -19,6 +19,9 @@ under load: 330-470 ms with the whole server stopped (measured with ``gc.callbac
 shoppers arriving at 90 % of the server's capacity, each stop left a queue that took seconds to drain: the slowest
 replies of the load bench came in bursts at those moments. After the model is loaded, everything alive is collected
 once and moved to the permanent generation (``gc.freeze()``); later collections walk only what came after.
+Before that, one message is parsed: the first parse loads jieba's dictionary and the featurisers' state, 2.5 s on
+our machines, which the first shopper after every start used to wait for (and every shopper behind her). The
+server accepts connections only once this is done.
 
 Rasa's cost per message grows with the conversation: the in-memory tracker store keeps the whole conversation as
 JSON and rebuilds it on every message (twice: once to read it, once to split it into sessions), and each policy
@@ -106,8 +109,11 @@ def cache_event_types() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
 
 
+WARM_UP_TEXT = "你好，请问退款多久能到账"
+
+
 def freeze_after_model_load() -> None:
-    """``gc.freeze()`` once Rasa's server has loaded its model (see the module's text)."""
+    """Once Rasa's server has loaded its model: one message parsed, then ``gc.freeze()`` (see the module's text)."""
     from rasa.core import run
 
     load = run.load_agent_on_start
@@ -115,6 +121,8 @@ def freeze_after_model_load() -> None:
     @functools.wraps(load)
     async def load_then_freeze(*args: Any, **kwargs: Any) -> Any:
         agent = await load(*args, **kwargs)
+        if agent is not None and agent.is_ready():
+            await agent.parse_message(WARM_UP_TEXT)
         gc.collect()
         gc.freeze()
         return agent
@@ -177,7 +185,7 @@ def bound_in_memory_trackers(keep_turns: int, max_turns: int) -> None:
             tracker = compact_tracker(tracker, keep_turns, max_turns)
         await save(self, tracker)
 
-    InMemoryTrackerStore.save = bounded_save  # type: ignore[method-assign]
+    InMemoryTrackerStore.save = bounded_save
 
 
 TED_PREDICTIONS = {"deferred": 0, "computed": 0}  # how often TED was asked, and how often its answer was needed
@@ -199,7 +207,7 @@ def defer_outranked_ted() -> None:
         def __init__(self, policy: TEDPolicy, compute: Any) -> None:  # no super(): nothing is computed yet
             self.policy_name = type(policy).__name__
             self.policy_priority = policy.priority
-            self.events = []  # TED never adds events, never predicts without the user's input
+            self.events: list[Any] = []  # TED never adds events, never predicts without the user's input
             self.is_no_user_prediction = False
             self.is_end_to_end_prediction = False  # it reads intents, not text (see defer_outranked_ted)
             self._compute: Any = compute
@@ -248,8 +256,8 @@ def defer_outranked_ted() -> None:
                 return pick_best(settled)  # no pending prediction can win; they add no events
         return pick_best(predictions)
 
-    TEDPolicy.predict_action_probabilities = deferred_predict  # type: ignore[method-assign]
-    DefaultPolicyPredictionEnsemble._pick_best_policy = staticmethod(pick_best_policy)  # type: ignore[method-assign]
+    TEDPolicy.predict_action_probabilities = deferred_predict
+    DefaultPolicyPredictionEnsemble._pick_best_policy = staticmethod(pick_best_policy)
 
 
 def turn_bounds(environ: dict[str, str]) -> tuple[int, int]:
