@@ -132,9 +132,9 @@ def freeze_after_model_load() -> None:
 
 def compact_tracker(tracker: Any, keep_turns: int, max_turns: int) -> Any:
     """``tracker`` itself when it holds at most ``max_turns`` user messages, else a new tracker: a session start that
-    carries the slots over, then the events from one of the last ``keep_turns``..``max_turns`` user messages on (the
-    latest at which no form is active, nothing is queued and Rasa waits for the user); ``tracker`` unchanged when
-    there is no such message."""
+    carries the slots over (and the pause, if an agent has the conversation), then the events from one of the last
+    ``keep_turns``..``max_turns`` user messages on (the latest before which no form is active and no follow-up action
+    is queued); ``tracker`` unchanged when there is no such message."""
     from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
     from rasa.shared.core.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet, UserUttered
 
