@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from load_bench import QUESTIONS  # noqa: E402  (the load bench's shopper questions; bench/ is on sys.path)
 
 import tests.procs as procs  # noqa: E402
+from shop.settings import DEFAULT_DB as DEMO_ORDERS  # noqa: E402
 
-DEMO_ORDERS = ROOT / "var" / "demo" / "orders.db"
 STOCK = "import sys\nfrom rasa.__main__ import main\nsys.argv[0] = 'rasa'\nmain()\n"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -39,6 +39,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def mean(samples: list[tuple[float, float]], field: int) -> float:
+    """Mean of one field of (wall ms, CPU ms) samples."""
+    return sum(sample[field] for sample in samples) / len(samples)
 
 
 def peer_script(peer: str, tmp: Path) -> Path:
@@ -67,13 +72,14 @@ def main() -> int:
         actions = procs.start_action_server(log_dir=tmp, orders_db_url=f"sqlite:///{DEMO_ORDERS}")
         ours = procs.RASA_SERVER
         servers: dict[str, procs.Proc] = {}
+        clients: dict[str, httpx.Client] = {}
         try:
             servers["kefu"] = procs.start_rasa(log_dir=tmp / "kefu", action_url=actions.url)
             procs.RASA_SERVER = peer_script(args.peer, tmp)
             servers["peer"] = procs.start_rasa(log_dir=tmp / "peer", action_url=actions.url)
             procs.RASA_SERVER = ours
             rows: dict[str, dict[int, list[tuple[float, float]]]] = {name: {} for name in servers}
-            clients = {name: httpx.Client(base_url=proc.url, timeout=60) for name, proc in servers.items()}
+            clients.update({name: httpx.Client(base_url=proc.url, timeout=60) for name, proc in servers.items()})
             for conv in range(args.conversations):
                 rng = random.Random(conv)
                 sender = f"turns-{conv}-{time.time_ns()}"
@@ -89,6 +95,8 @@ def main() -> int:
                             rows[name].setdefault(turn // args.window, []).append(sample)
         finally:
             procs.RASA_SERVER = ours
+            for client in clients.values():
+                client.close()
             for proc in servers.values():
                 proc.stop()
             actions.stop()
@@ -98,12 +106,10 @@ def main() -> int:
     totals = {name: [s for window in rows[name].values() for s in window] for name in rows}
     for window in sorted(rows["kefu"]):
         k, p = rows["kefu"][window], rows["peer"][window]
-        kc, pc = sum(s[1] for s in k) / len(k), sum(s[1] for s in p) / len(p)
-        kw, pw = sum(s[0] for s in k) / len(k), sum(s[0] for s in p) / len(p)
+        kc, pc, kw, pw = mean(k, 1), mean(p, 1), mean(k, 0), mean(p, 0)
         first, last = max(2, window * args.window + 1), min(args.turns, (window + 1) * args.window)
         print(f"| {first}-{last} | {kc:.1f} | {pc:.1f} | {kc / pc:.2f} | {kw:.1f} | {pw:.1f} |")
-    kc = sum(s[1] for s in totals["kefu"]) / len(totals["kefu"])
-    pc = sum(s[1] for s in totals["peer"]) / len(totals["peer"])
+    kc, pc = mean(totals["kefu"], 1), mean(totals["peer"], 1)
     print(f"| all | {kc:.1f} | {pc:.1f} | {kc / pc:.2f} | | |")
     return 0
 

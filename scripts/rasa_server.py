@@ -26,15 +26,16 @@ server accepts connections only once this is done.
 Rasa's cost per message grows with the conversation: the in-memory tracker store keeps the whole conversation as
 JSON and rebuilds it on every message (twice: once to read it, once to split it into sessions), and each policy
 replays every event again to featurise the dialogue, though none looks further back than a few turns
-(``max_history: 4``). Measured with one shopper at a time: about 27 ms of Rasa CPU for the 2nd to 10th message,
-41 ms for the 30th, 48 ms for the 40th. Here the stored conversation is bounded (``bound_in_memory_trackers``): once
-it holds more than ``KEFU_RASA_MAX_TURNS`` user messages (default 12), it is stored as Rasa stores a new session
-that carries its slots over (``action_session_start``, ``session_started``, one ``slot`` event per slot that is
-set, ``action_listen``), followed by the last ``KEFU_RASA_KEEP_TURNS`` user messages (default 6) with every event
-after them, unchanged. The cut is made only before a user message at which no form is active and nothing is queued
-(otherwise at an earlier message, or not this time), so what the policies see in their window, what the action
-server reads (the slots, the last two user turns, the events of an active form) and what the agents' context panel
-lists (the slots, the recent intents) stay the same. ``KEFU_RASA_MAX_TURNS=0`` keeps whole conversations.
+(``max_history: 4``). Measured one message at a time (bench/rasa_turns_bench.py, bench/RESULTS.md): the previous version of this
+server took 42 ms of Rasa CPU for the 2nd to 10th message and 62 ms for the 31st to 40th. Here the stored
+conversation is bounded (``bound_in_memory_trackers``): once it holds more than ``KEFU_RASA_MAX_TURNS`` user
+messages (default 12), it is stored as Rasa stores a new session that carries its slots over
+(``action_session_start``, ``session_started``, one ``slot`` event per slot that is set, ``action_listen``),
+followed by the last ``KEFU_RASA_KEEP_TURNS`` user messages (default 6) with every event after them, unchanged. The
+cut is made only before a user message at which no form is active and nothing is queued (otherwise at an earlier
+message, or not this time), so what the policies see in their window, what the action server reads (the slots, the
+last two user turns, the events of an active form) and what the agents' context panel lists (the slots, the recent
+intents) stay the same. ``KEFU_RASA_MAX_TURNS=0`` keeps whole conversations.
 
 Rasa asks every policy for every prediction (two or three per shopper message), then keeps the most confident one,
 the higher priority winning a tie. When a rule applies, RulePolicy is certain (1.0) and outranks TEDPolicy, which
@@ -144,16 +145,16 @@ def compact_tracker(tracker: Any, keep_turns: int, max_turns: int) -> Any:
         return tracker
     candidates = set(users[-max_turns : len(users) - keep_turns + 1])
     replay = tracker.init_copy()  # the conversation's state just before each candidate cut
-    cut, state = None, None
+    found = None  # (cut index, {slot: (value, initial value)}, paused) at the latest acceptable cut
     for i, event in enumerate(events):
         if i in candidates and replay.active_loop_name is None and replay.followup_action is None:
-            cut, state = i, ({n: (s.value, s.initial_value) for n, s in replay.slots.items()}, replay.is_paused())
+            found = i, {n: (s.value, s.initial_value) for n, s in replay.slots.items()}, replay.is_paused()
         if i >= users[-keep_turns]:
             break
         replay.update(event)
-    if cut is None or state is None:
+    if found is None:
         return tracker
-    slots, paused = state
+    cut, slots, paused = found
     stamp = events[cut].timestamp
     prefix = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=stamp), SessionStarted(timestamp=stamp)]
     prefix += [

@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from shop.settings import DEFAULT_DB as DEMO_ORDERS
 from tests.artifacts import require_built
-from tests.procs import RASA_MODEL, RASA_PY, RASA_SERVER, ROOT, start_action_server
-
-DEMO_ORDERS = ROOT / "var" / "demo" / "orders.db"
+from tests.procs import RASA_MODEL, RASA_PY, RASA_SERVER, start_action_server
 
 PROBE = r"""
 import json, sys
