@@ -26,9 +26,9 @@ server accepts connections only once this is done.
 Rasa's cost per message grows with the conversation: the in-memory tracker store keeps the whole conversation as
 JSON and rebuilds it on every message (twice: once to read it, once to split it into sessions), and each policy
 replays every event again to featurise the dialogue, though none looks further back than a few turns
-(``max_history: 4``). Measured one message at a time (bench/rasa_turns_bench.py, bench/RESULTS.md): the previous version of this
-server took 42 ms of Rasa CPU for the 2nd to 10th message and 62 ms for the 31st to 40th. Here the stored
-conversation is bounded (``bound_in_memory_trackers``): once it holds more than ``KEFU_RASA_MAX_TURNS`` user
+(``max_history: 4``). Measured one message at a time (bench/rasa_turns_bench.py, bench/RESULTS.md): the previous
+version of this server took 42 ms of Rasa CPU for the 2nd to 10th message and 62 ms for the 31st to 40th. Here the
+stored conversation is bounded (``bound_in_memory_trackers``): once it holds more than ``KEFU_RASA_MAX_TURNS`` user
 messages (default 12), it is stored as Rasa stores a new session that carries its slots over
 (``action_session_start``, ``session_started``, one ``slot`` event per slot that is set, ``action_listen``),
 followed by the last ``KEFU_RASA_KEEP_TURNS`` user messages (default 6) with every event after them, unchanged. The
