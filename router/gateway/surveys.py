@@ -20,7 +20,8 @@ from router.gateway.schemas import InboundMessage, Reply
 from router.gateway.texts import Texts
 from router.gateway.transactions import Transactions
 
-SURVEY_RE = re.compile(r"^\s*([1-5])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
+# the digit stands alone: "10", "4.5", "5G" or an order number that starts with 1-5 is not a rating
+SURVEY_RE = re.compile(r"^\s*([1-5])(?![0-9０-９A-Za-z]|[.．][0-9０-９])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
 # a second rating this soon after the first updates it (the shopper changed their mind, or typed after clicking stars)
 SURVEY_UPDATE_WINDOW = timedelta(minutes=10)
 
@@ -32,7 +33,7 @@ class Rating:
 
 
 def parse_rating(text: str) -> Rating | None:
-    """A typed rating: a digit 1-5 first (optionally "分" / "星"), then an optional comment."""
+    """A typed rating: a digit 1-5 on its own first (optionally "分" / "星"), then an optional comment."""
     match = SURVEY_RE.match(text)
     if not match:
         return None

@@ -35,7 +35,11 @@ def test_a_leading_digit_from_1_to_5_is_a_rating(text: str, expected: Rating) ->
     assert parse_rating(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0", "6 很好", "我给5分", "五分", "订单 2026112400012345", ""])
+@pytest.mark.parametrize("text", [
+    "0", "6 很好", "我给5分", "五分", "订单 2026112400012345", "",
+    # a number that merely starts with 1-5: a ten-point score, a decimal, an order or phone number, a product name
+    "10", "10分", "2026112400012345", "13812345678", "4.5分", "3．5", "5G套餐怎么选",
+])
 def test_anything_else_is_not_a_rating(text: str) -> None:
     assert parse_rating(text) is None
 
