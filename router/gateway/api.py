@@ -197,7 +197,8 @@ async def leave(conversation_id: str, gateway: GatewayDep, shopper: ShopperDep) 
 async def web_socket(websocket: WebSocket) -> None:
     """Web channel. The first frame authenticates: ``{"type": "auth", "token": "<visitor_token>"}`` (answered with
     ``{"type": "ready", "customer_id": ...}``; close code 4401 when missing, unknown or expired). Then the shopper
-    sends ``{"text": ..., "client_msg_id": ...}`` and receives pushed reply events."""
+    sends ``{"text": ..., "client_msg_id": ...}`` and receives pushed reply events; ``{"type": "ping"}`` (the
+    widget's heartbeat) is answered with ``{"type": "pong"}``."""
     gateway: GatewayService = websocket.app.state.gateway
     sockets = websocket.app.state.customer_sockets
     await websocket.accept()
@@ -212,6 +213,9 @@ async def web_socket(websocket: WebSocket) -> None:
             raw = await websocket.receive_text()
             try:
                 data = json.loads(raw)
+                if isinstance(data, dict) and data.get("type") == "ping":  # the widget's heartbeat
+                    await websocket.send_json({"type": "pong"})
+                    continue
                 inbound = InboundMessage(
                     channel="web",
                     customer_id=customer_id,

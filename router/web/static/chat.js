@@ -173,28 +173,52 @@
   let backoff = 500;
   let everConnected = false;
 
+  // the heartbeat: a ping every 25 s keeps a proxy from closing an idle socket; a socket that has not answered
+  // 10 s later is dead without having said so (a sleeping laptop, a dropped network) and is replaced
+  const PING_EVERY_MS = 25000;
+  const PONG_WITHIN_MS = 10000;
+  let deadline = null;
+
   function connect() {
     if (!me.token || (ws && ws.readyState <= WebSocket.OPEN)) return;  // no token yet: the first message brings one
-    ws = new WebSocket(kefu.wsUrl("/api/v1/channels/web/ws"));
-    ws.addEventListener("open", () => {
-      ws.send(JSON.stringify({ type: "auth", token: me.token }));  // the token never goes into the URL
+    const sock = new WebSocket(kefu.wsUrl("/api/v1/channels/web/ws"));
+    ws = sock;
+    sock.addEventListener("open", () => {
+      sock.send(JSON.stringify({ type: "auth", token: me.token }));  // the token never goes into the URL
       connBox.hidden = true;
       backoff = 500;
       if (everConnected) refresh();  // pick up whatever arrived while we were away
       everConnected = true;
     });
-    ws.addEventListener("message", (event) => {
+    sock.addEventListener("message", (event) => {
+      clearTimeout(deadline);
       let data;
       try { data = JSON.parse(event.data); } catch (_e) { return; }
       onEvent(data);
     });
-    ws.addEventListener("close", (event) => {
+    sock.addEventListener("close", (event) => {
+      if (sock !== ws) return;  // a socket the heartbeat gave up on: its successor is already there
+      clearTimeout(deadline);
       if (event.code === 4401) { me.forget(); return; }  // expired or erased: the next message starts afresh
       if (everConnected) connBox.hidden = false;
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 10000);
     });
   }
+
+  setInterval(() => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const sock = ws;
+    sock.send(JSON.stringify({ type: "ping" }));
+    clearTimeout(deadline);
+    deadline = setTimeout(() => {
+      if (sock !== ws) return;
+      ws = null;
+      sock.close();
+      if (everConnected) connBox.hidden = false;
+      connect();
+    }, PONG_WITHIN_MS);
+  }, PING_EVERY_MS);
 
   function onEvent(data) {
     if (data.type === "reply") {

@@ -259,3 +259,20 @@ def test_a_stale_leave_a_message_offer_lapses(gateway: Any) -> None:
     later = say(client, "u-later", "退款多久能到账")
     assert not any("工单号" in r["text"] for r in later["replies"]), later
     assert _tickets(sessions, "u-later") == 0
+
+
+# ---------------------------------------------------------------- the widget's heartbeat
+def test_the_widget_socket_answers_a_ping_and_stores_nothing(gateway: Any) -> None:
+    """The widget pings every 25 s (so a proxy never closes an idle socket, and a silently dead one is noticed):
+    the answer is a pong, never an error frame or a stored message."""
+    client, sessions = gateway
+    owner = web_token(client, "u-ping")
+    with client.websocket_connect("/api/v1/channels/web/ws") as ws:
+        ws.send_text(auth_frame(owner["Authorization"].removeprefix("Bearer ")))
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+        ws.send_json({"text": "你好", "client_msg_id": "after-ping"})
+        assert [ws.receive_json()["type"] for _ in range(2)] == ["reply", "ack"]
+    with session_scope(sessions) as s:
+        assert [m.text for m in s.query(Message).filter(Message.direction == "in")] == ["你好"]
