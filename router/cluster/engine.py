@@ -89,7 +89,15 @@ class ClusteredEngine(Replica):
         return self._decide(lambda engine: engine.upsert_agent(agent), agents={agent.id})
 
     def reload_agent(self, agent_id: int) -> AgentState:
-        # the profile is read from the database outside a store transaction: name it on the log explicitly
+        """The agent's profile as the database has it.  Logging in and choosing a status re-read it in case a
+        supervisor changed it meanwhile; when it is what this replica's engine holds already (after replaying the
+        log), nothing is decided and no cluster lock is taken (a shift of agents logging in at once queued for it).
+        A changed profile is a decision; it is read outside a store transaction, so the log names it explicitly."""
+        rows = self._store.load_agents(agent_id)
+        if rows:
+            held = self._read(lambda engine: engine.agents.agents.get(agent_id))
+            if held is not None and held.same_profile(rows[0]):
+                return held
         return self._decide(lambda engine: engine.reload_agent(agent_id), agents={agent_id})
 
     def set_status(self, agent_id: int, status: AgentStatus) -> AgentState:

@@ -6,7 +6,7 @@ Times are float seconds from the engine's clock (Unix time in production, virtua
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 DEFAULT_CHANNEL = "chat"
@@ -68,6 +68,15 @@ class AgentState:
 
     def proficiency(self, skill: str) -> int:
         return self.skills.get(skill, 0)
+
+    def same_profile(self, other: AgentState) -> bool:
+        """Equal in everything a reload from the database sets (all but the live ``load`` and ``connected``)."""
+        return all(
+            getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name not in _LIVE_FIELDS
+        )
+
+
+_LIVE_FIELDS = frozenset({"load", "connected"})  # kept by the engine across reloads of an agent's profile
 
 
 @dataclass
