@@ -251,6 +251,39 @@ def check_database(db_url: str, stats: Stats) -> dict[str, Any]:
     }
 
 
+def rasa_trackers(rasa_url: str, db_url: str) -> dict[str, Any]:
+    """What the Rasa server holds per conversation at the end of the run (user messages and events per stored
+    conversation, how many sit inside a form): its CPU per message grows with what it rereads on every message."""
+    from sqlalchemy import select
+
+    from router.conversations.models import Conversation
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        ids = [str(c) for c in session.execute(select(Conversation.id)).scalars()]
+    users, events, in_form, loops = [], [], 0, Counter[str]()
+    with httpx.Client(base_url=rasa_url, timeout=30) as client:
+        for conv_id in ids:
+            params = {"token": RASA_TOKEN, "include_events": "ALL"}
+            resp = client.get(f"/conversations/{conv_id}/tracker", params=params)
+            if resp.status_code != 200:
+                continue
+            tracker = resp.json()
+            stored = tracker.get("events") or []
+            users.append(sum(1 for e in stored if e.get("event") == "user"))
+            events.append(len(stored))
+            loop = (tracker.get("active_loop") or {}).get("name")
+            if loop:
+                in_form += 1
+                loops[loop] += 1
+    return {
+        "conversations": len(users),
+        "user_messages_p50": pct(users, 0.5), "user_messages_max": max(users, default=0),
+        "events_p50": pct(events, 0.5), "events_p99": pct(events, 0.99), "events_max": max(events, default=0),
+        "in_a_form": in_form, "forms": dict(loops),
+    }
+
+
 async def sample_cluster(urls: list[str], every_s: float, samples: list[dict[str, Any]]) -> None:
     """Each replica's routing-lock counters every ``every_s`` (``/healthz``), to see when lock waits happen."""
     start = time.monotonic()
@@ -396,6 +429,7 @@ def main() -> int:
             checks = check_database(db_url, stats)
             # each replica's routing-lock and change-log counters (absent with one router)
             cluster = [httpx.get(f"{r.url}/healthz", timeout=30).json().get("cluster") for r in routers]
+            held = rasa_trackers(rasa.url, db_url)
         finally:
             for proc in (*routers, rasa, actions):
                 proc.stop()
@@ -425,6 +459,7 @@ def main() -> int:
         "retried_requests": stats.retries,
         **checks,
         "stages": stage_breakdown(stats),
+        "rasa_held": held,
     }
     if args.scale:
         summary["replicas"] = cluster
