@@ -8,7 +8,9 @@ have been answered, and every message sent while an agent owned the conversation
 ``--scale`` runs two router replicas on PostgreSQL + Redis (loopback) instead of one on SQLite. Shoppers arrive over
 the first ``--ramp`` seconds; ``--ramp 0`` sends every first message in the same instant (a burst). The router's
 ``Server-Timing`` header splits each reply's time into stages (router/timing.py); the summary gives each stage's p50
-and p99, the slowest 1 %'s breakdown and when they were sent, and (``--scale``) the routing-lock waits per 5 s.
+and p99, the slowest 1 %'s breakdown and when they were sent, and (``--scale``) the routing-lock waits per 5 s and the
+longest wait before the first shopper wrote (the agents' logins). At the end it reads what the Rasa server holds per
+conversation (``rasa_held``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Stats:
     retries: int = 0
     accepts: list[float] = field(default_factory=list)  # ms per agent accept (a routing decision)
     accept_status: Counter[int] = field(default_factory=Counter)
+    lock_wait_max_before_shoppers_ms: list[float] = field(default_factory=list)  # per replica, agents logged in
 
 
 @functools.lru_cache(maxsize=1)
@@ -329,6 +332,11 @@ async def run_load(
     # routing-lock counters exist with several replicas only
     sampler = asyncio.create_task(sample_cluster(urls, 5.0, samples)) if len(urls) > 1 else None
     await asyncio.sleep(2)
+    if len(urls) > 1:  # the agents are online, no shopper has written yet: the waits of their logins
+        async with httpx.AsyncClient(timeout=30) as client:
+            for url in urls:
+                cluster = (await client.get(f"{url}/healthz")).json().get("cluster") or {}
+                stats.lock_wait_max_before_shoppers_ms.append(round(1000 * cluster.get("lock_wait_max_s", 0.0), 1))
     stop_at = time.monotonic() + duration
     await asyncio.gather(*(shopper(i, urls, stop_at, stats, credentials, ramp_s) for i in range(shoppers)))
     until["agents"] = time.monotonic() + 10  # pushes still in flight reach the agents
@@ -464,6 +472,7 @@ def main() -> int:
     if args.scale:
         summary["replicas"] = cluster
         summary["lock_waits_by_5s"] = lock_waits_by_window(samples, len(routers))
+        summary["lock_wait_max_before_shoppers_ms"] = stats.lock_wait_max_before_shoppers_ms
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     ok = checks["missing"] == 0 and checks["duplicated"] == 0 and checks["not_delivered_to_agent"] == 0
     return 0 if ok and not stats.errors else 1
