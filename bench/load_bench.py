@@ -103,6 +103,7 @@ async def shopper(
     wants_human = rng.random() < 0.15
     turn = 0
     last_owner = "bot"
+    token = None  # the web token the first signed web message brings back, kept and sent as the widget does
     async with http_client(base) as client:
         while time.monotonic() < stop_at:
             if wants_human and turn == 2:
@@ -111,9 +112,10 @@ async def shopper(
                 text = rng.choice(QUESTIONS) if turn < 2 or not wants_human else f"我的问题是第{turn}个细节"
             msg_id = f"{customer}-{turn}"
             # the shop signs its web shopper (identity hash) and calls from its app backend with the channel key
-            body, headers = shopper_message(
-                credentials, rng.choice(["web", "app"]), customer, text, client_msg_id=msg_id
-            )
+            channel = rng.choice(["web", "app"])
+            body, headers = shopper_message(credentials, channel, customer, text, client_msg_id=msg_id)
+            if channel == "web" and token is not None:
+                headers = {**headers, "Authorization": f"Bearer {token}"}
             start = time.perf_counter()
             resp = None
             for _attempt in range(3):  # a dropped keep-alive connection: resend the same client_msg_id, as apps do
@@ -132,7 +134,9 @@ async def shopper(
             if resp.status_code != 200:
                 stats.errors[f"HTTP {resp.status_code}"] += 1
             else:
-                owner = resp.json()["owner"]
+                answer = resp.json()
+                owner = answer["owner"]
+                token = answer.get("visitor_token") or token
                 stats.sent[msg_id] = owner
                 # an agent owned the conversation before and after this message: it must reach that agent (the
                 # message that asked for a human went to the bot, even when an agent accepted before the reply)
