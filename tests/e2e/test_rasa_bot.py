@@ -61,6 +61,23 @@ def test_request_for_a_human_hands_over(rasa_server: Proc) -> None:
     assert texts(messages), "the shopper must be told that a human is coming"
 
 
+PRAISE = ["客服态度很好", "你们客服很专业", "刚才的客服很负责", "5 客服很耐心", "客服小姐姐人很好"]
+
+
+@pytest.mark.parametrize("praise", PRAISE)
+def test_praise_for_the_service_is_thanked_not_apologised_for(rasa_server: Proc, praise: str) -> None:
+    """Found using it: after an agent closed, a shopper who wrote "5 客服很耐心" was told "真的很抱歉让您生气了" and
+    queued for a human again (praise of 客服 was read as a complaint). None of these phrases is in the NLU data."""
+    messages = rasa_say(rasa_server.url, new_sender(), praise, customer_id="c0001")
+    assert not customs(messages, "handoff"), messages
+    assert "抱歉" not in texts(messages), messages
+
+
+def test_a_complaint_about_the_service_still_hands_over(rasa_server: Proc) -> None:
+    messages = rasa_say(rasa_server.url, new_sender(), "客服态度很差，我要投诉", customer_id="c0001")
+    assert customs(messages, "handoff"), messages
+
+
 def test_greeting_is_chinese(rasa_server: Proc) -> None:
     reply = texts(rasa_say(rasa_server.url, new_sender(), "你好"))
     assert reply and any("\u4e00" <= ch <= "\u9fff" for ch in reply)
