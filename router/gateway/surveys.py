@@ -22,6 +22,8 @@ from router.gateway.transactions import Transactions
 
 # the digit stands alone: "10", "4.5", "5G" or an order number that starts with 1-5 is not a rating
 SURVEY_RE = re.compile(r"^\s*([1-5])(?![0-9０-９A-Za-z]|[.．][0-9０-９])\s*(?:分|星)?[\s,，。.!！:：、]*(.*)$", re.S)
+# a number alone that is no rating ("10", "0", "4.5分"): while a survey waits, the scale is explained instead
+NUMBER_ONLY_RE = re.compile(r"^\s*\d{1,3}(?:[.．]\d)?\s*(?:分|星)?\s*$")
 # a second rating this soon after the first updates it (the shopper changed their mind, or typed after clicking stars)
 SURVEY_UPDATE_WINDOW = timedelta(minutes=10)
 
@@ -58,14 +60,21 @@ class Surveys:
 
     def answer_typed(self, session: Session, inbound: InboundMessage, customer_id: str) -> Outcome | None:
         """A typed rating answers the pending survey of the shopper's last closed conversation, or updates a rating
-        given in the last few minutes (by stars or typing); both close the widget's stars. None when the message is
-        not a rating (or nothing awaits one): it goes on to the bot."""
+        given in the last few minutes (by stars or typing); both close the widget's stars. A number alone that is not
+        1-5 ("10") while the survey waits gets the scale explained. None when the message is not a rating (or
+        nothing awaits one): it goes on to the bot."""
         rating = parse_rating(inbound.text)
-        if rating is None or repository.has_open_conversation(session, customer_id=customer_id):
+        off_scale = rating is None and NUMBER_ONLY_RE.match(inbound.text) is not None
+        if (rating is None and not off_scale) or repository.has_open_conversation(session, customer_id=customer_id):
             return None
         conv = repository.last_closed_conversation(session, customer_id=customer_id)
         if conv is None or not accepts_rating(conv, session.get(Survey, conv.id), now=datetime.now(UTC)):
             return None
+        if rating is None:  # "10" to a pending survey: say what the scale is, the survey keeps waiting
+            if not conv.survey_pending:
+                return None
+            msg = self.shopper_messages.store(session, conv.id, customer_id, inbound)
+            return Outcome(conv.id, "bot", system_replies(session, conv, self.texts("survey_scale")), None, msg.id)
         msg = self.shopper_messages.store(session, conv.id, customer_id, inbound)
         replies = self.rate(session, conv, rating.rating, rating.comment)
         return Outcome(conv.id, "bot", replies, None, msg.id, survey_done=True)

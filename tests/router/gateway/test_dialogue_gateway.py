@@ -116,6 +116,20 @@ def test_a_digit_long_after_the_rating_goes_to_the_bot(gateway: Any) -> None:
     assert rating(sessions, conv_id)[0] == 5
 
 
+def test_a_number_outside_one_to_five_while_the_survey_waits_gets_the_scale_explained(gateway: Any) -> None:
+    """Found using it: "10" typed into a pending survey opened a new conversation with the bot (chit-chat), and the
+    rating typed next ("5 客服很耐心") was no longer taken, since a conversation was open."""
+    client, sessions = gateway
+    conv_id = closed_with_survey(sessions, "u-ten")
+    hint = say(client, "u-ten", "10")
+    assert hint["conversation_id"] == conv_id and "1-5" in hint["replies"][0]["text"], hint
+    done = say(client, "u-ten", "5 客服很耐心")
+    assert done["conversation_id"] == conv_id and "感谢您的评价" in done["replies"][0]["text"], done
+    assert rating(sessions, conv_id) == (5, "客服很耐心")
+    with session_scope(sessions) as s:  # both messages kept, in the closed conversation
+        assert [m.text for m in s.query(Message).filter(Message.direction == "in")] == ["10", "5 客服很耐心"]
+
+
 def test_the_stars_of_an_unknown_conversation_get_404(gateway: Any) -> None:
     client, _ = gateway
     res = client.post("/api/v1/conversations/nope/survey", json={"rating": 4}, headers=web_token(client, "u-nope"))
