@@ -70,12 +70,11 @@ class Surveys:
         conv = repository.last_closed_conversation(session, customer_id=customer_id)
         if conv is None or not accepts_rating(conv, session.get(Survey, conv.id), now=datetime.now(UTC)):
             return None
-        if rating is None:  # "10" to a pending survey: say what the scale is, the survey keeps waiting
-            if not conv.survey_pending:
-                return None
-            msg = self.shopper_messages.store(session, conv.id, customer_id, inbound)
-            return Outcome(conv.id, "bot", system_replies(session, conv, self.texts("survey_scale")), None, msg.id)
+        if rating is None and not conv.survey_pending:  # "10" after the survey was answered: for the bot
+            return None
         msg = self.shopper_messages.store(session, conv.id, customer_id, inbound)
+        if rating is None:  # "10" to a pending survey: say what the scale is, the survey keeps waiting
+            return Outcome(conv.id, "bot", system_replies(session, conv, self.texts("survey_scale")), None, msg.id)
         replies = self.rate(session, conv, rating.rating, rating.comment)
         return Outcome(conv.id, "bot", replies, None, msg.id, survey_done=True)
 

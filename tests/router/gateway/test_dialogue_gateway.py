@@ -128,6 +128,9 @@ def test_a_number_outside_one_to_five_while_the_survey_waits_gets_the_scale_expl
     assert rating(sessions, conv_id) == (5, "客服很耐心")
     with session_scope(sessions) as s:  # both messages kept, in the closed conversation
         assert [m.text for m in s.query(Message).filter(Message.direction == "in")] == ["10", "5 客服很耐心"]
+    # once the survey is answered, a number is the bot's again (a new conversation)
+    assert say(client, "u-ten", "10")["conversation_id"] != conv_id
+    assert rating(sessions, conv_id) == (5, "客服很耐心")
 
 
 def test_the_stars_of_an_unknown_conversation_get_404(gateway: Any) -> None:
