@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from router.migrate import upgrade  # noqa: E402
+from shop.settings import DEFAULT_DB as DEMO_ORDERS  # noqa: E402
 from tests.procs import RASA_TOKEN, start_action_server, start_rasa, start_router  # noqa: E402
 
 # what shoppers type: FAQs, order questions (with and without a number), chit-chat
@@ -147,7 +148,7 @@ def main() -> int:
         "--think", type=parse_think, default=(3.0, 8.0), help="MIN,MAX seconds between a shopper's messages"
     )
     args = parser.parse_args()
-    orders_db = ROOT / "var" / "demo" / "orders.db"
+    orders_db = DEMO_ORDERS
     if not orders_db.exists():
         print("run `make setup` first (demo orders, trained model, index)", file=sys.stderr)
         return 2

@@ -41,6 +41,7 @@ from router.auth import create_user  # noqa: E402
 from router.db import make_engine, make_session_factory  # noqa: E402
 from router.migrate import upgrade  # noqa: E402
 from router.timing import parse as parse_server_timing  # noqa: E402
+from shop.settings import DEFAULT_DB as DEMO_ORDERS  # noqa: E402
 from tests.e2e.helpers import auth_frame, credentials_env, shop_credentials, shopper_message  # noqa: E402
 from tests.procs import RASA_TOKEN, start_action_server, start_rasa, start_router  # noqa: E402
 
@@ -389,7 +390,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.rasa_workers > 1 and not args.scale:
         parser.error("--rasa-workers above 1 needs --scale (the shared tracker and lock stores)")
-    orders_db = ROOT / "var" / "demo" / "orders.db"
+    orders_db = DEMO_ORDERS
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         pg_name = None

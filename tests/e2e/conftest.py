@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from shop.settings import DEFAULT_DB as DEMO_DB
 from tests.procs import APP_PY, RASA_MODEL, ROOT, Proc, start_action_server, start_rasa
-
-DEMO_DB = ROOT / "var" / "demo" / "orders.db"
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from shop.settings import DEFAULT_DB as DEMO_DB
 from tests.e2e.helpers import credentials_env, shop_credentials
 from tests.procs import (
     RASA_MODEL,
     RASA_TOKEN,
-    ROOT,
     Proc,
     RedisServer,
     free_port,
@@ -71,7 +71,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         pytest.fail("the trained Rasa model is built by `make setup` (make test does it)")
     tmp = tmp_path_factory.mktemp("faults")
     orders = tmp / "orders.db"
-    shutil.copy(ROOT / "var" / "demo" / "orders.db", orders)
+    shutil.copy(DEMO_DB, orders)
     server = RedisServer(tmp)
     server.start()
     with contextlib.ExitStack() as cleanup:

@@ -16,6 +16,7 @@ import pytest
 from router.auth import create_user
 from router.db import make_engine, make_session_factory
 from router.migrate import upgrade
+from shop.settings import DEFAULT_DB as DEMO_DB
 from tests.e2e.helpers import credentials_env, shop_credentials
 from tests.procs import APP_PY, RASA_MODEL, RASA_TOKEN, ROOT, kb_env, start_action_server, start_rasa, start_router
 from tests.router.web.helpers import PASSWORD, WebStack
@@ -23,7 +24,6 @@ from tests.router.web.helpers import PASSWORD, WebStack
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-DEMO_DB = ROOT / "var" / "demo" / "orders.db"
 USERS: list[dict[str, Any]] = [
     {"username": "xiaowang", "display_name": "小王", "role": "agent",
      "skills": {"general": 5, "after_sales": 5, "logistics": 5, "billing": 5, "product": 5, "vip": 5}},
