@@ -191,7 +191,7 @@
       everConnected = true;
     });
     sock.addEventListener("message", (event) => {
-      clearTimeout(deadline);
+      if (sock === ws) clearTimeout(deadline);  // a late frame of a replaced socket says nothing of the new one
       let data;
       try { data = JSON.parse(event.data); } catch (_e) { return; }
       onEvent(data);
