@@ -58,6 +58,18 @@ polarity model is the same for every candidate, so held-out online_shopping accu
 (checked by ``bench/sentiment_figures.py`` on the chosen model). The proxy is not read here: the chosen candidate is
 scored once, afterwards, by ``bench/sentiment_figures.py``.
 
+Third attempt (2026-12-07, ``select --rule precision``; written and committed before any figure of it existed, and
+informed by the proxy figures of the two earlier attempts, which both left the proxy above 0.5 %): both earlier rules
+took the *highest recall* whose validation rate stayed under 0.5 %, so each chosen point sat at the edge of a
+validation set that underestimates the proxy (its BQ half gave the shipped model 0.65 % where BQ test gives 1.15 %).
+The precision rule takes the issue's recall goals as floors instead of maximising recall above them: among the points
+of the *shipped anger model* (no data change; the GRID plus the shipped weights, i.e. ``shipped_regrid``) with flow dev
+recall >= 0.90 and false alarms <= 1 % and service dev recall >= 0.90 and false alarms <= 5 %, the **lowest
+validation rate**, then the higher mean of the two recalls, then the fewest changes. No validation ceiling (the
+lowest rate is taken whatever it is). The data-change candidates are not searched again (neither helped). Adoption:
+as above (CLUEmotion2020 test anger F1 above 0.270 and 0.232; the proxy scored once afterwards, at most 0.5 %), and the
+chosen weights go into router/sentiment/rules.py with the handoff threshold the same way as before.
+
 Run (from the repository root; caches in ``var/sentweights/``)::
 
     export PYTHONPATH=$PWD KEFU_DATASETS=/work/shared/datasets
@@ -65,6 +77,8 @@ Run (from the repository root; caches in ``var/sentweights/``)::
     nice -n 10 .venv/bin/python bench/sentiment_weights.py fit bq_half_lcqmc
     nice -n 10 .venv/bin/python bench/sentiment_weights.py terms      # per-message model outputs and rule terms
     nice -n 10 .venv/bin/python bench/sentiment_weights.py select --json var/sentweights/select.json
+    # the third attempt (the shipped anger model, weights re-chosen by the precision rule)
+    nice -n 10 .venv/bin/python bench/sentiment_weights.py select --rule precision --json var/sentweights/precision.json
     # optional check of the refit route: refit the shipped anger model and compare it with the file's
     nice -n 10 .venv/bin/python bench/sentiment_weights.py fit shipped
     # the chosen variant's artifact for sentiment_figures.py (the file's polarity model + the refitted anger model)
@@ -428,6 +442,19 @@ def choose(rows: dict[tuple[str, tuple[Any, ...]], dict[str, float]]) -> tuple[s
     return min(ok, key=lambda pt: rule_key(pt, rows[pt])) if ok else None
 
 
+def precision_key(point: tuple[str, tuple[Any, ...]], r: dict[str, float]) -> tuple[Any, ...]:
+    candidate, weights = point
+    return (round(r["validation"], 9), -round(r["mean_recall"], 9), changes(candidate, weights), candidate, weights)
+
+
+def choose_precision(
+    rows: dict[tuple[str, tuple[Any, ...]], dict[str, float]],
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The third attempt's rule: the recall and false-alarm goals as floors, then the lowest validation rate."""
+    ok = [pt for pt, r in rows.items() if feasible({**r, "validation": 0.0})]
+    return min(ok, key=lambda pt: precision_key(pt, rows[pt])) if ok else None
+
+
 def points(candidate: str) -> tuple[tuple[Any, ...], ...]:
     return (SHIPPED_WEIGHTS,) if candidate == "shipped" else GRID
 
@@ -490,6 +517,30 @@ def step_select(datasets: Path) -> dict[str, Any]:
     }
 
 
+def step_select_precision() -> dict[str, Any]:
+    """The third attempt: the shipped anger model over the grid (and its shipped weights) under ``choose_precision``."""
+    terms = json.loads((CACHE / "terms.json").read_text(encoding="utf-8"))
+    weights = (SHIPPED_WEIGHTS, *(w for w in GRID if w != SHIPPED_WEIGHTS))
+    rows = {("shipped", w): figures(terms, "shipped", w) for w in weights}
+    chosen = choose_precision(rows)
+    ranked = sorted((pt for pt, r in rows.items() if feasible({**r, "validation": 0.0})),
+                    key=lambda pt: precision_key(pt, rows[pt]))
+    out: dict[str, Any] = {
+        "rule": "precision",
+        "feasible_points": len(ranked),
+        "shipped": rows[("shipped", SHIPPED_WEIGHTS)],
+        "top": [{"weights": list(pt[1]), **rows[pt]} for pt in ranked[:10]],
+        "load": _load(),
+        "time": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+    }
+    if chosen is not None:
+        entry: dict[str, Any] = {"weights": list(chosen[1]), "changes": changes(*chosen), **rows[chosen]}
+        entry["cluemotion_test_anger_f1"] = cluemotion_f1(terms, *chosen)
+        entry["handoff"], entry["highest_calm_anger"] = handoff_threshold(terms, *chosen)
+        out["chosen"] = entry
+    return out
+
+
 def pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
@@ -542,6 +593,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("candidate", nargs="?", choices=CANDIDATES)
     parser.add_argument("--datasets", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="select: also write the result here")
+    parser.add_argument("--rule", choices=["recall", "precision"], default="recall",
+                        help="select: the earlier rule (highest recall under the validation ceiling) or the third "
+                        "attempt's (lowest validation rate over the recall floors)")
     parser.add_argument("--out", type=Path, default=None, help="artifact: where to write it")
     args = parser.parse_args(argv)
     datasets = args.datasets or sdata.default_datasets_dir()
@@ -550,8 +604,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.step == "terms":
         step_terms(datasets)
     elif args.step == "select":
-        res = step_select(datasets)
-        print(markdown(res))
+        if args.rule == "precision":
+            res = step_select_precision()
+            print(json.dumps(res.get("chosen"), ensure_ascii=False))
+        else:
+            res = step_select(datasets)
+            print(markdown(res))
         if args.json:
             args.json.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     elif args.step == "artifact":
