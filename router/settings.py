@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # offer: the bot answers, apologises once and offers a 转人工 button; a second flagged turn among the last
     # escalate_window, or negative_run negative turns in a row, hand off. Agents see 不满/满意 only at or above
     # mood_confidence, and 愤怒 only for a flagged message.
-    sentiment_handoff_anger: float = 0.8
+    sentiment_handoff_anger: float = 0.7
     sentiment_offer_anger: float = 0.5
     sentiment_escalate_window: int = 5
     sentiment_negative_run: int = 3

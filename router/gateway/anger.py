@@ -33,7 +33,7 @@ OFFER_EVENT = "anger_offer"
 
 @dataclass(frozen=True, slots=True)
 class AngerSettings:
-    handoff_anger: float = 0.8
+    handoff_anger: float = 0.7
     offer_anger: float = 0.5
     window: int = 5
     negative_run: int = 3
