@@ -67,3 +67,28 @@ def slot_text(tracker: Tracker, name: str) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def events_since_user(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events of the current turn (after the latest user message)."""
+    events = list(tracker.events)
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].get("event") == "user":
+            return events[i + 1 :]
+    return events
+
+
+def utter_action(event: dict[str, Any]) -> str | None:
+    """The response a bot event came from (``metadata.utter_action``), if any."""
+    meta = event.get("metadata") or {}
+    name = meta.get("utter_action") if isinstance(meta, dict) else None
+    return str(name) if name else None
+
+
+SET_ASIDE_PREFIX = "utter_park_"  # the responses with which a form that lost the shopper's attention lets go
+
+
+def set_aside_this_turn(tracker: Tracker) -> bool:
+    """Whether a form let go of the shopper in this turn (its final action then has nothing to do or say)."""
+    return any(e.get("event") == "bot" and (utter_action(e) or "").startswith(SET_ASIDE_PREFIX)
+               for e in events_since_user(tracker))

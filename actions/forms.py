@@ -6,9 +6,12 @@ form goes on. A shopper who names a product instead ("我买的戴森吹风机�
 when exactly one of their recent orders contains it (spaCy EntityRuler over the catalog, see actions/products.py).
 
 Shoppers change their mind inside a form: a question instead of a number is answered by the knowledge base and the
-form asks again with one short reminder (``action_ask_order_id``); the second wrong number in a row, or "订单号忘了",
-gets help instead of the same complaint (where to find the number, or a human). Leaving a form ("算了", another
-service request, a human) is done by the rules in bot/data/rules.yml.
+form asks again with one short reminder (``action_ask_order_id``); after a second question instead of the number
+the form lets go (``utter_park_<form>``: say the number or the request again when you want it; an order number
+outside a form is looked up anyway), instead of reminding after every answer and reading the next digits as a wrong
+order number. The second wrong number in a row, or "订单号忘了", gets help instead of the same complaint (where to
+find the number, or a human). Leaving a form ("算了", another service request, a human) is done by the rules in
+bot/data/rules.yml.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.context import customer_id, latest_text
+from actions.context import SET_ASIDE_PREFIX, customer_id, events_since_user, latest_text, utter_action
 from actions.faq import ask_kb, offer_from_kb, offer_topic
 from actions.products import get_product_recognizer
 from shop.orders import (
@@ -56,29 +60,25 @@ _FORM_MACHINERY = frozenset(
 )
 
 
-def _events_since_user(tracker: Tracker) -> list[dict[str, Any]]:
-    events = list(tracker.events)
-    for i in range(len(events) - 1, -1, -1):
-        if events[i].get("event") == "user":
-            return events[i + 1 :]
-    return events
-
-
-def _utter_action(event: dict[str, Any]) -> str | None:
-    meta = event.get("metadata") or {}
-    name = meta.get("utter_action") if isinstance(meta, dict) else None
-    return str(name) if name else None
+def _bot_responses_since_activation(tracker: Tracker, form: str) -> list[str]:
+    """The responses the bot has given since ``form`` was last activated, latest first."""
+    said: list[str] = []
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            break
+        if event.get("event") == "bot" and (name := utter_action(event)):
+            said.append(name)
+    return said
 
 
 def order_id_failures(tracker: Tracker, form: str) -> int:
     """Wrong order numbers since ``form`` was last activated (each one made the validator complain)."""
-    count = 0
-    for event in reversed(list(tracker.events)):
-        if event.get("event") == "active_loop" and event.get("name") == form:
-            break
-        if event.get("event") == "bot" and _utter_action(event) in ORDER_ID_COMPLAINTS:
-            count += 1
-    return count
+    return sum(1 for name in _bot_responses_since_activation(tracker, form) if name in ORDER_ID_COMPLAINTS)
+
+
+def reminders_given(tracker: Tracker, form: str) -> int:
+    """Short reminders since ``form`` was last activated (each one after a question instead of the number)."""
+    return _bot_responses_since_activation(tracker, form).count(f"utter_resume_{form}")
 
 
 class OrderFormValidator(FormValidationAction, ABC):
@@ -156,7 +156,8 @@ class OrderFormValidator(FormValidationAction, ABC):
 class ActionAskOrderId(Action):
     """How every form asks for the order number: the full question the first time (after buttons for the likely
     needs when a bare word like "退货" started the form), one short reminder after the shopper asked something else
-    in between, and nothing when the validator has just said what was wrong."""
+    in between, the form set aside after a second such question, and nothing when the validator has just said what
+    was wrong."""
 
     def name(self) -> str:
         return "action_ask_order_id"
@@ -165,14 +166,20 @@ class ActionAskOrderId(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         form = tracker.active_loop.get("name") or ""
-        turn = _events_since_user(tracker)
-        if any(e.get("event") == "bot" and _utter_action(e) in ORDER_ID_COMPLAINTS for e in turn):
+        turn = events_since_user(tracker)
+        if any(e.get("event") == "bot" and utter_action(e) in ORDER_ID_COMPLAINTS for e in turn):
             return []
         digressed = any(e.get("event") == "bot" for e in turn) or any(
             e.get("event") == "action" and e.get("name") not in _FORM_MACHINERY for e in turn
         )
-        reminder = f"utter_resume_{form}"
-        if digressed and reminder in (domain or {}).get("responses", {}):
+        reminder, set_aside = f"utter_resume_{form}", f"{SET_ASIDE_PREFIX}{form}"
+        responses = (domain or {}).get("responses", {})
+        if digressed and reminders_given(tracker, form) >= 1 and set_aside in responses:
+            # a second question instead of the number: the shopper has moved on; let go (the form's rule then runs
+            # its final action, which sees set_aside_this_turn and stays silent)
+            dispatcher.utter_message(response=set_aside)
+            return [ActiveLoop(None)]
+        if digressed and reminder in responses:
             dispatcher.utter_message(response=reminder)
         elif await offer_topic(dispatcher, latest_text(tracker), with_flow=False):
             # the form was started by a bare word ("退货"): maybe they only wanted to know about it

@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.context import customer_id, slot_text
+from actions.context import customer_id, set_aside_this_turn, slot_text
 from actions.escalation import FALLBACK_COUNT_SLOT
 from actions.payloads import OrderPayload
 from shop.orders import (
@@ -79,7 +79,7 @@ def order_id_from_slot(tracker: Tracker, dispatcher: CollectingDispatcher) -> st
     """The validated order number in slot ``order_id``; asks for it politely when missing or malformed."""
     raw = slot_text(tracker, "order_id")
     order_id = normalize_order_id(raw)
-    if order_id is None:
+    if order_id is None and not set_aside_this_turn(tracker):  # a form that let go has said what there is to say
         dispatcher.utter_message(response="utter_invalid_order_id" if raw else "utter_ask_order_id")
     return order_id
 

@@ -8,10 +8,12 @@ import json
 from typing import Any
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionFaqAnswer, ActionOutOfScope
 from actions.forms import ActionAskOrderId, ValidateReturnForm, order_id_failures
 from actions.handoff import ActionDefaultFallback
+from actions.order_actions import order_id_from_slot
 from actions.topics import bare_topic, core_words
 from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
@@ -89,6 +91,31 @@ def test_the_form_asks_in_full_once_then_reminds_briefly_after_a_digression(doma
     assert ask(domain, [bot_event("utter_order_id_help")]) == []
     for form in ("order_status_form", "address_change_form", "return_form", "invoice_form"):
         assert f"utter_resume_{form}" in domain["responses"]
+
+
+def test_a_second_question_in_a_row_sets_the_form_aside_and_its_final_action_stays_silent(
+    domain: dict[str, Any]
+) -> None:
+    reminded = [user_event("我要退货", "return_request"), activated("return_form"), bot_event("utter_ask_order_id"),
+                user_event("运费谁出", "ask_faq"), bot_event("utter_resume_return_form")]
+    digression = [{"event": "action", "name": "action_faq_answer"}, {"event": "bot", "text": "发票…"}]
+    tracker = make_tracker("发票怎么开", "ask_faq", active_loop="return_form", history=reminded, after_user=digression)
+    events, messages = run_action(ActionAskOrderId(), tracker, domain)
+    assert responses(messages) == ["utter_park_return_form"]
+    assert {"event": "active_loop", "name": None} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+    # the reminder counts from the latest activation: a new start of the form reminds again
+    fresh = [*reminded, {"event": "active_loop", "name": None}, activated("return_form")]
+    tracker = make_tracker("发票怎么开", "ask_faq", active_loop="return_form", history=fresh, after_user=digression)
+    assert responses(run_action(ActionAskOrderId(), tracker, domain)[1]) == ["utter_resume_return_form"]
+    # the form's rule then runs its final action: nothing more to ask
+    parked = [*digression, bot_event("utter_park_return_form")]
+    tracker = make_tracker("发票怎么开", "ask_faq", history=reminded, after_user=parked)
+    dispatcher = CollectingDispatcher()
+    assert order_id_from_slot(tracker, dispatcher) is None and dispatcher.messages == []
+    unparked = make_tracker("发票怎么开", "ask_faq", history=reminded, after_user=digression)
+    assert order_id_from_slot(unparked, dispatcher) is None and responses(dispatcher.messages) == ["utter_ask_order_id"]
+    for form in ("order_status_form", "address_change_form", "return_form", "invoice_form"):
+        assert f"utter_park_{form}" in domain["responses"]
 
 
 # ---------------------------------------------------------------- bare topic words
