@@ -86,9 +86,14 @@ def utter_action(event: dict[str, Any]) -> str | None:
 
 
 SET_ASIDE_PREFIX = "utter_park_"  # the responses with which a form that lost the shopper's attention lets go
+ADDRESS_REFUSED_RESPONSE = "utter_address_change_refused"  # also said by the address form when it ends early
 
 
 def set_aside_this_turn(tracker: Tracker) -> bool:
-    """Whether a form let go of the shopper in this turn (its final action then has nothing to do or say)."""
-    return any(e.get("event") == "bot" and (utter_action(e) or "").startswith(SET_ASIDE_PREFIX)
-               for e in events_since_user(tracker))
+    """Whether a form ended early in this turn: it let go of the shopper, or found that the request cannot be met
+    (its final action, which the form's completion rule runs next, then has nothing to do or say)."""
+    for event in events_since_user(tracker):
+        name = utter_action(event) if event.get("event") == "bot" else None
+        if name and (name.startswith(SET_ASIDE_PREFIX) or name == ADDRESS_REFUSED_RESPONSE):
+            return True
+    return False

@@ -27,10 +27,18 @@ from rasa_sdk.events import ActiveLoop
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.context import SET_ASIDE_PREFIX, customer_id, events_since_user, latest_text, utter_action
+from actions.context import (
+    ADDRESS_REFUSED_RESPONSE,
+    SET_ASIDE_PREFIX,
+    customer_id,
+    events_since_user,
+    latest_text,
+    utter_action,
+)
 from actions.faq import ask_kb, offer_from_kb, offer_topic
 from actions.products import get_product_recognizer
 from shop.orders import (
+    Order,
     OrderNotFound,
     OrderNotOwned,
     OrderService,
@@ -121,7 +129,7 @@ class OrderFormValidator(FormValidationAction, ABC):
         if order_id is None:
             return await self._not_an_order_id(text, dispatcher, tracker)
         try:
-            await asyncio.to_thread(self.service.get_order, order_id, customer_id=customer_id(tracker))
+            order = await asyncio.to_thread(self.service.get_order, order_id, customer_id=customer_id(tracker))
         except OrderNotFound:
             dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
             return {"order_id": None}
@@ -131,7 +139,12 @@ class OrderFormValidator(FormValidationAction, ABC):
         except OrderServiceUnavailable as exc:
             # cannot check now: keep the number, the final action reports the outage if it persists
             logger.warning("order service unavailable while validating %s: %s", order_id, exc.reason)
-        return {"order_id": order_id}
+            return {"order_id": order_id}
+        return self.check_order(order, dispatcher)
+
+    def check_order(self, order: Order, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        """What this form makes of a valid order of the shopper's (the address form: whether it can still change)."""
+        return {"order_id": order.order_id}
 
     async def _not_an_order_id(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -197,6 +210,15 @@ class ValidateOrderStatusForm(OrderFormValidator):
 class ValidateAddressChangeForm(OrderFormValidator):
     def name(self) -> str:
         return "validate_address_change_form"
+
+    def check_order(self, order: Order, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        """An order that can no longer change its address is said so at once and the form ends, rather than after
+        the shopper has typed the whole new address (an order number carried over from the status look-up is
+        checked here too, when the form starts).  The form's final action then stays silent."""
+        if order.address_changeable is False:
+            dispatcher.utter_message(response=ADDRESS_REFUSED_RESPONSE, order_id=order.order_id, status=order.status)
+            return {"order_id": order.order_id, "requested_slot": None}
+        return {"order_id": order.order_id}
 
     def validate_new_address(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

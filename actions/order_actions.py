@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.context import customer_id, set_aside_this_turn, slot_text
+from actions.context import ADDRESS_REFUSED_RESPONSE, customer_id, set_aside_this_turn, slot_text
 from actions.escalation import FALLBACK_COUNT_SLOT
 from actions.payloads import OrderPayload
 from shop.orders import (
@@ -121,6 +121,8 @@ class ActionChangeAddress(OrderServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if set_aside_this_turn(tracker):  # the form ended early and said why (e.g. the order has left)
+            return [SlotSet("new_address", None)]
         order_id = order_id_from_slot(tracker, dispatcher)
         new_address = slot_text(tracker, "new_address")
         if order_id is None:
@@ -134,7 +136,7 @@ class ActionChangeAddress(OrderServiceAction):
                 self.service.change_address, order_id, customer_id=customer_id(tracker), new_address=new_address
             )
         except AddressChangeRefused as exc:
-            dispatcher.utter_message(response="utter_address_change_refused", order_id=order_id, status=exc.status)
+            dispatcher.utter_message(response=ADDRESS_REFUSED_RESPONSE, order_id=order_id, status=exc.status)
             dispatcher.utter_message(json_message=OrderPayload(kefu="order", order_id=order_id, status=exc.status))
             return events
         except (OrderNotFound, OrderNotOwned, OrderServiceUnavailable) as exc:

@@ -137,8 +137,8 @@ def _yuan(cents: int) -> float:
     return round(cents / 100, 2)
 
 
-def to_order(row: OrderRow) -> Order:
-    """Map a row (with items loaded) to the wire/domain model."""
+def to_order(row: OrderRow, policy: dict[str, Any] | None = None) -> Order:
+    """Map a row (with items loaded) to the wire/domain model (with ``policy``, whether its address may change)."""
     return Order(
         order_id=row.id,
         customer_id=row.customer_id,
@@ -160,6 +160,7 @@ def to_order(row: OrderRow) -> Order:
         created_at=row.created_at,
         shipped_at=row.shipped_at,
         delivered_at=row.delivered_at,
+        address_changeable=None if policy is None else row.status in policy["address_change_allowed"],
     )
 
 
@@ -247,7 +248,7 @@ class DemoOrderStore:
 
     # ------------------------------------------------------------ OrderService
     def get_order(self, order_id: str, *, customer_id: str) -> Order:
-        result: Order = self._run(lambda s: to_order(self._owned_row(s, order_id, customer_id)))
+        result: Order = self._run(lambda s: to_order(self._owned_row(s, order_id, customer_id), self._policy))
         return result
 
     def find_orders(self, *, customer_id: str, product: str | None = None, limit: int = 5) -> list[Order]:
@@ -260,7 +261,7 @@ class DemoOrderStore:
                     )
                 )
             stmt = stmt.options(selectinload(OrderRow.items)).order_by(OrderRow.created_at.desc()).limit(limit)
-            return [to_order(row) for row in session.scalars(stmt)]
+            return [to_order(row, self._policy) for row in session.scalars(stmt)]
 
         result: list[Order] = self._run(query)
         return result

@@ -3,7 +3,8 @@
 The contract (a reference server is ``shop/order_api_server.py``; JSON everywhere, times ISO 8601 shop time,
 optional ``Authorization: Bearer <KEFU_ACTIONS_ORDER_API_TOKEN>``):
 
-- ``GET  {base}/orders/{order_id}?customer_id=C`` -> 200 :class:`Order`
+- ``GET  {base}/orders/{order_id}?customer_id=C`` -> 200 :class:`Order` (its optional ``address_changeable``: false
+  makes the address flow say at once that the address can no longer change, before asking for the new one)
 - ``GET  {base}/customers/{C}/orders?product=P&limit=N`` -> 200 ``{"orders": [Order, ...]}`` newest first,
   ``product`` a case-insensitive substring of a product name
 - ``POST {base}/orders/{order_id}/address`` body ``{"customer_id": C, "new_address": "..."}``

@@ -61,6 +61,11 @@ class Order(BaseModel):
     created_at: datetime
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
+    address_changeable: bool | None = Field(
+        default=None,
+        description="whether the shop would still change the delivery address now; absent (null) when the order "
+        "API does not say, and the change itself decides",
+    )
 
     @property
     def product(self) -> str:

@@ -14,6 +14,7 @@ from actions.forms import (
     ValidateOrderStatusForm,
     ValidateReturnForm,
 )
+from actions.order_actions import ActionChangeAddress
 from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import OWNER, find_order, make_tracker, responses, run_action, slot_events
 
@@ -35,7 +36,7 @@ def test_every_form_checks_the_order_number(
     validator: type[ValidateOrderStatusForm], store: DemoOrderStore, domain: dict[str, Any]
 ) -> None:
     action = validator(store)
-    own = find_order(store, OWNER, "已签收")
+    own = find_order(store, OWNER, "待发货")  # one whose address may still change (see the test below)
     assert validate(action, domain, own, "order_id", own) == ({"order_id": own}, [])
     spaced = f"{own[:4]} {own[4:8]}-{own[8:]}"
     assert validate(action, domain, spaced, "order_id", spaced) == ({"order_id": own}, [])
@@ -69,6 +70,28 @@ def test_order_found_from_a_product_name(store: DemoOrderStore, domain: dict[str
                          active_loop="order_status_form", customer="nobody")
     events, _ = run_action(action, never, domain)
     assert slot_events(events) == {}
+
+
+def test_an_order_whose_address_can_no_longer_change_ends_the_address_form_at_once(
+    store: DemoOrderStore, domain: dict[str, Any]
+) -> None:
+    """Found through `make run` (2026-12-07): an order in transit was taken, the shopper typed the whole new address,
+    and only then heard that it could no longer change."""
+    action = ValidateAddressChangeForm(store)
+    moving = find_order(store, OWNER, "运输中")
+    slots, said = validate(action, domain, moving, "order_id", moving)
+    assert slots == {"order_id": moving, "requested_slot": None}  # the form ends here
+    assert said == ["utter_address_change_refused"]
+    # the status look-up and the other forms take the same order as before
+    for other in (ValidateOrderStatusForm(store), ValidateReturnForm(store), ValidateInvoiceForm(store)):
+        assert validate(other, domain, moving, "order_id", moving) == ({"order_id": moving}, [])
+    # the form's final action (its completion rule runs it next) says nothing more and asks for no address
+    ended = make_tracker(moving, "inform", slots={"order_id": moving},
+                         after_user=[{"event": "bot", "text": "…", "metadata": {"utter_action": said[0]}}])
+    events, messages = run_action(ActionChangeAddress(store), ended, domain)
+    assert messages == [] and slot_events(events) == {"new_address": None}
+    assert store.get_order(moving, customer_id=OWNER).address_changeable is False
+    assert store.get_order(find_order(store, OWNER, "待发货"), customer_id=OWNER).address_changeable is True
 
 
 def test_new_address_validation(store: DemoOrderStore, domain: dict[str, Any]) -> None:

@@ -10,14 +10,15 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 
-def sample_order(orders_db_url: str, status: str) -> tuple[str, str]:
-    """(order id, customer id) of a seeded demo order in ``status``."""
+def sample_order(orders_db_url: str, status: str, *, not_of: str | None = None) -> tuple[str, str]:
+    """(order id, customer id) of a seeded demo order in ``status`` (of another customer than ``not_of``)."""
     from shop.demo_store import OrderRow
 
     engine = create_engine(orders_db_url)
     try:
         with Session(engine) as session:
-            row = session.scalars(select(OrderRow).where(OrderRow.status == status).order_by(OrderRow.id)).first()
+            query = select(OrderRow).where(OrderRow.status == status, OrderRow.customer_id != (not_of or ""))
+            row = session.scalars(query.order_by(OrderRow.id)).first()
             assert row is not None, f"the demo seed has no order in status {status}"
             return row.id, row.customer_id
     finally:

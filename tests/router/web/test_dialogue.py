@@ -112,6 +112,23 @@ def test_a_second_question_in_a_row_sets_the_order_lookup_aside(web_stack: WebSt
     assert order_id in texts(later) and "运输中" in texts(later), later
 
 
+def test_an_order_in_transit_is_refused_before_the_new_address_is_asked(web_stack: WebStack, web_dir: Path) -> None:
+    """Found through `make run` (2026-12-07): the order number carried over from a status look-up was taken for the
+    address change, the shopper typed the whole new address, and only then heard it could no longer change."""
+    order_id, shopper = sample_order(f"sqlite:///{web_dir / 'orders.db'}", "运输中")
+    refused = response_texts("utter_address_change_refused")[0].format(order_id=order_id, status="运输中")
+    asked = response_texts("utter_ask_new_address")[0]
+    assert "运输中" in texts(say(web_stack, shopper, f"帮我查下订单{order_id}"))
+    carried = say(web_stack, shopper, "我想改一下收货地址")
+    assert refused in texts(carried) and asked not in texts(carried), carried
+    order_id, other = sample_order(f"sqlite:///{web_dir / 'orders.db'}", "运输中", not_of=shopper)
+    assert "订单号" in texts(say(web_stack, other, "我要改收货地址"))
+    typed = say(web_stack, other, order_id)
+    refused = response_texts("utter_address_change_refused")[0].format(order_id=order_id, status="运输中")
+    assert refused in texts(typed) and asked not in texts(typed), typed
+    assert "地址" not in texts(say(web_stack, other, "积分怎么用")).replace(refused, "")
+
+
 def test_the_bare_word_return_gets_buttons_and_the_return_flow_with_a_way_out(web_stack: WebStack) -> None:
     shopper = new_customer()
     body = say(web_stack, shopper, "退货")  # a return_request: the flow starts, its first question offers the needs
