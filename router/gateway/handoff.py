@@ -30,12 +30,14 @@ OFFER_CARD_LOOKBACK = 20  # the shopper's messages searched for her last substan
 OFFER_CARD_CHARS = 200
 
 
-def queue_text(texts: Texts, status: QueuePlace | None) -> str:
-    """What a newly queued shopper is told: her place and the estimated wait."""
+def queue_text(texts: Texts, status: QueuePlace | None, *, again: bool = False) -> str:
+    """What a queued shopper is told when queued (``again``: when she writes while waiting): how many are ahead
+    of her (position 1 is next: nobody ahead) and the estimated wait."""
     eta = format_eta(status.eta_s if status else None)
+    prefix = "still_queued" if again else "queued"
     if status is None or status.position <= 1:
-        return texts("queued_next", eta=eta)
-    return texts("queued", position=status.position - 1, eta=eta)
+        return texts(f"{prefix}_next", eta=eta)
+    return texts(prefix, position=status.position - 1, eta=eta)
 
 
 class Handoffs:
@@ -133,9 +135,7 @@ class Handoffs:
     async def still_queued(self, conv_id: str, customer_id: str) -> tuple[list[Reply], QueuePlace | None]:
         """A queued shopper wrote again: her message is seen, and she is told her place (stored and pushed)."""
         status = await run_in_threadpool(self.queue.queue_status, conv_id)
-        text = self.texts(
-            "still_queued", position=status.position if status else 1, eta=format_eta(status.eta_s if status else None)
-        )
+        text = queue_text(self.texts, status, again=True)
         replies = await self.tx.run(lambda s: system_replies(s, repository.conversation(s, conv_id), text))
         await self.delivery.replies(customer_id, conv_id, "queue", replies)
         return replies, status

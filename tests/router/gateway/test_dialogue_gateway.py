@@ -196,7 +196,7 @@ def test_the_agent_sees_the_options_and_suggestions_from_the_latest_real_questio
 def test_queue_estimates_are_worded_one_way() -> None:
     assert [format_eta(None), format_eta(20), format_eta(180)] == ["几分钟", "1分钟以内", "约3分钟"]
     texts = load_texts()
-    for key in ("queued", "queued_next", "still_queued"):
+    for key in ("queued", "queued_next", "still_queued", "still_queued_next"):
         assert "预计等待{eta}。" in texts[key], texts[key]
     common = (ROOT / "router" / "web" / "static" / "common.js").read_text(encoding="utf-8")
     assert '"1分钟以内"' in common and "`约${Math.round(seconds / 60)}分钟`" in common

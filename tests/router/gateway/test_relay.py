@@ -125,3 +125,20 @@ def test_with_nobody_online_the_shopper_is_offered_to_leave_a_message(
     with session_scope(sessions) as s:
         conv = s.get(Conversation, conv_id)
         assert conv is not None and conv.handoff_reason == "leave_message"
+
+
+@pytest.mark.parametrize(("position", "told"), [(1, "您是下一位"), (3, "您前面还有 2 位")])
+def test_a_queued_shopper_who_writes_again_hears_the_same_place(
+    sessions: sessionmaker[Session], texts: Texts, push: RecordingPush, position: int, told: str
+) -> None:
+    """Found through `make run` (2026-12-07): alone in the queue, the shopper was told "您是下一位" when queued, then,
+    writing again, "您前面还有 1 位" (her place was given as the number of shoppers ahead of her)."""
+    queue = Queue(position=position)
+    relay = relay_for(sessions, queue, texts, push)
+    conv_id = add_conversation(sessions, "r-9")
+    queued = asyncio.run(relay.deliver_turn(conv_id, "r-9", read_bot_turn([{"custom": {
+        "kefu": "handoff", "skill": "general", "priority": 3, "reason": "request_human", "order_id": None,
+        "intent": "request_human"}}]), "转人工"))
+    again, place = asyncio.run(relay.handoffs.still_queued(conv_id, "r-9"))
+    assert place == QueuePlace(position=position, eta_s=150.0)
+    assert told in queued.replies[-1].text and told in again[0].text, (queued.replies, again)
