@@ -47,10 +47,28 @@ def mask_text(text: str) -> str:
     return mask_addresses(mask_phones(text))
 
 
+def _masked(value: Any) -> Any:
+    """Every string in ``value`` (a JSON-like structure) masked."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 def mask_context(context: dict[str, Any]) -> dict[str, Any]:
-    """The agent's side panel with every transcript line masked (the input is not changed)."""
+    """The agent's side panel with everything the shopper wrote masked (the input is not changed): the transcript,
+    the texts, entities and slots the bot understood, and the question each suggested answer quotes."""
     masked = copy.copy(context)
     masked["transcript"] = [{**line, "text": mask_text(str(line.get("text", "")))} for line in context["transcript"]]
+    if isinstance(context.get("nlu"), dict):
+        masked["nlu"] = _masked(context["nlu"])
+    masked["faq_suggestions"] = [
+        {**hit, "question_asked": mask_text(str(hit.get("question_asked", "")))}
+        for hit in context.get("faq_suggestions") or []
+    ]
     masked["masked"] = True
     return masked
 

@@ -88,6 +88,11 @@ def test_transcript_is_masked_and_reveal_is_audited(shop: Shop) -> None:
         context = shop.client.get(f"/api/v1/agents/conversations/{conv}/context", headers=agent).json()
         [line] = [m for m in context["transcript"] if m["direction"] == "in"]
         assert line["text"] == "手机138****5678，地址浙江省杭州市西湖区****" and context["masked"] is True
+        # nowhere else in the panel either (found through `make run`, 2026-12-07: the suggested answers quoted the
+        # shopper's question, phone number included, under "顾客问")
+        assert context["faq_suggestions"], context
+        for raw in ("13812345678", "文三路90号"):
+            assert raw not in json.dumps(context, ensure_ascii=False), raw
         other = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=bearer(shop.login("id-agent2")))
         assert other.status_code == 403 and other.json()["code"] == "AssignedToAnotherAgent"
         shown = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=agent)
@@ -166,3 +171,22 @@ def test_cli_exports_and_erases(shop: Shop, tmp_path: Path) -> None:
     key = {"X-Kefu-Channel-Key": rotated.output.strip()}
     body = {"openid": "o-cli", "content": "你好"}
     assert shop.client.post("/api/v1/channels/miniprogram/messages", json=body, headers=key).status_code == 200
+
+
+def test_the_masked_panel_hides_what_the_bot_understood_too() -> None:
+    """The NLU panel repeats the shopper's words (each intent's text, the entities, the slots such as a new address
+    with a phone number): masked like the transcript; order numbers and the FAQ's own texts stay as they are."""
+    from router.identity.pii import mask_context
+
+    said = "改到北京市朝阳区建国路88号，电话13812345678"
+    context = {
+        "transcript": [{"direction": "in", "text": said}],
+        "nlu": {"intents": [{"text": said, "intent": "inform", "confidence": 0.9}],
+                "entities": {"phone": "13812345678", "order_id": "2026120500113034"},
+                "slots": {"new_address": said, "order_id": "2026120500113034"}},
+        "faq_suggestions": [{"id": "phone_change", "question": "怎么更换绑定的手机号？", "question_asked": said}],
+    }
+    masked = json.dumps(mask_context(context), ensure_ascii=False)
+    assert "13812345678" not in masked and "建国路88号" not in masked, masked
+    assert masked.count("2026120500113034") == 2 and "怎么更换绑定的手机号？" in masked
+    assert "13812345678" in json.dumps(context, ensure_ascii=False)  # the input is not changed
