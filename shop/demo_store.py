@@ -137,8 +137,13 @@ def _yuan(cents: int) -> float:
     return round(cents / 100, 2)
 
 
-def to_order(row: OrderRow, policy: dict[str, Any] | None = None) -> Order:
-    """Map a row (with items loaded) to the wire/domain model (with ``policy``, whether its address may change)."""
+def address_changeable(policy: dict[str, Any], status: str) -> bool:
+    """Whether the shop's policy still lets an order in ``status`` change its delivery address."""
+    return status in policy["address_change_allowed"]
+
+
+def to_order(row: OrderRow, policy: dict[str, Any]) -> Order:
+    """Map a row (with items loaded) to the wire/domain model (``policy``: whether its address may change)."""
     return Order(
         order_id=row.id,
         customer_id=row.customer_id,
@@ -160,7 +165,7 @@ def to_order(row: OrderRow, policy: dict[str, Any] | None = None) -> Order:
         created_at=row.created_at,
         shipped_at=row.shipped_at,
         delivered_at=row.delivered_at,
-        address_changeable=None if policy is None else row.status in policy["address_change_allowed"],
+        address_changeable=address_changeable(policy, row.status),
     )
 
 
@@ -269,7 +274,7 @@ class DemoOrderStore:
     def change_address(self, order_id: str, *, customer_id: str, new_address: str) -> AddressChangeReceipt:
         def change(session: Session) -> AddressChangeReceipt:
             row = self._owned_row(session, order_id, customer_id)
-            if row.status not in self._policy["address_change_allowed"]:
+            if not address_changeable(self._policy, row.status):
                 raise AddressChangeRefused(order_id, row.status)
             row.address = new_address.strip()
             return AddressChangeReceipt(order_id=order_id, new_address=row.address)
