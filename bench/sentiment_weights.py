@@ -119,7 +119,9 @@ CANDIDATES = ("shipped", "bq_half", "bq_half_lcqmc")
 DATA_CHANGES = {"shipped": 0, "bq_half": 1, "bq_half_lcqmc": 2, "shipped_regrid": 0}
 DIAGNOSTICS = ("shipped_regrid",)  # reported, never chosen
 MODEL_OF = {"shipped_regrid": "shipped"}
-SHIPPED_WEIGHTS = (-1.25, 5.0, 1.25, 1.5, False)  # BIAS, W_MODEL, W_NEGATIVE, W_ACCUSE, accusation off in requests
+# BIAS, W_MODEL, W_NEGATIVE, W_ACCUSE, accusation off in requests: the weights shipped before the third attempt (the
+# "shipped" candidate of the first two rules and the starting point of the third); rules.py has the third's since
+SHIPPED_WEIGHTS = (-1.25, 5.0, 1.25, 1.5, False)
 GRID = tuple(
     itertools.product(
         (-1.0, -1.25, -1.5, -1.75, -2.0, -2.25), (2.0, 3.0, 4.0, 5.0), (0.75, 1.25, 1.75, 2.25), (0.0, 0.8, 1.5),
@@ -447,12 +449,13 @@ def precision_key(point: tuple[str, tuple[Any, ...]], r: dict[str, float]) -> tu
     return (round(r["validation"], 9), -round(r["mean_recall"], 9), changes(candidate, weights), candidate, weights)
 
 
-def choose_precision(
+def rank_precision(
     rows: dict[tuple[str, tuple[Any, ...]], dict[str, float]],
-) -> tuple[str, tuple[Any, ...]] | None:
-    """The third attempt's rule: the recall and false-alarm goals as floors, then the lowest validation rate."""
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The third attempt's rule: the recall and false-alarm goals as floors, then the lowest validation rate (the
+    chosen point first)."""
     ok = [pt for pt, r in rows.items() if feasible({**r, "validation": 0.0})]
-    return min(ok, key=lambda pt: precision_key(pt, rows[pt])) if ok else None
+    return sorted(ok, key=lambda pt: precision_key(pt, rows[pt]))
 
 
 def points(candidate: str) -> tuple[tuple[Any, ...], ...]:
@@ -475,17 +478,23 @@ def handoff_threshold(terms: dict[str, Any], candidate: str, weights: Sequence[A
     return next((h for h in HANDOFF_CHOICES if highest < h), None), highest
 
 
-def step_select(datasets: Path) -> dict[str, Any]:
+def load_terms() -> dict[str, Any]:
+    """The cached terms, checked: with the weights in router/sentiment/rules.py they must decide exactly as the
+    analyzer does (the committed model)."""
     from router.sentiment import SentimentAnalyzer
     from router.sentiment import rules as srules
 
-    assert (srules.BIAS, srules.W_MODEL, srules.W_NEGATIVE, srules.W_ACCUSE) == SHIPPED_WEIGHTS[:4]
-    terms = json.loads((CACHE / "terms.json").read_text(encoding="utf-8"))
-    # the cached terms must decide exactly as the analyzer does (shipped model and weights)
+    terms: dict[str, Any] = json.loads((CACHE / "terms.json").read_text(encoding="utf-8"))
+    current = (srules.BIAS, srules.W_MODEL, srules.W_NEGATIVE, srules.W_ACCUSE, False)
     analyzer = SentimentAnalyzer.load(MODEL)
     for name in EVAL_SETS:
         direct = np.asarray([analyzer.score(t).anger >= 0.5 for t in terms[name]["texts"]])
-        assert np.array_equal(flagged_of(logits(terms[name], "shipped", SHIPPED_WEIGHTS)), direct), name
+        assert np.array_equal(flagged_of(logits(terms[name], "shipped", current)), direct), name
+    return terms
+
+
+def step_select(datasets: Path) -> dict[str, Any]:
+    terms = load_terms()
     every = {(c, w): figures(terms, c, w) for c in (*CANDIDATES, *DIAGNOSTICS) for w in points(c)}
     rows = {pt: r for pt, r in every.items() if pt[0] in CANDIDATES}
     chosen = choose(rows)
@@ -494,9 +503,7 @@ def step_select(datasets: Path) -> dict[str, Any]:
     for c, pt in best.items():
         entry: dict[str, Any] = {"feasible_points": sum(1 for q, r in every.items() if q[0] == c and feasible(r))}
         if pt is not None:
-            entry.update(weights=list(pt[1]), changes=changes(*pt), **every[pt])
-            entry["cluemotion_test_anger_f1"] = cluemotion_f1(terms, *pt)
-            entry["handoff"], entry["highest_calm_anger"] = handoff_threshold(terms, *pt)
+            entry.update(chosen_entry(terms, pt, every[pt]))
         else:
             # diagnostic: the point of the highest mean recall among those that meet every goal but the validation
             near = [q for q, r in every.items() if q[0] == c and feasible({**r, "validation": 0.0})]
@@ -517,14 +524,20 @@ def step_select(datasets: Path) -> dict[str, Any]:
     }
 
 
+def chosen_entry(terms: dict[str, Any], point: tuple[str, tuple[Any, ...]], row: dict[str, float]) -> dict[str, Any]:
+    """A chosen point's figures with what is read after the choice: CLUEmotion test anger F1 and the handoff."""
+    entry: dict[str, Any] = {"weights": list(point[1]), "changes": changes(*point), **row}
+    entry["cluemotion_test_anger_f1"] = cluemotion_f1(terms, *point)
+    entry["handoff"], entry["highest_calm_anger"] = handoff_threshold(terms, *point)
+    return entry
+
+
 def step_select_precision() -> dict[str, Any]:
-    """The third attempt: the shipped anger model over the grid (and its shipped weights) under ``choose_precision``."""
-    terms = json.loads((CACHE / "terms.json").read_text(encoding="utf-8"))
+    """The third attempt: the shipped anger model over the grid (and its shipped weights) under ``rank_precision``."""
+    terms = load_terms()
     weights = (SHIPPED_WEIGHTS, *(w for w in GRID if w != SHIPPED_WEIGHTS))
     rows = {("shipped", w): figures(terms, "shipped", w) for w in weights}
-    chosen = choose_precision(rows)
-    ranked = sorted((pt for pt, r in rows.items() if feasible({**r, "validation": 0.0})),
-                    key=lambda pt: precision_key(pt, rows[pt]))
+    ranked = rank_precision(rows)
     out: dict[str, Any] = {
         "rule": "precision",
         "feasible_points": len(ranked),
@@ -533,11 +546,8 @@ def step_select_precision() -> dict[str, Any]:
         "load": _load(),
         "time": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
     }
-    if chosen is not None:
-        entry: dict[str, Any] = {"weights": list(chosen[1]), "changes": changes(*chosen), **rows[chosen]}
-        entry["cluemotion_test_anger_f1"] = cluemotion_f1(terms, *chosen)
-        entry["handoff"], entry["highest_calm_anger"] = handoff_threshold(terms, *chosen)
-        out["chosen"] = entry
+    if ranked:
+        out["chosen"] = chosen_entry(terms, ranked[0], rows[ranked[0]])
     return out
 
 
