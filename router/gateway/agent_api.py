@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from router.auth import CurrentAgent
+from router.auth import CurrentAgent, get_settings_from_app
 from router.gateway.deps import ContextDep, GatewayDep
 from router.gateway.schemas import MAX_TEXT_CHARS, Reply
 from router.identity.pii import mask_context
+from router.settings import Settings
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -36,11 +37,13 @@ async def send_message(conversation_id: str, body: AgentReply, agent: CurrentAge
 
 @router.get("/conversations/{conversation_id}/context", summary="Transcript, sentiment, NLU, order and FAQ ideas")
 async def context(
-    conversation_id: str, agent: CurrentAgent, gateway: GatewayDep, builder: ContextDep
+    conversation_id: str, agent: CurrentAgent, gateway: GatewayDep, builder: ContextDep,
+    settings: Annotated[Settings, Depends(get_settings_from_app)],
 ) -> dict[str, Any]:
     """404 for an unknown conversation, 403 for an agent when another agent serves it."""
     fields, transcript = await run_in_threadpool(
         lambda: builder.load_for_agent(gateway.sessions, conversation_id=conversation_id, agent_id=agent.id,
                                        role=agent.role)
     )
-    return mask_context(await builder.build(fields, transcript))  # unmasked: POST .../reveal (audited)
+    # unmasked: POST .../reveal (audited); the secret keys the order's personal_ref
+    return mask_context(await builder.build(fields, transcript), secret=settings.secret_key)

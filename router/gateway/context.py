@@ -41,6 +41,11 @@ def substantive_questions(inbound: list[dict[str, Any]], nlu_intents: list[dict[
     return found
 
 
+def _inbound(conv: dict[str, Any], transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The shopper's messages in this conversation (the transcript also holds her earlier ones)."""
+    return [m for m in transcript if m["direction"] == "in" and m["conversation_id"] == conv["id"]]
+
+
 class ContextBuilder:
     """Assembles the agent's side panel; every part degrades on its own (a down Rasa still leaves the transcript)."""
 
@@ -107,30 +112,14 @@ class ContextBuilder:
     async def build(self, conv: dict[str, Any], transcript: list[dict[str, Any]]) -> dict[str, Any]:
         """The panel from :meth:`load`'s data; the order lookup and the FAQ search (which may load or build the
         index) run in worker threads, never on the event loop."""
-        inbound = [m for m in transcript if m["direction"] == "in" and m["conversation_id"] == conv["id"]]
+        inbound = _inbound(conv, transcript)
         trend = [
             {"label": m["mood"], "score": m["sentiment_score"], "at": m["created_at"]}
             for m in inbound
             if m["sentiment_label"]
         ]
-        try:
-            nlu = nlu_summary(await self.rasa.tracker(conv["id"]))
-        except RasaUnavailable as exc:
-            log.info("no NLU context for %s: %s", conv["id"], exc.reason)
-            nlu = {"intents": [], "entities": {}, "slots": {}}
-        order_id = nlu["entities"].get("order_id") or nlu["slots"].get("order_id")
-        if not order_id:
-            for m in reversed(inbound):
-                found = ORDER_ID_RE.search(m["text"])
-                if found:
-                    order_id = found.group(0)
-                    break
-        order = None
-        if order_id and self.order_lookup is not None:
-            try:
-                order = await run_in_threadpool(self.order_lookup, str(order_id), conv["customer_id"])
-            except Exception as exc:  # the shop's order API may be down; the agent still gets everything else
-                log.info("order lookup failed for %s: %s", order_id, exc)
+        nlu = await self.nlu(conv["id"])
+        order = await self._order(conv, inbound, nlu)
         suggestions: list[dict[str, Any]] = []
         questions = substantive_questions(inbound, nlu["intents"])[:QUESTIONS_FOR_SUGGESTIONS]
         if questions and self.faq_search is not None:
@@ -147,6 +136,37 @@ class ContextBuilder:
             "faq_suggestions": suggestions,
         }
 
+    async def nlu(self, conversation_id: str) -> dict[str, Any]:
+        """What the bot understood (intents, entities, slots); empty when Rasa cannot answer."""
+        try:
+            return nlu_summary(await self.rasa.tracker(conversation_id))
+        except RasaUnavailable as exc:
+            log.info("no NLU context for %s: %s", conversation_id, exc.reason)
+            return {"intents": [], "entities": {}, "slots": {}}
+
+    async def order(self, conv: dict[str, Any], transcript: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The order the panel shows for :meth:`load`'s data, found as :meth:`build` finds it (the audited reveal
+        reads it again, unmasked)."""
+        return await self._order(conv, _inbound(conv, transcript), await self.nlu(conv["id"]))
+
+    async def _order(
+        self, conv: dict[str, Any], inbound: list[dict[str, Any]], nlu: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The order the bot understood, else the latest order number the shopper wrote; None when the lookup fails."""
+        order_id = nlu["entities"].get("order_id") or nlu["slots"].get("order_id")
+        if not order_id:
+            for m in reversed(inbound):
+                found = ORDER_ID_RE.search(m["text"])
+                if found:
+                    order_id = found.group(0)
+                    break
+        if not order_id or self.order_lookup is None:
+            return None
+        try:
+            return await run_in_threadpool(self.order_lookup, str(order_id), conv["customer_id"])
+        except Exception as exc:  # the shop's order API may be down; the agent still gets everything else
+            log.info("order lookup failed for %s: %s", order_id, exc)
+            return None
 
     def _suggest(self, questions: list[str]) -> list[dict[str, Any]]:
         """The latest question's two best entries, then the best entry of each earlier question, then the rest."""

@@ -19,7 +19,7 @@
   let wsEverOpen = false;
   let loggedIn = false;
   const offers = new Map();         // offer id -> {offer, node, timer}
-  const convs = new Map();          // conversation id -> {info, lines: Map(id -> line), closed, unread, context}
+  const convs = new Map();          // conversation id -> {info, lines: Map(id -> line), closed, unread, context, revealed, revealedOrder}
   let current = null;
 
   const auth = kefu.loginFlow({
@@ -445,7 +445,7 @@
     if (current === id) {
       renderTranscript(c);
       loadDeliveries(id);
-      renderContext(ctx);
+      renderContext(ctx, c);
       $("conv-title").textContent = `顾客 ${c.info.customer_id || ""}`;
     }
   }
@@ -494,7 +494,14 @@
     contextTimer = setTimeout(() => loadContext(id), 600);
   }
 
-  function renderContext(ctx) {
+  // The panel's order with its personal data in full once the agent chose "show" for it: the same order, and the
+  // same data as then (the server's personal_ref: an address changed since is masked until shown again).
+  function shownOrder(order, revealed) {
+    if (!order || !revealed || revealed.order_id !== order.order_id || revealed.personal_ref !== order.personal_ref) return order;
+    return { ...order, address: revealed.address, detail: revealed.detail };
+  }
+
+  function renderContext(ctx, c) {
     const trend = ctx.sentiment_trend || [];
     const sBox = clear($("ctx-sentiment"));
     if (trend.length) {
@@ -508,7 +515,7 @@
     }
 
     const oBox = clear($("ctx-order"));
-    const o = ctx.order;
+    const o = shownOrder(ctx.order, c.revealedOrder);
     if (o) {
       oBox.className = "";
       const items = (o.items || []).map((i) => `${i.product} × ${i.quantity}`).join("；");
@@ -640,12 +647,16 @@
   });
 
   $("reveal").addEventListener("click", async () => {
-    const c = convs.get(current);
+    const id = current;
+    const c = convs.get(id);
     if (!c) return;
     try {
-      const res = await call(`/api/v1/agents/conversations/${encodeURIComponent(current)}/reveal`, { method: "POST" });
+      const res = await call(`/api/v1/agents/conversations/${encodeURIComponent(id)}/reveal`, { method: "POST" });
       c.revealed = new Map(res.transcript.map((m) => [m.id, m.text]));
+      c.revealedOrder = res.order || null;  // kept for the panel's later refreshes (shownOrder)
+      if (current !== id) return;  // the agent moved to another conversation meanwhile
       renderTranscript(c);
+      if (c.context) renderContext(c.context, c);
     } catch (err) {
       toast(`无法显示完整信息：${err.message}`, "error");
     }

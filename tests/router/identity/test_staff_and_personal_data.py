@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,10 @@ from router.identity.erasure import ERASED_TEXT
 from router.identity.models import PersonalDataAccess
 from router.reports.kpis import compute_kpis
 from router.routing.tables import User
+from shop import settings as shop_settings
+from shop.demo_data import seed_demo_store
+from shop.demo_store import DemoOrderStore
+from shop.orders import Order
 from tests.router.identity.conftest import Shop, bearer, signed
 
 pytestmark = pytest.mark.slow
@@ -98,6 +104,7 @@ def test_transcript_is_masked_and_reveal_is_audited(shop: Shop) -> None:
         shown = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=agent)
         assert shown.status_code == 200
         assert [m["text"] for m in shown.json()["transcript"] if m["direction"] == "in"] == [text]
+        assert shown.json()["order"] is None  # no order in this conversation
         with shop.client.app.state.sessions() as session:  # type: ignore[attr-defined]
             audit = session.scalars(
                 select(PersonalDataAccess).where(PersonalDataAccess.conversation_id == conv)
@@ -186,7 +193,96 @@ def test_the_masked_panel_hides_what_the_bot_understood_too() -> None:
                 "slots": {"new_address": said, "order_id": "2026120500113034"}},
         "faq_suggestions": [{"id": "phone_change", "question": "怎么更换绑定的手机号？", "question_asked": said}],
     }
-    masked = json.dumps(mask_context(context), ensure_ascii=False)
+    masked = json.dumps(mask_context(context, secret="test-secret"), ensure_ascii=False)
     assert "13812345678" not in masked and "建国路88号" not in masked, masked
     assert masked.count("2026120500113034") == 2 and "怎么更换绑定的手机号？" in masked
     assert "13812345678" in json.dumps(context, ensure_ascii=False)  # the input is not changed
+
+
+@pytest.fixture()
+def demo_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Order]:
+    """An order of c0001 in a seeded demo store, the one the app's order panel reads (as `make run` sets it)."""
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    store = DemoOrderStore.from_url(url, clock=lambda: datetime(2026, 11, 20, 10, 0))
+    seed_demo_store(store, n_orders=40, seed=3, now=datetime(2026, 11, 20, 10, 0))
+    order = store.find_orders(customer_id="c0001", limit=1)[0]
+    store.close()
+    monkeypatch.setenv("KEFU_ACTIONS_ORDERS_DB_URL", url)
+    monkeypatch.delenv("KEFU_ACTIONS_ORDER_API_URL", raising=False)
+    shop_settings.get_order_settings.cache_clear()
+    shop_settings.get_order_service.cache_clear()
+    yield order
+    shop_settings.get_order_settings.cache_clear()
+    shop_settings.get_order_service.cache_clear()
+
+
+def test_the_order_panel_is_masked_and_reveal_shows_its_address(shop: Shop, demo_order: Order) -> None:
+    """Found by using the agent console: the order panel showed the delivery address in full, while the
+    transcript beside it was masked; now the reveal shows it, audited like the transcript."""
+    conv, agent = _held_conversation(shop, "c0001", f"订单{demo_order.order_id}的收货地址对吗")
+    try:
+        context = shop.client.get(f"/api/v1/agents/conversations/{conv}/context", headers=agent).json()
+        order = context["order"]
+        assert order["order_id"] == demo_order.order_id and order["status"] == demo_order.status
+        assert demo_order.address not in json.dumps(context, ensure_ascii=False)
+        region = order["address"].removesuffix("****")  # "北京市朝阳区****"
+        assert region != order["address"] and region and demo_order.address.startswith(region), order["address"]
+        assert order["personal_ref"]
+        for _ in range(2):  # one audit row per reveal
+            shown = shop.client.post(f"/api/v1/agents/conversations/{conv}/reveal", headers=agent)
+            assert shown.status_code == 200, shown.text
+            assert shown.json()["order"] == {"order_id": demo_order.order_id, "address": demo_order.address,
+                                             "detail": demo_order.detail, "personal_ref": order["personal_ref"]}
+            assert [m["text"] for m in shown.json()["transcript"] if m["direction"] == "in"] == [
+                f"订单{demo_order.order_id}的收货地址对吗"]
+        with shop.client.app.state.sessions() as session:  # type: ignore[attr-defined]
+            audit = session.scalars(select(PersonalDataAccess).where(PersonalDataAccess.conversation_id == conv)).all()
+        assert [a.action for a in audit] == ["reveal", "reveal"]
+    finally:
+        shop.client.post(f"/api/v1/agents/conversations/{conv}/close", json={}, headers=agent)
+        shop.client.put("/api/v1/agents/me/status", json={"status": "offline"}, headers=agent)
+
+
+def test_the_masked_order_keeps_the_region_and_the_reveal_names_the_same_data() -> None:
+    """The address field is masked after its region whether or not it has a house number (which the transcript's
+    masking looks for), a receiver's name and phone before it included; the logistics note like any text. The reveal's
+    personal_ref equals the panel's for the same order and data only, so the console never shows an address the
+    shopper changed since."""
+    from router.identity.pii import mask_context, revealed_order
+
+    order = {"order_id": "2026120500113034", "customer_id": "c0001", "status": "派送中", "total": 99.0,
+             "detail": "顺丰速运运单号 SF1234567890123，快递员王师傅（13912345678）正在为您派送",
+             "address": "上海市浦东新区碧波路690弄5幢301室", "tracking_no": "SF1234567890123"}
+    context = {"transcript": [], "nlu": None, "faq_suggestions": [], "order": order}
+    masked = mask_context(context, secret="test-secret")["order"]
+    assert masked["address"] == "上海市浦东新区****"
+    assert masked["detail"] == "顺丰速运运单号 SF1234567890123，快递员王师傅（139****5678）正在为您派送"
+    assert {k: masked[k] for k in ("order_id", "status", "total", "tracking_no")} == {
+        k: order[k] for k in ("order_id", "status", "total", "tracking_no")}
+    assert context["order"] is order and order["address"] == "上海市浦东新区碧波路690弄5幢301室"  # input unchanged
+    named = {**order, "address": "张三 13812345678 浙江省杭州市西湖区文三路90号"}
+    assert mask_context({**context, "order": named}, secret="test-secret")["order"]["address"] == "****"
+
+    revealed = revealed_order(order, secret="test-secret")
+    assert revealed == {"order_id": order["order_id"], "address": order["address"], "detail": order["detail"],
+                        "personal_ref": masked["personal_ref"]}
+    moved = {**order, "address": "上海市浦东新区碧波路700弄1幢101室"}  # masks the same, is not the same
+    assert mask_context({**context, "order": moved}, secret="test-secret")["order"]["address"] == masked["address"]
+    assert mask_context({**context, "order": moved}, secret="test-secret")["order"]["personal_ref"] != \
+        masked["personal_ref"]
+    other = {**order, "order_id": "2026120500113035"}
+    assert revealed_order(other, secret="test-secret")["personal_ref"] != masked["personal_ref"]  # type: ignore[index]
+    assert revealed_order(order, secret="another-secret")["personal_ref"] != masked["personal_ref"]  # type: ignore[index]
+    assert revealed_order(None, secret="test-secret") is None
+
+
+def test_a_ticket_notice_pushed_to_an_agent_masks_the_shoppers_words() -> None:
+    """A ticket from a left message is titled with the shopper's words; its ``ticket_assigned`` notice (a toast in
+    the console) is masked like the ticket API's subject."""
+    from router.identity.pii import mask_agent_event
+
+    notice = {"type": "ticket_assigned", "ticket_id": 7, "ref": "T20261207001",
+              "subject": "请回电13812345678，寄到浙江省杭州市西湖区文三路90号", "category": "general", "priority": 2}
+    masked = mask_agent_event(notice)
+    assert masked == {**notice, "subject": "请回电138****5678，寄到浙江省杭州市西湖区****"}
+    assert notice["subject"].startswith("请回电13812345678")
