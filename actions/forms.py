@@ -9,7 +9,8 @@ Shoppers change their mind inside a form: a question instead of a number is answ
 form asks again with one short reminder (``action_ask_order_id``); after a second question instead of the number
 the form lets go (``utter_park_<form>``: say the number or the request again when you want it; an order number
 outside a form is looked up anyway), instead of reminding after every answer and reading the next digits as a wrong
-order number. The second wrong number in a row, or "订单号忘了", gets help instead of the same complaint (where to
+order number. The form's second slot (the new address, the return reason, the invoice title) is asked the same way
+(``AskFormSlot``). The second wrong number in a row, or "订单号忘了", gets help instead of the same complaint (where to
 find the number, or a human). Leaving a form ("算了", another service request, a human) is done by the rules in
 bot/data/rules.yml.
 """
@@ -84,9 +85,10 @@ def order_id_failures(tracker: Tracker, form: str) -> int:
     return sum(1 for name in _bot_responses_since_activation(tracker, form) if name in ORDER_ID_COMPLAINTS)
 
 
-def reminders_given(tracker: Tracker, form: str) -> int:
-    """Short reminders since ``form`` was last activated (each one after a question instead of the number)."""
-    return _bot_responses_since_activation(tracker, form).count(f"utter_resume_{form}")
+def reminders_given(tracker: Tracker, form: str, reminder: str | None = None) -> int:
+    """Short reminders since ``form`` was last activated (each one after a question instead of the answer);
+    ``reminder`` names the response counted (default: the order number's, ``utter_resume_<form>``)."""
+    return _bot_responses_since_activation(tracker, form).count(reminder or f"utter_resume_{form}")
 
 
 class OrderFormValidator(FormValidationAction, ABC):
@@ -166,40 +168,101 @@ class OrderFormValidator(FormValidationAction, ABC):
         return {"order_id": None}
 
 
-class ActionAskOrderId(Action):
-    """How every form asks for the order number: the full question the first time (after buttons for the likely
-    needs when a bare word like "退货" started the form), one short reminder after the shopper asked something else
-    in between, the form set aside after a second such question, and nothing when the validator has just said what
-    was wrong."""
+class AskFormSlot(Action, ABC):
+    """How a form asks for one of its slots: the full question the first time, one short reminder
+    (``reminder``) after the shopper asked something else in between, the form set aside after a second such
+    question (``utter_park_<form>``), and nothing when the validator has just said what was wrong (``complaints``).
+    Abstract so rasa-sdk registers only the concrete ask actions."""
 
-    def name(self) -> str:
-        return "action_ask_order_id"
+    slot: str
+    question: str  # the full question, a response of the domain
+    complaints: frozenset[str] = frozenset()
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    def reminder(self, form: str) -> str:
+        """The response that reminds the shopper of this slot inside ``form``."""
+        return f"utter_resume_{self.slot}"
+
+    async def first_ask(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        dispatcher.utter_message(response=self.question)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         form = tracker.active_loop.get("name") or ""
         turn = events_since_user(tracker)
-        if any(e.get("event") == "bot" and utter_action(e) in ORDER_ID_COMPLAINTS for e in turn):
+        if any(e.get("event") == "bot" and utter_action(e) in self.complaints for e in turn):
             return []
         digressed = any(e.get("event") == "bot" for e in turn) or any(
             e.get("event") == "action" and e.get("name") not in _FORM_MACHINERY for e in turn
         )
-        reminder, set_aside = f"utter_resume_{form}", f"{SET_ASIDE_PREFIX}{form}"
+        reminder, set_aside = self.reminder(form), f"{SET_ASIDE_PREFIX}{form}"
         responses = (domain or {}).get("responses", {})
-        if digressed and reminders_given(tracker, form) >= 1 and set_aside in responses:
-            # a second question instead of the number: the shopper has moved on; let go (the form's rule then runs
+        if digressed and reminders_given(tracker, form, reminder) >= 1 and set_aside in responses:
+            # a second question instead of the answer: the shopper has moved on; let go (the form's rule then runs
             # its final action, which sees set_aside_this_turn and stays silent)
             dispatcher.utter_message(response=set_aside)
             return [ActiveLoop(None)]
         if digressed and reminder in responses:
             dispatcher.utter_message(response=reminder)
-        elif await offer_topic(dispatcher, latest_text(tracker), with_flow=False):
+        else:
+            await self.first_ask(dispatcher, tracker)
+        return []
+
+
+class ActionAskOrderId(AskFormSlot):
+    """The order number, which every form asks first; after a bare word like "退货" that started the form, buttons
+    for the likely needs come before the question."""
+
+    slot = "order_id"
+    question = "utter_ask_order_id"
+    complaints = ORDER_ID_COMPLAINTS
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    def reminder(self, form: str) -> str:
+        return f"utter_resume_{form}"
+
+    async def first_ask(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        if await offer_topic(dispatcher, latest_text(tracker), with_flow=False):
             # the form was started by a bare word ("退货"): maybe they only wanted to know about it
             dispatcher.utter_message(response="utter_ask_order_id_or_leave")
         else:
-            dispatcher.utter_message(response="utter_ask_order_id")
-        return []
+            dispatcher.utter_message(response=self.question)
+
+
+class ActionAskNewAddress(AskFormSlot):
+    """The form's second slot, once the order is known; its reminder is ``utter_resume_new_address``."""
+
+    slot = "new_address"
+    question = "utter_ask_new_address"
+    complaints = frozenset({INVALID_ADDRESS_RESPONSE})
+
+    def name(self) -> str:
+        return "action_ask_new_address"
+
+
+class ActionAskReturnReason(AskFormSlot):
+    """The form's second slot, once the order is known; its reminder is ``utter_resume_return_reason``."""
+
+    slot = "return_reason"
+    question = "utter_ask_return_reason"
+
+    def name(self) -> str:
+        return "action_ask_return_reason"
+
+
+class ActionAskInvoiceTitle(AskFormSlot):
+    """The form's second slot, once the order is known; its reminder is ``utter_resume_invoice_title``."""
+
+    slot = "invoice_title"
+    question = "utter_ask_invoice_title"
+
+    def name(self) -> str:
+        return "action_ask_invoice_title"
 
 
 class ValidateOrderStatusForm(OrderFormValidator):

@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.context import customer_id, slot_text
+from actions.context import customer_id, set_aside_this_turn, slot_text
 from actions.escalation import FALLBACK_COUNT_SLOT, build_handoff, handoff_events
 from actions.order_actions import OrderServiceAction, order_id_from_slot, report_order_error
 from shop.orders import InvoiceRefused, OrderNotFound, OrderNotOwned, OrderServiceUnavailable
@@ -24,6 +24,8 @@ class ActionSubmitInvoice(OrderServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if set_aside_this_turn(tracker):  # the form let go of the shopper and said so
+            return []
         order_id = order_id_from_slot(tracker, dispatcher)
         title = slot_text(tracker, "invoice_title")
         if order_id is None:

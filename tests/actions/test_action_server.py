@@ -20,7 +20,8 @@ CONTRACT_ACTIONS = {
     "action_faq_answer", "action_order_status", "action_change_address", "action_submit_return",
     "action_submit_invoice", "action_handoff", "action_complaint", "action_default_fallback",
     "validate_order_status_form", "validate_address_change_form", "validate_return_form", "validate_invoice_form",
-    "action_out_of_scope", "action_ask_order_id",
+    "action_out_of_scope", "action_ask_order_id", "action_ask_new_address", "action_ask_return_reason",
+    "action_ask_invoice_title",
 }
 
 

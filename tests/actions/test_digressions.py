@@ -11,9 +11,19 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionFaqAnswer, ActionOutOfScope
-from actions.forms import ActionAskOrderId, ValidateReturnForm, order_id_failures
+from actions.forms import (
+    ActionAskInvoiceTitle,
+    ActionAskNewAddress,
+    ActionAskOrderId,
+    ActionAskReturnReason,
+    AskFormSlot,
+    ValidateReturnForm,
+    order_id_failures,
+)
 from actions.handoff import ActionDefaultFallback
-from actions.order_actions import order_id_from_slot
+from actions.invoices import ActionSubmitInvoice
+from actions.order_actions import ActionChangeAddress, order_id_from_slot
+from actions.returns import ActionSubmitReturn
 from actions.topics import bare_topic, core_words
 from shop.demo_store import DemoOrderStore
 from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
@@ -116,6 +126,63 @@ def test_a_second_question_in_a_row_sets_the_form_aside_and_its_final_action_sta
     assert order_id_from_slot(unparked, dispatcher) is None and responses(dispatcher.messages) == ["utter_ask_order_id"]
     for form in ("order_status_form", "address_change_form", "return_form", "invoice_form"):
         assert f"utter_park_{form}" in domain["responses"]
+
+
+# ---------------------------------------------------------------- the form's second question
+SECOND_SLOTS = [("address_change_form", ActionAskNewAddress, "我要改地址"),
+                ("return_form", ActionAskReturnReason, "我要退货"),
+                ("invoice_form", ActionAskInvoiceTitle, "我要开发票")]
+OWNER_ORDER = "2026120500113034"
+
+
+def known_order(form: str, opening: str, asked: str) -> list[dict[str, Any]]:
+    """The form started, the order number given and accepted, the second question asked in full."""
+    return [user_event(opening, "request"), activated(form), bot_event("utter_ask_order_id"),
+            user_event(OWNER_ORDER, "inform"), bot_event(asked)]
+
+
+@pytest.mark.parametrize(("form", "action_class", "opening"), SECOND_SLOTS)
+def test_the_second_question_reminds_once_then_lets_go_like_the_order_number(
+    domain: dict[str, Any], form: str, action_class: type[AskFormSlot], opening: str
+) -> None:
+    action = action_class()
+    digression = [{"event": "action", "name": "action_faq_answer"}, {"event": "bot", "text": "运费…"}]
+    history = known_order(form, opening, action.question)
+    # the first time, and again after an answer that was not taken (no digression): the full question
+    tracker = make_tracker("…", "inform", active_loop=form, history=history[:-1])
+    assert responses(run_action(action, tracker, domain)[1]) == [action.question]
+    # a question in between: a short reminder, not the whole question again
+    tracker = make_tracker("运费谁出", "ask_faq", active_loop=form, history=history, after_user=digression)
+    assert responses(run_action(action, tracker, domain)[1]) == [f"utter_resume_{action.slot}"]
+    # a second question in a row: the form lets go, and its final action has nothing to add
+    reminded = [*history, user_event("运费谁出", "ask_faq"), *digression, bot_event(f"utter_resume_{action.slot}")]
+    tracker = make_tracker("发票怎么开", "ask_faq", active_loop=form, history=reminded, after_user=digression)
+    events, messages = run_action(action, tracker, domain)
+    assert responses(messages) == [f"utter_park_{form}"]
+    assert {"event": "active_loop", "name": None} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+    assert action.name() in domain["actions"] and f"utter_resume_{action.slot}" in domain["responses"]
+
+
+@pytest.mark.parametrize(("final_action", "form"), [(ActionChangeAddress, "address_change_form"),
+                                                    (ActionSubmitReturn, "return_form"),
+                                                    (ActionSubmitInvoice, "invoice_form")])
+def test_a_form_set_aside_at_its_second_question_ends_without_a_word(
+    store: DemoOrderStore, domain: dict[str, Any], final_action: type[ActionChangeAddress], form: str
+) -> None:
+    """The order number is known, the second slot empty: the final action would ask for it again (or worse)."""
+    parked = [{"event": "action", "name": "action_faq_answer"}, {"event": "bot", "text": "发票…"},
+              bot_event(f"utter_park_{form}"), {"event": "active_loop", "name": None}]
+    tracker = make_tracker("发票怎么开", "ask_faq", slots={"order_id": OWNER_ORDER}, after_user=parked)
+    events, messages = run_action(final_action(store), tracker, domain)
+    assert messages == []
+    assert all(e.get("event") != "slot" or e.get("value") is None for e in events)
+
+
+def test_an_invalid_address_is_explained_once_not_followed_by_the_whole_question(domain: dict[str, Any]) -> None:
+    history = known_order("address_change_form", "我要改地址", "utter_ask_new_address")
+    tracker = make_tracker("北京", "inform", active_loop="address_change_form", history=history,
+                           after_user=[bot_event("utter_invalid_address")])
+    assert responses(run_action(ActionAskNewAddress(), tracker, domain)[1]) == []
 
 
 # ---------------------------------------------------------------- bare topic words

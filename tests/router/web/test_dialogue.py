@@ -129,6 +129,33 @@ def test_an_order_in_transit_is_refused_before_the_new_address_is_asked(web_stac
     assert "地址" not in texts(say(web_stack, other, "积分怎么用")).replace(refused, "")
 
 
+def test_questions_at_the_new_address_get_one_reminder_then_the_change_is_set_aside(
+    web_stack: WebStack, web_dir: Path
+) -> None:
+    """Found through `make run` (2026-12-07): once the order number was accepted, every question the shopper asked
+    instead of the new address was followed by the whole address question again, without end."""
+    order_id, shopper = sample_order(f"sqlite:///{web_dir / 'orders.db'}", "待发货")
+    asked = response_texts("utter_ask_new_address")[0]
+    assert "订单号" in texts(say(web_stack, shopper, "我要改收货地址"))
+    assert asked in texts(say(web_stack, shopper, order_id))
+    first = say(web_stack, shopper, "运费谁出")
+    assert response_texts("utter_resume_new_address")[0] in texts(first) and asked not in texts(first), first
+    second = say(web_stack, shopper, "发票怎么开")
+    assert offers_faq(second, "invoice_apply"), second
+    assert response_texts("utter_park_address_change_form")[0] in texts(second), second
+    assert asked not in texts(second) and response_texts("utter_resume_new_address")[0] not in texts(second)
+    third = say(web_stack, shopper, "积分怎么用")
+    assert "地址" not in texts(third), third
+
+
+def test_how_long_a_return_takes_is_answered_not_taken_for_a_return_request(web_stack: WebStack) -> None:
+    """Found through `make run` (2026-12-07): "退货要几天" started the return flow and asked for an order number."""
+    body = say(web_stack, new_customer(), "退货要几天")
+    asks = [*response_texts("utter_ask_order_id"), *response_texts("utter_ask_order_id_or_leave")]
+    assert not any(ask in texts(body) for ask in asks), body
+    assert offers_faq(body, "refund_time") or offers_faq(body, "return_how"), body
+
+
 def test_the_bare_word_return_gets_buttons_and_the_return_flow_with_a_way_out(web_stack: WebStack) -> None:
     shopper = new_customer()
     body = say(web_stack, shopper, "退货")  # a return_request: the flow starts, its first question offers the needs
