@@ -137,7 +137,7 @@ test:
 	$(BIN)/lint-imports
 	cd bot && ../$(RASA_BIN)/rasa data validate --domain domain.yml --data data ../nlu_data --fail-on-warnings
 	cd bot && ../$(RASA_BIN)/rasa test core --model ../$(RASA_MODEL) --stories tests --fail-on-prediction-errors --out ../var/rasa/test_stories
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider --durations=30
 
 bench: setup dev
 	$(BIN)/python bench/run_all.py
