@@ -5,8 +5,9 @@ Two Rasa servers on the same trained model and one action server; each conversat
 alternately (which one goes first alternates too), one message at a time, so both see the same machine at the same
 moment. For every message the Rasa process's CPU time (``/proc/<pid>/stat``) and the wall time are taken; the first
 message of each conversation is left out of the figures (it starts a session). The peer is stock Rasa
-(``--peer stock``: ``rasa run``, none of scripts/rasa_server.py's changes) or the Rasa server script of an earlier
-commit (``--peer <git revision>``).
+(``--peer stock``: ``rasa run``, none of scripts/rasa_server.py's changes), the Rasa server script of an earlier
+commit (``--peer <git revision>``), or kefu's server on another trained model (``--peer same --peer-model PATH``,
+e.g. one trained from an earlier ``bot/config.yml``).
 
     .venv/bin/python bench/rasa_turns_bench.py --turns 40 --conversations 6 --peer stock
 """
@@ -48,6 +49,8 @@ def mean(samples: list[tuple[float, float]], field: int) -> float:
 
 def peer_script(peer: str, tmp: Path) -> Path:
     path = tmp / "peer_rasa_server.py"
+    if peer == "same":
+        return procs.RASA_SERVER
     if peer == "stock":
         path.write_text(STOCK, encoding="utf-8")
     else:
@@ -64,7 +67,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--conversations", type=int, default=6)
-    parser.add_argument("--peer", default="stock", help="'stock' (plain `rasa run`) or a git revision")
+    parser.add_argument("--peer", default="stock",
+                        help="'stock' (plain `rasa run`), 'same' (this server script) or a git revision")
+    parser.add_argument("--peer-model", type=Path, default=procs.RASA_MODEL, help="the model the peer serves")
     parser.add_argument("--window", type=int, default=10, help="messages per row of the report")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -76,7 +81,8 @@ def main() -> int:
         try:
             servers["kefu"] = procs.start_rasa(log_dir=tmp / "kefu", action_url=actions.url)
             procs.RASA_SERVER = peer_script(args.peer, tmp)
-            servers["peer"] = procs.start_rasa(log_dir=tmp / "peer", action_url=actions.url)
+            servers["peer"] = procs.start_rasa(log_dir=tmp / "peer", action_url=actions.url,
+                                               model=args.peer_model.resolve())
             procs.RASA_SERVER = ours
             rows: dict[str, dict[int, list[tuple[float, float]]]] = {name: {} for name in servers}
             clients.update({name: httpx.Client(base_url=proc.url, timeout=60) for name, proc in servers.items()})
@@ -100,7 +106,8 @@ def main() -> int:
             for proc in servers.values():
                 proc.stop()
             actions.stop()
-    print(f"peer: {args.peer}; {args.conversations} conversations of {args.turns} messages; Rasa CPU ms per message")
+    print(f"peer: {args.peer} on {args.peer_model}; {args.conversations} conversations of {args.turns} messages; "
+          "Rasa CPU ms per message")
     print("| messages | kefu CPU | peer CPU | kefu / peer | kefu wall | peer wall |")
     print("| --- | --- | --- | --- | --- | --- |")
     totals = {name: [s for window in rows[name].values() for s in window] for name in rows}

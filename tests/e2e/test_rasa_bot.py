@@ -61,6 +61,27 @@ def test_request_for_a_human_hands_over(rasa_server: Proc) -> None:
     assert texts(messages), "the shopper must be told that a human is coming"
 
 
+def test_a_small_number_in_a_sentence_is_no_order_number(rasa_server: Proc) -> None:
+    """Found through the load bench (2026-12-07): in "我的问题是第4个细节" the NLU (DIET) tagged "4" as an order number,
+    which filled the order_id slot and went into the fallback's handoff as the conversation's order."""
+    sender = new_sender()
+    for text in ("我的问题是第4个细节", "我的问题是第5个细节", "等了5天了还没到"):
+        messages = rasa_say(rasa_server.url, sender, text, customer_id="c0001")
+        assert "订单号格式" not in texts(messages), messages
+        for handoff in customs(messages, "handoff"):
+            assert handoff["order_id"] is None, messages
+
+
+def test_a_bare_okay_or_no_after_an_answer_is_not_a_misunderstanding(rasa_server: Proc) -> None:
+    """Found through `make run` (2026-12-07): "好" after an FAQ answer got "没太明白，换种方式说说" and counted as the
+    first of the two misunderstandings after which the bot hands over; "没有了" the same."""
+    sender = new_sender()
+    assert customs(rasa_say(rasa_server.url, sender, "运费谁出", customer_id="c0001"), "faq")
+    for text in ("好", "嗯嗯", "没有了"):
+        messages = rasa_say(rasa_server.url, sender, text, customer_id="c0001")
+        assert texts(messages) and not customs(messages, "fallback") and not customs(messages, "handoff"), messages
+
+
 PRAISE = ["客服态度很好", "你们客服很专业", "刚才的客服很负责", "5 客服很耐心", "客服小姐姐人很好"]
 
 

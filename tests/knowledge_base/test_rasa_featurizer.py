@@ -117,7 +117,7 @@ def _probe(code: str, *args: str) -> dict:
 def test_featurizer_adds_one_normalised_512_d_sentence_feature_per_text() -> None:
     out = _probe(FEATURES_PROBE)
     for features in out["examples"]:
-        # one feature, sentence level only (the __CLS__ position); DIET keeps the sparse token features for entities
+        # one feature, sentence level only (the __CLS__ position)
         assert len(features) == 1
         (feature,) = features
         assert (feature["type"], feature["attribute"], feature["origin"]) == ("sentence", "text", "use")
