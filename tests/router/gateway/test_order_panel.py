@@ -3,38 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
-
-import pytest
 
 from router.gateway.context import ContextBuilder, default_order_lookup
 from router.gateway.rasa_client import RasaClient, RasaUnavailable
-from shop import settings as shop_settings
-from shop.demo_data import seed_demo_store
-from shop.demo_store import DemoOrderStore
 from shop.orders import Order
-
-NOW = datetime(2026, 11, 20, 10, 0)
-
-
-@pytest.fixture()
-def demo_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Order]:
-    """A seeded demo store named by KEFU_ACTIONS_ORDERS_DB_URL, as `make run` sets it for the router."""
-    url = f"sqlite:///{tmp_path / 'orders.db'}"
-    store = DemoOrderStore.from_url(url, clock=lambda: NOW)
-    seed_demo_store(store, n_orders=40, seed=3, now=NOW)
-    order = store.find_orders(customer_id="c0001", limit=1)[0]
-    store.close()
-    monkeypatch.setenv("KEFU_ACTIONS_ORDERS_DB_URL", url)
-    monkeypatch.delenv("KEFU_ACTIONS_ORDER_API_URL", raising=False)
-    shop_settings.get_order_settings.cache_clear()
-    shop_settings.get_order_service.cache_clear()
-    yield order
-    shop_settings.get_order_settings.cache_clear()
-    shop_settings.get_order_service.cache_clear()
+from tests.router.conftest import DEMO_NOW as NOW
 
 
 def test_lookup_shows_the_customers_own_order_only(demo_order: Order) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,9 +21,6 @@ from router.identity.erasure import ERASED_TEXT
 from router.identity.models import PersonalDataAccess
 from router.reports.kpis import compute_kpis
 from router.routing.tables import User
-from shop import settings as shop_settings
-from shop.demo_data import seed_demo_store
-from shop.demo_store import DemoOrderStore
 from shop.orders import Order
 from tests.router.identity.conftest import Shop, bearer, signed
 
@@ -197,23 +192,6 @@ def test_the_masked_panel_hides_what_the_bot_understood_too() -> None:
     assert "13812345678" not in masked and "建国路88号" not in masked, masked
     assert masked.count("2026120500113034") == 2 and "怎么更换绑定的手机号？" in masked
     assert "13812345678" in json.dumps(context, ensure_ascii=False)  # the input is not changed
-
-
-@pytest.fixture()
-def demo_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Order]:
-    """An order of c0001 in a seeded demo store, the one the app's order panel reads (as `make run` sets it)."""
-    url = f"sqlite:///{tmp_path / 'orders.db'}"
-    store = DemoOrderStore.from_url(url, clock=lambda: datetime(2026, 11, 20, 10, 0))
-    seed_demo_store(store, n_orders=40, seed=3, now=datetime(2026, 11, 20, 10, 0))
-    order = store.find_orders(customer_id="c0001", limit=1)[0]
-    store.close()
-    monkeypatch.setenv("KEFU_ACTIONS_ORDERS_DB_URL", url)
-    monkeypatch.delenv("KEFU_ACTIONS_ORDER_API_URL", raising=False)
-    shop_settings.get_order_settings.cache_clear()
-    shop_settings.get_order_service.cache_clear()
-    yield order
-    shop_settings.get_order_settings.cache_clear()
-    shop_settings.get_order_service.cache_clear()
 
 
 def test_the_order_panel_is_masked_and_reveal_shows_its_address(shop: Shop, demo_order: Order) -> None:
