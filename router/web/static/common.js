@@ -62,7 +62,8 @@ const kefu = (() => {
     return JSON.stringify(detail);
   }
 
-  /** Token storage per page (sessionStorage: a closed tab logs out). */
+  /** Token storage per scope (sessionStorage: a closed tab logs out). Pages that link to each other share a scope,
+   *  so that following a link does not ask to sign in again (the supervisor's dashboard, monitor and team pages). */
   function tokenKey(scope) { return `kefu.token.${scope}`; }
 
   async function api(path, { method = "GET", body, token, form, raw } = {}) {

@@ -12,7 +12,7 @@
   let timer = null;
 
   const auth = kefu.loginFlow({
-    scope: "dashboard", roles: ["supervisor"], form: $("login-form"), errorBox: $("login-error"),
+    scope: "supervisor", roles: ["supervisor"], form: $("login-form"), errorBox: $("login-error"),
     onLogin: ({ token: t, claims }) => {
       token = t;
       $("login").hidden = true;

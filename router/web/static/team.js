@@ -15,7 +15,7 @@
   let members = [];
 
   const auth = kefu.loginFlow({
-    scope: "team", roles: ["supervisor"], form: $("login-form"), errorBox: $("login-error"),
+    scope: "supervisor", roles: ["supervisor"], form: $("login-form"), errorBox: $("login-error"),
     onLogin: ({ token: t, claims }) => {
       token = t;
       $("login").hidden = true;

@@ -132,6 +132,21 @@ def test_dashboard_cards_equal_the_hand_computed_day(sup_stack: tuple[WebStack, 
     assert not page.js_errors
 
 
+def test_the_supervisors_pages_link_to_each_other_without_a_second_sign_in(
+    sup_stack: tuple[WebStack, Path], new_page: Any
+) -> None:
+    """Found through `make run` (2026-12-07): signed in on the dashboard, a supervisor who followed its link to
+    实时监控与质检 or 团队设置 got the sign-in form again (each page kept its own sign-in)."""
+    web_stack, _ = sup_stack
+    page = new_page(1400, 1000)
+    login(page, f"{web_stack.url}/dashboard", "boss")
+    for link, path in (("实时监控与质检", "/supervisor"), ("团队设置", "/admin/team"), ("数据看板", "/dashboard")):
+        page.get_by_role("link", name=link).click()
+        page.wait_for_url(f"**{path}")
+        page.wait_for_selector("#app:not([hidden])", timeout=10_000)
+        assert page.locator("#login-form").is_hidden(), path
+
+
 def test_supervisor_adds_an_agent_who_gets_a_matching_offer_without_restart(
     sup_stack: tuple[WebStack, Path], new_page: Any
 ) -> None:
