@@ -87,6 +87,7 @@ def utter_action(event: dict[str, Any]) -> str | None:
 
 SET_ASIDE_PREFIX = "utter_park_"  # the responses with which a form that lost the shopper's attention lets go
 ADDRESS_REFUSED_RESPONSE = "utter_address_change_refused"  # also said by the address form when it ends early
+RETURN_REFUSED_RESPONSE = "utter_return_refused"  # also said by the return form when it ends early
 
 
 def set_aside_this_turn(tracker: Tracker) -> bool:
@@ -94,6 +95,6 @@ def set_aside_this_turn(tracker: Tracker) -> bool:
     (its final action, which the form's completion rule runs next, then has nothing to do or say)."""
     for event in events_since_user(tracker):
         name = utter_action(event) if event.get("event") == "bot" else None
-        if name and (name.startswith(SET_ASIDE_PREFIX) or name == ADDRESS_REFUSED_RESPONSE):
+        if name and (name.startswith(SET_ASIDE_PREFIX) or name in (ADDRESS_REFUSED_RESPONSE, RETURN_REFUSED_RESPONSE)):
             return True
     return False

@@ -30,6 +30,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.context import (
     ADDRESS_REFUSED_RESPONSE,
+    RETURN_REFUSED_RESPONSE,
     SET_ASIDE_PREFIX,
     customer_id,
     events_since_user,
@@ -304,10 +305,24 @@ class ValidateReturnForm(OrderFormValidator):
     def name(self) -> str:
         return "validate_return_form"
 
-    def validate_return_reason(
+    def check_order(self, order: Order, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        """An order whose status rules a return out (not delivered yet, cancelled, being refunded) is said so at once
+        and the form ends, rather than after the shopper has given the reason (an order number carried over from
+        another flow is checked here too, when the form starts).  The form's final action then stays silent."""
+        if order.return_refusal:
+            dispatcher.utter_message(response=RETURN_REFUSED_RESPONSE, order_id=order.order_id,
+                                     reason=order.return_refusal)
+            return {"order_id": order.order_id, "requested_slot": None}
+        return {"order_id": order.order_id}
+
+    async def validate_return_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         reason = " ".join(str(slot_value or "").split())
+        other_order = normalize_order_id(reason)
+        if other_order is not None:
+            # an order number is no reason: the shopper means that order (checked like any order number)
+            return {**await self.validate_order_id(other_order, dispatcher, tracker, domain), "return_reason": None}
         if not MIN_REASON_LEN <= len(reason) <= MAX_REASON_LEN:
             return {"return_reason": None}
         return {"return_reason": reason}

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.context import customer_id, set_aside_this_turn, slot_text
+from actions.context import RETURN_REFUSED_RESPONSE, customer_id, set_aside_this_turn, slot_text
 from actions.escalation import FALLBACK_COUNT_SLOT, build_handoff, handoff_events
 from actions.order_actions import OrderServiceAction, order_id_from_slot, report_order_error
 from shop.orders import OrderNotFound, OrderNotOwned, OrderServiceUnavailable, ReturnRefused
@@ -23,7 +23,7 @@ class ActionSubmitReturn(OrderServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        if set_aside_this_turn(tracker):  # the form let go of the shopper and said so
+        if set_aside_this_turn(tracker):  # the form let go of the shopper, or said why the order cannot be returned
             return []
         order_id = order_id_from_slot(tracker, dispatcher)
         reason = slot_text(tracker, "return_reason")
@@ -38,7 +38,7 @@ class ActionSubmitReturn(OrderServiceAction):
                 self.service.submit_return, order_id, customer_id=customer_id(tracker), reason=reason
             )
         except ReturnRefused as exc:
-            dispatcher.utter_message(response="utter_return_refused", order_id=order_id, reason=exc.reason)
+            dispatcher.utter_message(response=RETURN_REFUSED_RESPONSE, order_id=order_id, reason=exc.reason)
             if not exc.dispute:
                 return events
             dispatcher.utter_message(response="utter_handoff")

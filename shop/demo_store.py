@@ -142,6 +142,21 @@ def address_changeable(policy: dict[str, Any], status: str) -> bool:
     return status in policy["address_change_allowed"]
 
 
+def status_return_refusal(policy: dict[str, Any], status: str) -> tuple[str, dict[str, Any]] | None:
+    """The return refusal that an order's status alone decides (its code and the values of its text), or None."""
+    by_status: dict[str, str] = policy["return_refusal_by_status"]
+    if status in by_status:
+        return by_status[status], {}
+    if status not in policy["return_allowed"]:
+        return "not_delivered", {"status": status}
+    return None
+
+
+def return_refusal_text(policy: dict[str, Any], code: str, **fmt: Any) -> str:
+    template = policy["return_refusals"][code][0]
+    return str(template).format(**fmt)
+
+
 def to_order(row: OrderRow, policy: dict[str, Any]) -> Order:
     """Map a row (with items loaded) to the wire/domain model (``policy``: whether its address may change)."""
     return Order(
@@ -166,6 +181,9 @@ def to_order(row: OrderRow, policy: dict[str, Any]) -> Order:
         shipped_at=row.shipped_at,
         delivered_at=row.delivered_at,
         address_changeable=address_changeable(policy, row.status),
+        return_refusal=return_refusal_text(policy, refusal[0], **refusal[1])
+        if (refusal := status_return_refusal(policy, row.status))
+        else None,
     )
 
 
@@ -286,22 +304,20 @@ class DemoOrderStore:
         refusals: dict[str, list[Any]] = self._policy["return_refusals"]
 
         def refuse(code: str, **fmt: Any) -> ReturnRefused:
-            template, dispute = refusals[code]
-            return ReturnRefused(order_id, code, str(template).format(**fmt), dispute=bool(dispute))
+            dispute = refusals[code][1]
+            return ReturnRefused(order_id, code, return_refusal_text(self._policy, code, **fmt), dispute=bool(dispute))
 
         def submit(session: Session) -> ReturnReceipt:
             row = self._owned_row(session, order_id, customer_id)
             states: dict[str, str] = self._policy["return_status"]
             pending = [r for r in row.returns if r.status == states["pending"]]
-            by_status: dict[str, str] = self._policy["return_refusal_by_status"]
-            if row.status in by_status:
-                raise refuse(by_status[row.status])
+            by_status = status_return_refusal(self._policy, row.status)  # also told when the return flow starts
+            if by_status is not None:
+                raise refuse(by_status[0], **by_status[1])
             if pending:
                 raise refuse("already_requested", return_id=pending[0].id)
             if any(r.status == states["rejected"] for r in row.returns):
                 raise refuse("disputed")
-            if row.status not in self._policy["return_allowed"]:
-                raise refuse("not_delivered", status=row.status)
             days = min(item.product.return_days for item in row.items)
             delivered = row.delivered_at or row.created_at
             if self._clock() - delivered > timedelta(days=days):

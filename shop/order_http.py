@@ -4,7 +4,8 @@ The contract (a reference server is ``shop/order_api_server.py``; JSON everywher
 optional ``Authorization: Bearer <KEFU_ACTIONS_ORDER_API_TOKEN>``):
 
 - ``GET  {base}/orders/{order_id}?customer_id=C`` -> 200 :class:`Order` (its optional ``address_changeable``: false
-  makes the address flow say at once that the address can no longer change, before asking for the new one)
+  makes the address flow say at once that the address can no longer change, before asking for the new one; its
+  optional ``return_refusal``, a reason, makes the return flow say it at once, before asking why)
 - ``GET  {base}/customers/{C}/orders?product=P&limit=N`` -> 200 ``{"orders": [Order, ...]}`` newest first,
   ``product`` a case-insensitive substring of a product name
 - ``POST {base}/orders/{order_id}/address`` body ``{"customer_id": C, "new_address": "..."}``

@@ -66,6 +66,12 @@ class Order(BaseModel):
         description="whether the shop would still change the delivery address now; absent (null) when the order "
         "API does not say, and the change itself decides",
     )
+    return_refusal: str | None = Field(
+        default=None,
+        description="why the shop would turn a return request down because of the order's status alone (not "
+        "delivered yet, cancelled, being refunded), shown to the shopper; absent (null) when it would consider one "
+        "or the order API does not say, and the request itself decides",
+    )
 
     @property
     def product(self) -> str:

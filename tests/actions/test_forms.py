@@ -37,9 +37,12 @@ def test_every_form_checks_the_order_number(
 ) -> None:
     action = validator(store)
     own = find_order(store, OWNER, "待发货")  # one whose address may still change (see the test below)
-    assert validate(action, domain, own, "order_id", own) == ({"order_id": own}, [])
+    # a return is ruled out before delivery, and the return form says so at once (tests/actions/test_returns_invoices)
+    taken = (({"order_id": own, "requested_slot": None}, ["utter_return_refused"]) if validator is ValidateReturnForm
+             else ({"order_id": own}, []))
+    assert validate(action, domain, own, "order_id", own) == taken
     spaced = f"{own[:4]} {own[4:8]}-{own[8:]}"
-    assert validate(action, domain, spaced, "order_id", spaced) == ({"order_id": own}, [])
+    assert validate(action, domain, spaced, "order_id", spaced) == taken
     # a shopper who lost the number is told where to find it (or offered a human), not scolded
     assert validate(action, domain, "订单号忘了", "order_id", "订单号忘了") == ({"order_id": None},
                                                                             ["utter_order_id_help"])
@@ -82,8 +85,8 @@ def test_an_order_whose_address_can_no_longer_change_ends_the_address_form_at_on
     slots, said = validate(action, domain, moving, "order_id", moving)
     assert slots == {"order_id": moving, "requested_slot": None}  # the form ends here
     assert said == ["utter_address_change_refused"]
-    # the status look-up and the other forms take the same order as before
-    for other in (ValidateOrderStatusForm(store), ValidateReturnForm(store), ValidateInvoiceForm(store)):
+    # the status look-up and the invoice form take the same order as before (the return form refuses it at once too)
+    for other in (ValidateOrderStatusForm(store), ValidateInvoiceForm(store)):
         assert validate(other, domain, moving, "order_id", moving) == ({"order_id": moving}, [])
     # the form's final action (its completion rule runs it next) says nothing more and asks for no address
     ended = make_tracker(moving, "inform", slots={"order_id": moving},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions.forms import ValidateReturnForm
 from actions.invoices import ActionSubmitInvoice
 from actions.returns import ActionSubmitReturn
 from shop.demo_store import DemoOrderStore
@@ -61,6 +62,46 @@ def test_return_before_delivery_is_refused_without_handoff(store: DemoOrderStore
     assert "运输中" in messages[0]["reason"]
     assert not customs(messages, "handoff")
     assert all(e["event"] != "pause" for e in events)
+
+
+def validate_return(store: DemoOrderStore, domain: dict[str, Any], slot: str, value: str,
+                    slots: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    tracker = make_tracker(value, "inform", slots={**slots, slot: value, "requested_slot": slot},
+                           after_user=[{"event": "slot", "name": slot, "value": value, "timestamp": None}],
+                           active_loop="return_form")
+    events, messages = run_action(ValidateReturnForm(store), tracker, domain)
+    return slot_events(events), messages
+
+
+def test_an_order_not_yet_delivered_is_refused_when_the_return_flow_starts(
+    store: DemoOrderStore, domain: dict[str, Any]
+) -> None:
+    """Found through `make run` (2026-12-07): an order carried over from the address flow (待发货) was taken for the
+    return, the bot asked for the reason, and only after it said that the order cannot be returned."""
+    order_id = find_order(store, OWNER, "运输中")
+    slots, messages = validate_return(store, domain, "order_id", order_id, {})
+    assert responses(messages) == ["utter_return_refused"] and "运输中" in messages[0]["reason"], messages
+    assert messages[0]["order_id"] == order_id
+    assert slots == {"order_id": order_id, "requested_slot": None}  # the form ends, nothing more is asked
+    # the form's final action then says nothing more
+    refused = {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_return_refused"}}
+    tracker = make_tracker(order_id, "inform", slots={"order_id": order_id}, after_user=[refused])
+    assert run_action(ActionSubmitReturn(store), tracker, domain)[1] == []
+    # a delivered order goes on to the reason
+    delivered = delivered_order(store, OWNER, within_period=True)
+    slots, messages = validate_return(store, domain, "order_id", delivered, {})
+    assert (slots, messages) == ({"order_id": delivered}, [])
+
+
+def test_an_order_number_is_no_return_reason(store: DemoOrderStore, domain: dict[str, Any]) -> None:
+    delivered = delivered_order(store, OWNER, within_period=True)
+    slots, _ = validate_return(store, domain, "return_reason", delivered, {"order_id": delivered})
+    assert slots == {"order_id": delivered, "return_reason": None}
+    # another order's number: that order is meant, and checked like any order number
+    in_transit = find_order(store, OWNER, "运输中")
+    slots, messages = validate_return(store, domain, "return_reason", in_transit, {"order_id": delivered})
+    assert slots == {"order_id": in_transit, "requested_slot": None, "return_reason": None}
+    assert responses(messages) == ["utter_return_refused"]
 
 
 def test_invoice_is_requested(store: DemoOrderStore, domain: dict[str, Any]) -> None:

@@ -148,6 +148,23 @@ def test_questions_at_the_new_address_get_one_reminder_then_the_change_is_set_as
     assert "地址" not in texts(third), third
 
 
+def test_a_return_of_an_order_carried_over_and_not_yet_shipped_is_refused_before_the_reason(
+    web_stack: WebStack, web_dir: Path
+) -> None:
+    """Found through `make run` (2026-12-07): after an address change set aside, "我要退货" took the same order (待发货)
+    and asked for the reason at once; the shopper sent the order number, which was taken for the reason, and only then
+    heard that the order cannot be returned."""
+    url = f"sqlite:///{web_dir / 'orders.db'}"
+    order_id, shopper = sample_order(url, "待发货", not_of=sample_order(url, "待发货")[1])  # a shopper of its own
+    assert "订单号" in texts(say(web_stack, shopper, "我要改收货地址"))
+    say(web_stack, shopper, order_id)
+    say(web_stack, shopper, "运费谁出")
+    assert response_texts("utter_park_address_change_form")[0] in texts(say(web_stack, shopper, "发票怎么开"))
+    body = say(web_stack, shopper, "我要退货")
+    assert order_id in texts(body) and "待发货" in texts(body), body  # the refusal names the order and why
+    assert response_texts("utter_ask_return_reason")[0] not in texts(body), body
+
+
 def test_how_long_a_return_takes_is_answered_not_taken_for_a_return_request(web_stack: WebStack) -> None:
     """Found through `make run` (2026-12-07): "退货要几天" started the return flow and asked for an order number."""
     body = say(web_stack, new_customer(), "退货要几天")
