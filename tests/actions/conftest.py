@@ -127,6 +127,19 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
+def run_validator(action: Action, domain: dict[str, Any], text: str, slot: str, value: Any, *,
+                  history: list[dict[str, Any]] | None = None, **slots: Any) -> tuple[dict[str, Any],
+                                                                                     list[dict[str, Any]]]:
+    """Run a form's validator the way the form does: the slot candidate arrives as a trailing SlotSet event.
+    Returns (the slots it set, the messages it sent)."""
+    form = action.name().removeprefix("validate_")
+    tracker = make_tracker(text, "inform", slots={**slots, slot: value, "requested_slot": slot}, history=history,
+                           after_user=[{"event": "slot", "name": slot, "value": value, "timestamp": None}],
+                           active_loop=form)
+    events, messages = run_action(action, tracker, domain)
+    return slot_events(events), messages
+
+
 def delivered_order(store: DemoOrderStore, customer: str, *, within_period: bool) -> str:
     """A signed-for order of ``customer`` still inside (or already outside) its return period at NOW."""
     days = {p.name: p.return_days for p in load_catalog()}

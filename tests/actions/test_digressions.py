@@ -26,7 +26,7 @@ from actions.order_actions import ActionChangeAddress, order_id_from_slot
 from actions.returns import ActionSubmitReturn
 from actions.topics import bare_topic, core_words
 from shop.demo_store import DemoOrderStore
-from tests.actions.conftest import customs, make_tracker, responses, run_action, slot_events, user_event
+from tests.actions.conftest import customs, make_tracker, responses, run_action, run_validator, user_event
 
 
 def bot_event(response: str, text: str = "…") -> dict[str, Any]:
@@ -39,12 +39,7 @@ def activated(form: str) -> dict[str, Any]:
 
 def validate_order_id(store: DemoOrderStore, domain: dict[str, Any], text: str,
                       history: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    tracker = make_tracker(text, "inform", slots={"order_id": text, "requested_slot": "order_id"},
-                           history=history,
-                           after_user=[{"event": "slot", "name": "order_id", "value": text, "timestamp": None}],
-                           active_loop="return_form")
-    events, messages = run_action(ValidateReturnForm(store), tracker, domain)
-    return slot_events(events), messages
+    return run_validator(ValidateReturnForm(store), domain, text, "order_id", text, history=history)
 
 
 # ---------------------------------------------------------------- two wrong numbers in a row

@@ -16,18 +16,14 @@ from actions.forms import (
 )
 from actions.order_actions import ActionChangeAddress
 from shop.demo_store import DemoOrderStore
-from tests.actions.conftest import OWNER, find_order, make_tracker, responses, run_action, slot_events
+from tests.actions.conftest import OWNER, find_order, make_tracker, responses, run_action, run_validator, slot_events
 
 
 def validate(action: FormValidationAction, domain: dict[str, Any], text: str, slot: str, value: Any,
              **slots: Any) -> tuple[dict[str, Any], list[str]]:
-    """Run a validator the way a form does: the slot candidate arrives as a trailing SlotSet event."""
-    form = action.name().removeprefix("validate_")
-    tracker = make_tracker(text, "inform", slots={**slots, slot: value, "requested_slot": slot},
-                           after_user=[{"event": "slot", "name": slot, "value": value, "timestamp": None}],
-                           active_loop=form)
-    events, messages = run_action(action, tracker, domain)
-    return slot_events(events), responses(messages)
+    """The slots a validator sets and the names of the responses it sends."""
+    set_slots, messages = run_validator(action, domain, text, slot, value, **slots)
+    return set_slots, responses(messages)
 
 
 @pytest.mark.parametrize("validator", [ValidateOrderStatusForm, ValidateAddressChangeForm, ValidateReturnForm,

@@ -16,6 +16,7 @@ from tests.actions.conftest import (
     make_tracker,
     responses,
     run_action,
+    run_validator,
     slot_events,
 )
 
@@ -66,11 +67,7 @@ def test_return_before_delivery_is_refused_without_handoff(store: DemoOrderStore
 
 def validate_return(store: DemoOrderStore, domain: dict[str, Any], slot: str, value: str,
                     slots: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    tracker = make_tracker(value, "inform", slots={**slots, slot: value, "requested_slot": slot},
-                           after_user=[{"event": "slot", "name": slot, "value": value, "timestamp": None}],
-                           active_loop="return_form")
-    events, messages = run_action(ValidateReturnForm(store), tracker, domain)
-    return slot_events(events), messages
+    return run_validator(ValidateReturnForm(store), domain, value, slot, value, **slots)
 
 
 def test_an_order_not_yet_delivered_is_refused_when_the_return_flow_starts(
