@@ -86,10 +86,10 @@ def order_id_failures(tracker: Tracker, form: str) -> int:
     return sum(1 for name in _bot_responses_since_activation(tracker, form) if name in ORDER_ID_COMPLAINTS)
 
 
-def reminders_given(tracker: Tracker, form: str, reminder: str | None = None) -> int:
-    """Short reminders since ``form`` was last activated (each one after a question instead of the answer);
-    ``reminder`` names the response counted (default: the order number's, ``utter_resume_<form>``)."""
-    return _bot_responses_since_activation(tracker, form).count(reminder or f"utter_resume_{form}")
+def reminders_given(tracker: Tracker, form: str, reminder: str) -> int:
+    """How many times the short reminder ``reminder`` was given since ``form`` was last activated (each one after
+    a question instead of the answer)."""
+    return _bot_responses_since_activation(tracker, form).count(reminder)
 
 
 class OrderFormValidator(FormValidationAction, ABC):
@@ -232,7 +232,7 @@ class ActionAskOrderId(AskFormSlot):
             # the form was started by a bare word ("退货"): maybe they only wanted to know about it
             dispatcher.utter_message(response="utter_ask_order_id_or_leave")
         else:
-            dispatcher.utter_message(response=self.question)
+            await super().first_ask(dispatcher, tracker)
 
 
 class ActionAskNewAddress(AskFormSlot):

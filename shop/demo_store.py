@@ -158,7 +158,9 @@ def return_refusal_text(policy: dict[str, Any], code: str, **fmt: Any) -> str:
 
 
 def to_order(row: OrderRow, policy: dict[str, Any]) -> Order:
-    """Map a row (with items loaded) to the wire/domain model (``policy``: whether its address may change)."""
+    """Map a row (with items loaded) to the wire/domain model (``policy``: whether its address may change, and a
+    return its status rules out)."""
+    refusal = status_return_refusal(policy, row.status)
     return Order(
         order_id=row.id,
         customer_id=row.customer_id,
@@ -181,9 +183,7 @@ def to_order(row: OrderRow, policy: dict[str, Any]) -> Order:
         shipped_at=row.shipped_at,
         delivered_at=row.delivered_at,
         address_changeable=address_changeable(policy, row.status),
-        return_refusal=return_refusal_text(policy, refusal[0], **refusal[1])
-        if (refusal := status_return_refusal(policy, row.status))
-        else None,
+        return_refusal=None if refusal is None else return_refusal_text(policy, refusal[0], **refusal[1]),
     )
 
 
